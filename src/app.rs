@@ -1,0 +1,135 @@
+//! Wires config, readers, pollers, metrics and HTTP together for `lagwatch run`.
+
+use crate::config::Config;
+use crate::http::{self, HttpCtx};
+use crate::kafka::{ClusterReader, KafkaReader};
+use crate::metrics::Metrics;
+use crate::model::Model;
+use crate::poller::{self, PollerCtx};
+use crate::state::AppState;
+use crate::view::ClusterView;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{broadcast, watch};
+
+/// A running lagwatch: where it listens and how to stop it.
+pub struct Running {
+    /// The bound HTTP address (useful with port 0).
+    pub addr: SocketAddr,
+    /// Shared state (tests read it directly).
+    pub state: Arc<AppState>,
+    /// Every new cluster view.
+    pub views: broadcast::Sender<Arc<ClusterView>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops pollers and the HTTP server and waits for them.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts everything and returns once the HTTP port is bound.
+pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    rustls_provider();
+    let state = AppState::new(cfg.clusters.iter().map(|c| c.name.as_str()));
+    let metrics = Metrics::new(state.clone());
+    let (views, _) = broadcast::channel(64);
+    let (stop, stop_rx) = watch::channel(false);
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let mut tasks = Vec::new();
+    for c in &cfg.clusters {
+        let reader: Arc<dyn ClusterReader> =
+            Arc::new(KafkaReader::new(c.clone()).with_context(|| format!("cluster `{}`", c.name))?);
+        let ctx = PollerCtx {
+            cluster: c.name.clone(),
+            interval: cfg.poll_interval,
+            timeout: c.poll_timeout,
+            state: state.clone(),
+            metrics: metrics.clone(),
+            views: views.clone(),
+        };
+        let model = Model::new(cfg.rules.clone());
+        tasks.push(tokio::spawn(poller::run(
+            ctx,
+            reader,
+            model,
+            stop_rx.clone(),
+        )));
+    }
+    let mut rx = stop_rx.clone();
+    let shutdown = async move {
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    let hctx = HttpCtx {
+        state: state.clone(),
+        metrics: metrics.clone(),
+    };
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = http::serve(listener, hctx, shutdown).await {
+            tracing::error!("HTTP server failed: {e}");
+        }
+    }));
+    tracing::info!(%addr, clusters = cfg.clusters.len(), "lagwatch started");
+    Ok(Running {
+        addr,
+        state,
+        views,
+        stop,
+        tasks,
+    })
+}
+
+/// Runs until `shutdown` resolves, then stops cleanly.
+pub async fn run(
+    cfg: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let running = start(cfg).await?;
+    shutdown.await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// reqwest is built without a default crypto provider; install ring once.
+pub fn rustls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

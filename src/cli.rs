@@ -1,0 +1,107 @@
+//! Command line: `run`, `validate` (and the one-shot tools).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Kafka consumer-lag monitoring: lag, rates, drain ETA, status with reasons, alerts.
+#[derive(Debug, Parser)]
+#[command(name = "lagwatch", version, about)]
+pub struct Cli {
+    /// Log filter (overrides RUST_LOG), e.g. `info`, `lagwatch=debug`.
+    #[arg(long, global = true, env = "LAGWATCH_LOG")]
+    pub log_level: Option<String>,
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the exporter: poll clusters, serve /metrics, send alerts.
+    Run {
+        /// Config file (YAML).
+        #[arg(
+            short,
+            long,
+            env = "LAGWATCH_CONFIG",
+            default_value = "/etc/lagwatch/lagwatch.yaml"
+        )]
+        config: PathBuf,
+    },
+    /// Check a config file and report every problem with file, line and field.
+    Validate {
+        /// Config file (YAML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+}
+
+/// Parses arguments, sets up logging and runs the command; the exit code says how it went.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_level.as_deref(), cli.log_json);
+    match cli.command {
+        Command::Validate { config } => match crate::config::load_file(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: OK ({} cluster(s), {} notifier(s))",
+                    config.display(),
+                    c.clusters.len(),
+                    c.notifiers.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Run { config } => {
+            let cfg = match crate::config::load_file(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprint!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(crate::app::run(cfg, crate::app::shutdown_signal())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("lagwatch: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(level: Option<&str>, json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(l) => EnvFilter::new(l),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,335 @@
+//! Reads one Kafka cluster with one client and O(brokers) round trips per poll.
+
+pub mod ffi;
+
+use crate::config::ClusterConfig;
+use crate::snapshot::{
+    GroupSnapshot, PartitionOffsets, PollError, Snapshot, Stage, TopicPartition,
+};
+use ffi::{OffsetSpec, OffsetsRequest};
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Committed-offset requests kept in flight at once on the one client.
+const OFFSET_FETCH_IN_FLIGHT: usize = 200;
+
+/// Why a whole poll failed (nothing usable was read).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The client could not be created (bad `client:` properties).
+    #[error("cannot create the Kafka client: {0}")]
+    Client(String),
+    /// No broker answered the metadata request.
+    #[error("cannot reach the cluster ({bootstrap}): {message}")]
+    Unreachable {
+        /// The bootstrap servers tried.
+        bootstrap: String,
+        /// librdkafka's error.
+        message: String,
+    },
+}
+
+/// Something that produces snapshots of one cluster; Kafka in production, fakes in tests.
+#[async_trait::async_trait]
+pub trait ClusterReader: Send + Sync {
+    /// Reads everything watched in one poll.
+    async fn read(&self) -> Result<Snapshot, ReadError>;
+}
+
+/// The rdkafka-backed reader of one cluster.
+pub struct KafkaReader {
+    cfg: ClusterConfig,
+    admin: Arc<AdminClient<DefaultClientContext>>,
+}
+
+/// Builds the librdkafka client config: user `client:` properties win over our defaults.
+pub fn client_config(cfg: &ClusterConfig) -> ClientConfig {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &cfg.bootstrap_servers);
+    cc.set("client.id", "lagwatch");
+    cc.set(
+        "socket.timeout.ms",
+        cfg.poll_timeout.as_millis().max(1000).to_string(),
+    );
+    // librdkafka logs each failed connect; our poller reports faults once per change instead.
+    cc.set("log_level", "3");
+    for (k, v) in &cfg.client {
+        cc.set(k, v);
+    }
+    cc
+}
+
+impl KafkaReader {
+    /// Creates the one client of this cluster (no network I/O yet).
+    pub fn new(cfg: ClusterConfig) -> Result<Self, ReadError> {
+        let admin: AdminClient<DefaultClientContext> = client_config(&cfg)
+            .create()
+            .map_err(|e| ReadError::Client(redact_client_error(&e.to_string(), &cfg)))?;
+        Ok(KafkaReader {
+            cfg,
+            admin: Arc::new(admin),
+        })
+    }
+
+    fn read_blocking(
+        cfg: &ClusterConfig,
+        admin: &AdminClient<DefaultClientContext>,
+    ) -> Result<Snapshot, ReadError> {
+        let timeout = cfg.poll_timeout;
+        let client = admin.inner();
+        let mut snap = Snapshot::new(cfg.name.clone(), 0.0);
+
+        let md = client
+            .fetch_metadata(None, timeout)
+            .map_err(|e| ReadError::Unreachable {
+                bootstrap: cfg.bootstrap_servers.clone(),
+                message: e.to_string(),
+            })?;
+        let mut topic_parts: Vec<(String, i32)> = Vec::new();
+        let mut topic_arcs: HashMap<String, Arc<str>> = HashMap::new();
+        for t in md.topics() {
+            if t.error().is_some() || !cfg.topics.matches(t.name()) {
+                continue;
+            }
+            topic_arcs.insert(t.name().to_owned(), Arc::from(t.name()));
+            for p in t.partitions() {
+                topic_parts.push((t.name().to_owned(), p.id()));
+            }
+        }
+        topic_parts.sort();
+
+        // Groups: explicit names plus, when asked, discovery.
+        let mut names: Vec<String> = cfg.groups.names.clone();
+        let mut states: HashMap<String, String> = HashMap::new();
+        let mut discovered: Vec<String> = Vec::new();
+        if cfg.groups.discover {
+            match ffi::list_consumer_groups(client, timeout) {
+                Ok((listed, errors)) => {
+                    for e in errors {
+                        snap.errors.push(PollError {
+                            stage: Stage::ListGroups,
+                            subject: None,
+                            message: e,
+                        });
+                    }
+                    for g in listed {
+                        if cfg.groups.filter.matches(&g.name) && !names.contains(&g.name) {
+                            states.insert(g.name.clone(), g.state);
+                            discovered.push(g.name);
+                        }
+                    }
+                }
+                Err(e) => snap.errors.push(PollError {
+                    stage: Stage::ListGroups,
+                    subject: None,
+                    message: e,
+                }),
+            }
+        }
+        let explicit = names.len();
+        names.extend(discovered);
+
+        let descriptions = ffi::describe_consumer_groups(client, &names, timeout);
+        let mut requests = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let (state, members) = match descriptions.get(name) {
+                Some(Ok(d)) => (d.state.clone(), Some(d.members)),
+                Some(Err(e)) => {
+                    if !is_unsupported(e) {
+                        snap.errors.push(PollError {
+                            stage: Stage::DescribeGroups,
+                            subject: Some(name.clone()),
+                            message: e.clone(),
+                        });
+                    }
+                    (
+                        states
+                            .get(name)
+                            .cloned()
+                            .unwrap_or_else(|| "Unknown".into()),
+                        None,
+                    )
+                }
+                None => (
+                    states
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| "Unknown".into()),
+                    None,
+                ),
+            };
+            snap.groups.insert(
+                name.clone(),
+                GroupSnapshot::kafka(name.clone(), state, members),
+            );
+            requests.push(OffsetsRequest {
+                group: name.clone(),
+                partitions: (i < explicit).then(|| topic_parts.clone()),
+            });
+        }
+
+        // Committed offsets first, end offsets after: lag is then never negative.
+        let committed =
+            ffi::list_consumer_group_offsets(client, &requests, OFFSET_FETCH_IN_FLIGHT, timeout);
+        for (req, res) in requests.iter().zip(committed) {
+            match res {
+                Ok(offsets) => {
+                    let Some(g) = snap.groups.get_mut(&req.group) else {
+                        continue;
+                    };
+                    for ((t, p), off) in offsets {
+                        if let Some(arc) = topic_arcs.get(&t) {
+                            g.committed.insert(
+                                TopicPartition {
+                                    topic: arc.clone(),
+                                    partition: p,
+                                },
+                                off,
+                            );
+                        }
+                    }
+                }
+                Err(e) => {
+                    snap.errors.push(PollError {
+                        stage: Stage::CommittedOffsets,
+                        subject: Some(req.group.clone()),
+                        message: e,
+                    });
+                    snap.unreadable_groups.push(req.group.clone());
+                }
+            }
+        }
+
+        let (earliest, latest) = std::thread::scope(|s| {
+            let e =
+                s.spawn(|| ffi::list_offsets(client, &topic_parts, OffsetSpec::Earliest, timeout));
+            let l = ffi::list_offsets(client, &topic_parts, OffsetSpec::Latest, timeout);
+            (
+                e.join()
+                    .unwrap_or_else(|_| Err("ListOffsets earliest panicked".into())),
+                l,
+            )
+        });
+        snap.taken_at = crate::now();
+        let (earliest, latest) = match (earliest, latest) {
+            (Ok(e), Ok(l)) => (e, l),
+            (Err(e), _) | (_, Err(e)) => {
+                snap.errors.push(PollError {
+                    stage: Stage::LogOffsets,
+                    subject: None,
+                    message: e,
+                });
+                (HashMap::new(), HashMap::new())
+            }
+        };
+        let mut failed_parts = 0usize;
+        let mut first_failure = None;
+        for (t, p) in &topic_parts {
+            let key = (t.clone(), *p);
+            match (earliest.get(&key), latest.get(&key)) {
+                (Some(Ok(s)), Some(Ok(e))) => {
+                    let Some(arc) = topic_arcs.get(t) else {
+                        continue;
+                    };
+                    snap.partitions.insert(
+                        TopicPartition {
+                            topic: arc.clone(),
+                            partition: *p,
+                        },
+                        PartitionOffsets {
+                            log_start: (*s).min(*e),
+                            log_end: *e,
+                        },
+                    );
+                }
+                (a, b) => {
+                    failed_parts += 1;
+                    if first_failure.is_none() {
+                        let why = match (a, b) {
+                            (Some(Err(x)), _) | (_, Some(Err(x))) => x.clone(),
+                            _ => "no answer".to_owned(),
+                        };
+                        first_failure = Some(format!("{t}/{p}: {why}"));
+                    }
+                }
+            }
+        }
+        if failed_parts > 0 && !earliest.is_empty() {
+            snap.errors.push(PollError {
+                stage: Stage::LogOffsets,
+                subject: None,
+                message: format!(
+                    "{failed_parts} of {} partitions without offsets (first: {})",
+                    topic_parts.len(),
+                    first_failure.unwrap_or_default()
+                ),
+            });
+        }
+        Ok(snap)
+    }
+}
+
+/// Brokers that lack an API answer with one of these; such a gap is not a fault of the poll.
+fn is_unsupported(e: &str) -> bool {
+    let e = e.to_ascii_lowercase();
+    e.contains("unsupported") || e.contains("not supported")
+}
+
+/// librdkafka may echo a property value in its error; never let a secret through.
+fn redact_client_error(msg: &str, cfg: &ClusterConfig) -> String {
+    let mut out = msg.to_owned();
+    for (_, v) in &cfg.client {
+        if v.len() >= 3 {
+            out = out.replace(v.as_str(), "<redacted>");
+        }
+    }
+    out
+}
+
+#[async_trait::async_trait]
+impl ClusterReader for KafkaReader {
+    async fn read(&self) -> Result<Snapshot, ReadError> {
+        let cfg = self.cfg.clone();
+        let admin = self.admin.clone();
+        tokio::task::spawn_blocking(move || Self::read_blocking(&cfg, &admin))
+            .await
+            .unwrap_or_else(|e| {
+                Err(ReadError::Unreachable {
+                    bootstrap: String::new(),
+                    message: format!("poll task failed: {e}"),
+                })
+            })
+    }
+}
+
+/// Keeps last poll's values for what this poll could not read, so no series is deleted
+/// because of a fault (a partial answer is not an empty one).
+pub fn carry_over(snap: &mut Snapshot, prev: Option<&Snapshot>) {
+    let Some(prev) = prev else { return };
+    for name in snap.unreadable_groups.clone() {
+        if let (Some(old), Some(g)) = (prev.groups.get(&name), snap.groups.get_mut(&name)) {
+            g.committed = old.committed.clone();
+        }
+    }
+    if snap.errors.iter().any(|e| e.stage == Stage::LogOffsets) {
+        let mut keep: BTreeMap<TopicPartition, PartitionOffsets> = BTreeMap::new();
+        for (tp, off) in &prev.partitions {
+            if !snap.partitions.contains_key(tp) {
+                keep.insert(tp.clone(), *off);
+            }
+        }
+        snap.partitions.extend(keep);
+    }
+    if snap.errors.iter().any(|e| e.stage == Stage::ListGroups) {
+        for (name, g) in &prev.groups {
+            snap.groups.entry(name.clone()).or_insert_with(|| g.clone());
+        }
+    }
+}
+
+/// Default timeout for a one-shot client call in tests and tools.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

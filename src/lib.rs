@@ -1,0 +1,28 @@
+//! lagwatch: Kafka consumer-lag monitoring and alerting.
+//!
+//! The modules follow the data path:
+//! `config` → `kafka` (one client per cluster, batched reads) → `snapshot` →
+//! `model` (lag via `lag`) → `view` → `state` → `metrics` / `http` / `report`,
+//! driven by `poller` and wired together in `app`; `cli` parses the command line.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod kafka;
+pub mod lag;
+pub mod metrics;
+pub mod model;
+pub mod poller;
+pub mod report;
+pub mod snapshot;
+pub mod state;
+pub mod view;
+
+/// Current wall-clock time as Unix seconds (the only place lagwatch reads the clock for data).
+pub fn now() -> snapshot::Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,179 @@
+//! Prometheus exposition: self-metrics as live families, everything else built at scrape
+//! from the latest views so deleted groups and topics vanish with no stale series.
+
+mod collector;
+
+pub use collector::ViewCollector;
+
+use crate::state::AppState;
+use prometheus_client::encoding::{text, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+/// Every metric family name lagwatch can emit (dashboards and rules are linted against it).
+pub const METRIC_NAMES: &[&str] = &[
+    "lagwatch_build_info",
+    "lagwatch_cluster_up",
+    "lagwatch_poll_partial",
+    "lagwatch_poll_duration_seconds",
+    "lagwatch_poll_errors_total",
+    "lagwatch_last_poll_timestamp_seconds",
+    "lagwatch_partition_log_end_offset",
+    "lagwatch_partition_log_start_offset",
+    "lagwatch_partition_produce_rate",
+    "lagwatch_topic_produce_rate",
+    "lagwatch_group_info",
+    "lagwatch_group_members",
+    "lagwatch_group_partition_committed_offset",
+    "lagwatch_group_partition_lag",
+    "lagwatch_group_partition_lag_seconds",
+    "lagwatch_group_partition_messages_lost",
+    "lagwatch_group_partition_inflight_lag",
+    "lagwatch_group_topic_lag",
+    "lagwatch_group_topic_max_lag_seconds",
+    "lagwatch_group_topic_consume_rate",
+    "lagwatch_group_topic_throughput_ratio",
+    "lagwatch_group_topic_drain_eta_seconds",
+    "lagwatch_group_topic_status",
+    "lagwatch_group_topic_reason",
+    "lagwatch_group_lag",
+    "lagwatch_group_max_lag_seconds",
+    "lagwatch_group_status",
+    "lagwatch_spark_last_commit_age_seconds",
+    "lagwatch_notifications_total",
+    "lagwatch_notifier_queue_length",
+];
+
+/// Label set `{cluster}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabel {
+    /// Cluster name.
+    pub cluster: String,
+}
+
+/// Label set `{cluster, stage}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    /// Cluster name.
+    pub cluster: String,
+    /// Poll stage.
+    pub stage: String,
+}
+
+/// Label set `{notifier, outcome}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifyLabels {
+    /// Notifier name.
+    pub notifier: String,
+    /// sent | failed | dropped | retried.
+    pub outcome: String,
+}
+
+/// Label set `{notifier}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifierLabel {
+    /// Notifier name.
+    pub notifier: String,
+}
+
+/// The exporter's own metrics plus the registry that renders everything.
+pub struct Metrics {
+    registry: Registry,
+    /// Poll durations per cluster.
+    pub poll_duration: Family<ClusterLabel, Histogram>,
+    /// Poll errors per cluster and stage.
+    pub poll_errors: Family<StageLabels, Counter>,
+    /// Notification outcomes.
+    pub notifications: Family<NotifyLabels, Counter>,
+    /// Pending notifications per notifier.
+    pub queue_length: Family<NotifierLabel, Gauge<i64, std::sync::atomic::AtomicI64>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// Poll duration buckets: from a fast loopback poll to a struggling large cluster.
+const POLL_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+impl Metrics {
+    /// Registers self-metrics and the view collector over `state`.
+    pub fn new(state: Arc<AppState>) -> Arc<Self> {
+        let mut registry = Registry::default();
+        let poll_duration = Family::<ClusterLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(POLL_BUCKETS)
+        });
+        registry.register(
+            "lagwatch_poll_duration_seconds",
+            "Duration of one poll of a cluster",
+            poll_duration.clone(),
+        );
+        let poll_errors = Family::<StageLabels, Counter>::default();
+        registry.register(
+            "lagwatch_poll_errors",
+            "Poll errors per cluster and stage",
+            poll_errors.clone(),
+        );
+        let notifications = Family::<NotifyLabels, Counter>::default();
+        registry.register(
+            "lagwatch_notifications",
+            "Notifications per notifier and outcome (sent, failed, dropped, retried)",
+            notifications.clone(),
+        );
+        let queue_length =
+            Family::<NotifierLabel, Gauge<i64, std::sync::atomic::AtomicI64>>::default();
+        registry.register(
+            "lagwatch_notifier_queue_length",
+            "Notifications waiting to be delivered per notifier",
+            queue_length.clone(),
+        );
+        let info = prometheus_client::metrics::info::Info::new(vec![(
+            "version".to_owned(),
+            env!("CARGO_PKG_VERSION").to_owned(),
+        )]);
+        registry.register("lagwatch_build", "lagwatch build information", info);
+        registry.register_collector(Box::new(ViewCollector::new(state)));
+        Arc::new(Metrics {
+            registry,
+            poll_duration,
+            poll_errors,
+            notifications,
+            queue_length,
+        })
+    }
+
+    /// Renders all metrics: OpenMetrics text when `openmetrics`, else classic text 0.0.4.
+    pub fn render(&self, openmetrics: bool) -> Result<String, std::fmt::Error> {
+        let mut out = String::with_capacity(64 * 1024);
+        if openmetrics {
+            text::encode(&mut out, &self.registry)?;
+        } else {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        }
+        Ok(out)
+    }
+
+    /// Counts one poll error.
+    pub fn poll_error(&self, cluster: &str, stage: &str) {
+        self.poll_errors
+            .get_or_create(&StageLabels {
+                cluster: cluster.to_owned(),
+                stage: stage.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// Content type of OpenMetrics text.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Content type of classic Prometheus text.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,0 +1,153 @@
+//! One poller per cluster: reads on an interval (never two reads at once), turns the
+//! snapshot into a view, publishes it, and reports faults once per change, not per poll.
+
+use crate::kafka::{carry_over, ClusterReader};
+use crate::metrics::Metrics;
+use crate::model::Model;
+use crate::snapshot::{Snapshot, Stage};
+use crate::state::AppState;
+use crate::view::ClusterView;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, watch};
+
+/// What a poller needs besides its reader.
+pub struct PollerCtx {
+    /// Cluster name.
+    pub cluster: String,
+    /// Time between polls.
+    pub interval: Duration,
+    /// Upper bound of one poll.
+    pub timeout: Duration,
+    /// Shared latest views.
+    pub state: Arc<AppState>,
+    /// Self-metrics.
+    pub metrics: Arc<Metrics>,
+    /// Receives each new view (notifier, tests).
+    pub views: broadcast::Sender<Arc<ClusterView>>,
+}
+
+/// Runs polls until `shutdown` turns true.
+pub async fn run(
+    ctx: PollerCtx,
+    reader: Arc<dyn ClusterReader>,
+    mut model: Model,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(ctx.interval);
+    // A poll that overruns delays the next one instead of bunching them up.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut prev: Option<Snapshot> = None;
+    let mut fault: Option<String> = None;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        poll_once(&ctx, reader.as_ref(), &mut model, &mut prev, &mut fault).await;
+    }
+    tracing::debug!(cluster = %ctx.cluster, "poller stopped");
+}
+
+/// One poll: read, derive, publish. Public so `check` and tests can drive polls directly.
+pub async fn poll_once(
+    ctx: &PollerCtx,
+    reader: &dyn ClusterReader,
+    model: &mut Model,
+    prev: &mut Option<Snapshot>,
+    fault: &mut Option<String>,
+) {
+    let started = Instant::now();
+    let res = tokio::time::timeout(ctx.timeout + Duration::from_secs(2), reader.read()).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    ctx.metrics
+        .poll_duration
+        .get_or_create(&crate::metrics::ClusterLabel {
+            cluster: ctx.cluster.clone(),
+        })
+        .observe(elapsed);
+    match res {
+        Ok(Ok(mut snap)) => {
+            carry_over(&mut snap, prev.as_ref());
+            for e in &snap.errors {
+                ctx.metrics.poll_error(&ctx.cluster, e.stage.as_str());
+            }
+            let now = crate::now();
+            let view = Arc::new(model.update(&snap, now));
+            let new_fault = (!snap.errors.is_empty()).then(|| describe_partial(&snap));
+            report_fault(&ctx.cluster, fault, new_fault);
+            ctx.state.update(&ctx.cluster, |s| {
+                s.view = Some(view.clone());
+                s.up = true;
+                s.polled = true;
+                s.last_success = Some(snap.taken_at);
+                s.last_error = None;
+            });
+            *prev = Some(snap);
+            // No receiver is fine: notifications may be off.
+            let _ = ctx.views.send(view);
+        }
+        Ok(Err(e)) => {
+            ctx.metrics
+                .poll_error(&ctx.cluster, Stage::Metadata.as_str());
+            let msg = e.to_string();
+            report_fault(&ctx.cluster, fault, Some(msg.clone()));
+            mark_down(ctx, msg);
+        }
+        Err(_) => {
+            ctx.metrics
+                .poll_error(&ctx.cluster, Stage::Timeout.as_str());
+            let msg = format!("poll did not finish within {:?}", ctx.timeout);
+            report_fault(&ctx.cluster, fault, Some(msg.clone()));
+            mark_down(ctx, msg);
+        }
+    }
+}
+
+fn mark_down(ctx: &PollerCtx, msg: String) {
+    ctx.state.update(&ctx.cluster, |s| {
+        s.up = false;
+        s.polled = true;
+        s.last_error = Some(msg);
+        // The last good view stays: /metrics keeps serving it, marked stale by cluster_up 0
+        // and the age of lagwatch_last_poll_timestamp_seconds.
+        if let Some(v) = &s.view {
+            let mut v = (**v).clone();
+            v.up = false;
+            s.view = Some(Arc::new(v));
+        }
+    });
+}
+
+fn describe_partial(snap: &Snapshot) -> String {
+    let mut stages: Vec<&str> = snap.errors.iter().map(|e| e.stage.as_str()).collect();
+    stages.sort_unstable();
+    stages.dedup();
+    let first = &snap.errors[0];
+    let subject = first
+        .subject
+        .as_deref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    format!(
+        "partial poll: {} error(s) in {}; first{subject}: {}",
+        snap.errors.len(),
+        stages.join(", "),
+        first.message
+    )
+}
+
+/// Logs a fault when it starts or changes kind, and once when it clears.
+fn report_fault(cluster: &str, current: &mut Option<String>, new: Option<String>) {
+    let key = |s: &str| s.split(':').next().unwrap_or("").to_owned();
+    match (&*current, &new) {
+        (None, Some(n)) => tracing::warn!(cluster, "{n}"),
+        (Some(c), Some(n)) if key(c) != key(n) => tracing::warn!(cluster, "{n}"),
+        (Some(c), None) => tracing::info!(cluster, "recovered (was: {c})"),
+        _ => {}
+    }
+    *current = new;
+}

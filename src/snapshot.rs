@@ -1,0 +1,156 @@
+//! What one poll read from one cluster: raw offsets only, nothing derived.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Seconds since the Unix epoch; pure logic takes time as a value so tests inject it.
+pub type Timestamp = f64;
+
+/// A topic partition; topic names are shared between the many maps that hold them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicPartition {
+    /// Topic name.
+    pub topic: Arc<str>,
+    /// Partition id.
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    /// A topic partition from parts.
+    pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+/// Log start (earliest retained) and log end (high watermark) of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionOffsets {
+    /// First offset still retained.
+    pub log_start: i64,
+    /// Offset the next produced message will get (high watermark, read_uncommitted).
+    pub log_end: i64,
+}
+
+/// Where a group's positions come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupSource {
+    /// Offsets committed to Kafka by a consumer group.
+    Kafka,
+    /// Offsets read from a Spark Structured Streaming checkpoint.
+    Spark,
+}
+
+/// One consumer group's committed positions as read in this poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSnapshot {
+    /// Group id (or the virtual name of a Spark query).
+    pub name: String,
+    /// Kafka group or Spark checkpoint.
+    pub source: GroupSource,
+    /// Broker-reported state (`Stable`, `Empty`, ..., `Unknown`).
+    pub state: String,
+    /// Number of members, when the broker told us.
+    pub members: Option<u32>,
+    /// Committed offset (the next offset to consume) per partition that has a commit.
+    pub committed: BTreeMap<TopicPartition, i64>,
+    /// Spark only: end offsets of the batch in flight (planned but not committed).
+    pub inflight: BTreeMap<TopicPartition, i64>,
+    /// Spark only: when the last batch was committed (commit file time).
+    pub last_commit_at: Option<Timestamp>,
+}
+
+impl GroupSnapshot {
+    /// An empty Kafka group snapshot.
+    pub fn kafka(name: impl Into<String>, state: impl Into<String>, members: Option<u32>) -> Self {
+        GroupSnapshot {
+            name: name.into(),
+            source: GroupSource::Kafka,
+            state: state.into(),
+            members,
+            committed: BTreeMap::new(),
+            inflight: BTreeMap::new(),
+            last_commit_at: None,
+        }
+    }
+}
+
+/// The stage of a poll that failed, used as the `stage` label of error counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Cluster metadata (brokers, topics, partitions).
+    Metadata,
+    /// ListConsumerGroups.
+    ListGroups,
+    /// DescribeConsumerGroups.
+    DescribeGroups,
+    /// ListConsumerGroupOffsets.
+    CommittedOffsets,
+    /// ListOffsets earliest/latest.
+    LogOffsets,
+    /// Reading a Spark checkpoint.
+    SparkCheckpoint,
+    /// The whole poll ran past its timeout.
+    Timeout,
+}
+
+impl Stage {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Metadata => "metadata",
+            Stage::ListGroups => "list_groups",
+            Stage::DescribeGroups => "describe_groups",
+            Stage::CommittedOffsets => "committed_offsets",
+            Stage::LogOffsets => "log_offsets",
+            Stage::SparkCheckpoint => "spark_checkpoint",
+            Stage::Timeout => "timeout",
+        }
+    }
+}
+
+/// One thing that went wrong in a poll; the poll may still have partial results.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PollError {
+    /// Which stage failed.
+    pub stage: Stage,
+    /// What the group/topic/broker was, if the error is about one.
+    pub subject: Option<String>,
+    /// The error text (never a secret).
+    pub message: String,
+}
+
+/// Everything one poll of one cluster read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Cluster name from the config.
+    pub cluster: String,
+    /// When the poll finished reading end offsets.
+    pub taken_at: Timestamp,
+    /// Log start/end per partition of every watched topic.
+    pub partitions: BTreeMap<TopicPartition, PartitionOffsets>,
+    /// Groups by name.
+    pub groups: BTreeMap<String, GroupSnapshot>,
+    /// Problems met; non-empty means the snapshot is partial.
+    pub errors: Vec<PollError>,
+    /// Groups whose offsets could not be read this poll: their previous values are kept.
+    pub unreadable_groups: Vec<String>,
+}
+
+impl Snapshot {
+    /// An empty snapshot for `cluster` at `taken_at`.
+    pub fn new(cluster: impl Into<String>, taken_at: Timestamp) -> Self {
+        Snapshot {
+            cluster: cluster.into(),
+            taken_at,
+            partitions: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            errors: Vec::new(),
+            unreadable_groups: Vec::new(),
+        }
+    }
+}

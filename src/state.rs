@@ -1,0 +1,67 @@
+//! The latest conclusions per cluster, shared between pollers and readers (HTTP, notifier).
+
+use crate::view::ClusterView;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// What is known about one cluster right now.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterStatus {
+    /// The view of the last poll that read anything (kept while the cluster is down).
+    pub view: Option<Arc<ClusterView>>,
+    /// Whether the last poll attempt reached the cluster.
+    pub up: bool,
+    /// Whether at least one poll attempt has finished.
+    pub polled: bool,
+    /// Unix time of the last poll that read anything.
+    pub last_success: Option<f64>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// All clusters' status; cheap to read at scrape (clones `Arc`s under a short lock).
+#[derive(Debug, Default)]
+pub struct AppState {
+    clusters: RwLock<BTreeMap<String, ClusterStatus>>,
+}
+
+impl AppState {
+    /// State with the configured cluster names, none polled yet.
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Arc<Self> {
+        let map = names
+            .into_iter()
+            .map(|n| (n.to_owned(), ClusterStatus::default()))
+            .collect();
+        Arc::new(AppState {
+            clusters: RwLock::new(map),
+        })
+    }
+
+    /// A copy of every cluster's status.
+    pub fn snapshot(&self) -> BTreeMap<String, ClusterStatus> {
+        match self.clusters.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Updates one cluster's status in place.
+    pub fn update(&self, cluster: &str, f: impl FnOnce(&mut ClusterStatus)) {
+        let mut g = match self.clusters.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f(g.entry(cluster.to_owned()).or_default());
+    }
+
+    /// True once every cluster has finished a poll that read something.
+    pub fn ready(&self) -> (bool, Vec<String>) {
+        let snap = self.snapshot();
+        let waiting: Vec<String> = snap
+            .iter()
+            .filter(|(_, s)| s.last_success.is_none())
+            .map(|(n, _)| n.clone())
+            .collect();
+        (waiting.is_empty(), waiting)
+    }
+}
