@@ -132,7 +132,7 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         if let Some(c) = read_cluster(cx, node, &path, poll_interval) {
             if !seen.insert(c.name.clone()) {
                 cx.error(
-                    node.pos,
+                    value_pos(node, "name"),
                     &join(&path, "name"),
                     format!("duplicate cluster name `{}`", c.name),
                 );
@@ -146,7 +146,7 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         if let Some(n) = read_notifier(cx, node, &path) {
             if !seen_n.insert(n.name.clone()) {
                 cx.error(
-                    node.pos,
+                    value_pos(node, "name"),
                     &join(&path, "name"),
                     format!("duplicate notifier name `{}`", n.name),
                 );
@@ -167,6 +167,18 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         state_dir,
         shutdown_timeout,
     })
+}
+
+/// Where the value of `key` in mapping `node` starts (the node itself when absent).
+fn value_pos(node: &Node, key: &str) -> yaml::Pos {
+    match &node.kind {
+        yaml::Kind::Map(entries) => entries
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, _, v)| v.pos)
+            .unwrap_or(node.pos),
+        _ => node.pos,
+    }
 }
 
 fn default_listen() -> SocketAddr {

@@ -246,3 +246,6 @@ pub struct S3Config {
     /// Allow plain HTTP endpoints.
     pub allow_http: bool,
 }
+
+#[cfg(test)]
+mod tests;
