@@ -32,7 +32,10 @@ fn minimal_config_gets_defaults() {
     assert_eq!(cl.name, "prod");
     assert!(cl.groups.discover);
     assert!(cl.topics.matches("orders"));
-    assert!(!cl.topics.matches("__consumer_offsets"), "internal topics excluded by default");
+    assert!(
+        !cl.topics.matches("__consumer_offsets"),
+        "internal topics excluded by default"
+    );
     assert_eq!(cl.poll_timeout, c.poll_interval);
     assert_eq!(c.rules.defaults, Thresholds::default());
     assert_eq!(c.rules.defaults.lag_warning, 100_000);
@@ -45,7 +48,11 @@ fn full_example_file_is_valid() {
     // The documented example must always parse (with its env vars set).
     let text = include_str!("../../examples/lagwatch.yaml");
     let env = |k: &str| {
-        Some(if k.ends_with("_URL") { format!("https://hooks.example.com/{k}") } else { format!("value-of-{k}") })
+        Some(if k.ends_with("_URL") {
+            format!("https://hooks.example.com/{k}")
+        } else {
+            format!("value-of-{k}")
+        })
     };
     let c = from_str("examples/lagwatch.yaml", text, &env);
     if let Err(e) = &c {
@@ -63,7 +70,11 @@ fn unknown_keys_are_errors_with_suggestions_and_lines() {
         e[0],
         "lagwatch.yaml:2:1: poll_intervl: unknown key `poll_intervl` (did you mean `poll_interval`?); known keys: listen, poll_interval, clusters, rules, notifiers, state_dir, shutdown_timeout"
     );
-    assert!(e[1].starts_with("lagwatch.yaml:4:5: clusters[0].bootstrap_servers: missing required key"), "{}", e[1]);
+    assert!(
+        e[1].starts_with("lagwatch.yaml:4:5: clusters[0].bootstrap_servers: missing required key"),
+        "{}",
+        e[1]
+    );
     assert!(e[2].starts_with("lagwatch.yaml:5:5: clusters[0].bootstrap_server: unknown key `bootstrap_server` (did you mean `bootstrap_servers`?)"), "{}", e[2]);
 }
 
@@ -105,8 +116,14 @@ notifiers:
         assert!(joined.contains(x), "missing `{x}` in:\n{joined}");
     }
     assert_eq!(e.len(), expect.len(), "{joined}");
-    assert!(!joined.contains("hunter2"), "a secret leaked into an error: {joined}");
-    assert!(!joined.contains("XXXXSECRET"), "a secret leaked into an error: {joined}");
+    assert!(
+        !joined.contains("hunter2"),
+        "a secret leaked into an error: {joined}"
+    );
+    assert!(
+        !joined.contains("XXXXSECRET"),
+        "a secret leaked into an error: {joined}"
+    );
 }
 
 #[test]
@@ -123,9 +140,19 @@ fn wrong_types_are_precise() {
         "listen: 9358\nclusters:\n  - name: [a]\n    bootstrap_servers: \"k:9092\"\n    topics: \"all\"\n",
     );
     let joined = e.join("\n");
-    assert!(joined.contains("lagwatch.yaml:1:9: listen: `9358` is not an address"), "{joined}");
-    assert!(joined.contains("lagwatch.yaml:3:11: clusters[0].name: expected a string, found a list"), "{joined}");
-    assert!(joined.contains("lagwatch.yaml:5:13: clusters[0].topics: expected a mapping, found a string"), "{joined}");
+    assert!(
+        joined.contains("lagwatch.yaml:1:9: listen: `9358` is not an address"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("lagwatch.yaml:3:11: clusters[0].name: expected a string, found a list"),
+        "{joined}"
+    );
+    assert!(
+        joined
+            .contains("lagwatch.yaml:5:13: clusters[0].topics: expected a mapping, found a string"),
+        "{joined}"
+    );
 }
 
 #[test]
@@ -159,7 +186,11 @@ fn overrides_pick_first_match() {
     .unwrap();
     let r = &c.rules;
     assert_eq!(r.for_group_topic("spark:q", "t").lag_critical, 50_000_000);
-    assert_eq!(r.for_group_topic("spark:q", "t").lag_warning, 5000, "override inherits global");
+    assert_eq!(
+        r.for_group_topic("spark:q", "t").lag_warning,
+        5000,
+        "override inherits global"
+    );
     assert_eq!(r.for_group_topic("g", "audit").headroom, 2.0);
     assert_eq!(r.for_group_topic("g", "t").lag_critical, 1_000_000);
 }

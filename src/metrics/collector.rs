@@ -28,11 +28,30 @@ fn b(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
 
+/// A sample value: offsets and counts stay exact integers (f64 would round above 2^53).
+#[derive(Clone, Copy)]
+enum Num {
+    I(i64),
+    F(f64),
+}
+
+impl From<i64> for Num {
+    fn from(v: i64) -> Self {
+        Num::I(v)
+    }
+}
+
+impl From<f64> for Num {
+    fn from(v: f64) -> Self {
+        Num::F(v)
+    }
+}
+
 /// One gauge family: name, help, and its samples.
 struct Fam<'a> {
     name: &'static str,
     help: &'static str,
-    samples: Vec<(Labels<'a>, f64)>,
+    samples: Vec<(Labels<'a>, Num)>,
 }
 
 impl<'a> Fam<'a> {
@@ -43,8 +62,8 @@ impl<'a> Fam<'a> {
             samples: Vec::new(),
         }
     }
-    fn add(&mut self, labels: Labels<'a>, v: f64) {
-        self.samples.push((labels, v));
+    fn add(&mut self, labels: Labels<'a>, v: impl Into<Num>) {
+        self.samples.push((labels, v.into()));
     }
     fn encode(&self, enc: &mut DescriptorEncoder) -> Result<(), Error> {
         // Families with no sample are left out so a scrape shows nothing that is not known.
@@ -53,7 +72,11 @@ impl<'a> Fam<'a> {
         }
         let mut m = enc.encode_descriptor(self.name, self.help, None, MetricType::Gauge)?;
         for (labels, v) in &self.samples {
-            m.encode_family(labels)?.encode_gauge(v)?;
+            let mut f = m.encode_family(labels)?;
+            match v {
+                Num::I(i) => f.encode_gauge(i)?,
+                Num::F(x) => f.encode_gauge(x)?,
+            }
         }
         Ok(())
     }
@@ -77,9 +100,9 @@ impl Collector for ViewCollector {
         let views: Vec<(&String, Option<&Arc<ClusterView>>)> =
             clusters.iter().map(|(n, s)| (n, s.view.as_ref())).collect();
         for (name, s) in &clusters {
-            up.add(vec![("cluster", b(name))], if s.up { 1.0 } else { 0.0 });
+            up.add(vec![("cluster", b(name))], i64::from(s.up));
             let p = s.view.as_ref().is_some_and(|v| v.partial);
-            partial.add(vec![("cluster", b(name))], if p { 1.0 } else { 0.0 });
+            partial.add(vec![("cluster", b(name))], i64::from(p));
             if let Some(t) = s.last_success {
                 last.add(vec![("cluster", b(name))], t);
             }
@@ -192,8 +215,8 @@ fn encode_views(
                     ("topic", b(topic)),
                     ("partition", part.clone()),
                 ];
-                end.add(l.clone(), p.log_end as f64);
-                start.add(l.clone(), p.log_start as f64);
+                end.add(l.clone(), p.log_end);
+                start.add(l.clone(), p.log_start);
                 if let Some(r) = p.produce_rate {
                     prate.add(l, r);
                 }
@@ -216,16 +239,16 @@ fn encode_views(
             );
             let gl = vec![("cluster", b(c)), ("group", b(group))];
             if let Some(m) = g.members {
-                members.add(gl.clone(), m as f64);
+                members.add(gl.clone(), i64::from(m));
             }
-            glag.add(gl.clone(), g.lag as f64);
+            glag.add(gl.clone(), g.lag);
             if let Some(s) = g.max_lag_seconds {
                 glag_s.add(gl.clone(), s);
             }
             for st in Status::ALL {
                 let mut l = gl.clone();
                 l.push(("status", b(st.as_str())));
-                gstatus.add(l, if st == g.status { 1.0 } else { 0.0 });
+                gstatus.add(l, i64::from(st == g.status));
             }
             if let (crate::snapshot::GroupSource::Spark, Some(age)) =
                 (g.source, g.last_commit_age_seconds)
@@ -235,7 +258,7 @@ fn encode_views(
             for t in &g.topics {
                 let topic: &str = &t.topic;
                 let tl = vec![("cluster", b(c)), ("group", b(group)), ("topic", b(topic))];
-                tlag.add(tl.clone(), t.lag as f64);
+                tlag.add(tl.clone(), t.lag);
                 if let Some(s) = t.max_lag_seconds {
                     tlag_s.add(tl.clone(), s);
                 }
@@ -251,12 +274,12 @@ fn encode_views(
                 for st in Status::ALL {
                     let mut l = tl.clone();
                     l.push(("status", b(st.as_str())));
-                    tstatus.add(l, if st == t.status { 1.0 } else { 0.0 });
+                    tstatus.add(l, i64::from(st == t.status));
                 }
                 for r in &t.reasons {
                     let mut l = tl.clone();
                     l.push(("reason", b(Reason::as_str(*r))));
-                    treason.add(l, 1.0);
+                    treason.add(l, 1i64);
                 }
                 for p in &t.partitions {
                     let part: Cow<'_, str> = Cow::Owned(p.partition.to_string());
@@ -266,14 +289,14 @@ fn encode_views(
                         ("topic", b(topic)),
                         ("partition", part.clone()),
                     ];
-                    committed.add(pl.clone(), p.committed as f64);
-                    plag.add(pl.clone(), p.lag as f64);
-                    lost.add(pl.clone(), p.messages_lost as f64);
+                    committed.add(pl.clone(), p.committed);
+                    plag.add(pl.clone(), p.lag);
+                    lost.add(pl.clone(), p.messages_lost);
                     if let Some(s) = p.lag_seconds {
                         plag_s.add(pl.clone(), s);
                     }
                     if let Some(i) = p.inflight_lag {
-                        inflight.add(pl, i as f64);
+                        inflight.add(pl, i);
                     }
                 }
             }
