@@ -39,6 +39,12 @@ pub enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Exit 0 if a lagwatch answers 200 on its health URL (container HEALTHCHECK).
+    Healthcheck {
+        /// URL to probe.
+        #[arg(long, default_value = "http://127.0.0.1:9358/healthz")]
+        url: String,
+    },
 }
 
 /// Parses arguments, sets up logging and runs the command; the exit code says how it went.
@@ -46,6 +52,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level.as_deref(), cli.log_json);
     match cli.command {
+        Command::Healthcheck { url } => match healthcheck(&url) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                ExitCode::from(1)
+            }
+        },
         Command::Validate { config } => match crate::config::load_file(&config) {
             Ok(c) => {
                 println!(
@@ -87,6 +100,35 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// A minimal HTTP/1.0 GET over std, so the runtime image needs no curl.
+fn healthcheck(url: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("only http:// URLs are supported")?;
+    let (hostport, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(hostport)
+        .map_err(|e| format!("{hostport}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{hostport}: no address"))?;
+    let timeout = std::time::Duration::from_secs(3);
+    let mut s =
+        std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).map_err(|e| e.to_string())?;
+    let status = buf.lines().next().unwrap_or("");
+    if status.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("{url} answered `{status}`"))
     }
 }
 

@@ -38,10 +38,24 @@ fn invalid_config_lists_every_problem_and_exits_two() {
     );
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("2 problems in the configuration"), "{err}");
-    assert!(err.contains(":1:1: poll_intervall: unknown key `poll_intervall` (did you mean `poll_interval`?)"), "{err}");
-    assert!(err.contains(":9:11: notifiers[0].kind: unknown notifier kind `teams`"), "{err}");
-    assert!(!err.contains("verysecret") && !out.contains("verysecret"), "secret leaked: {err}");
-    assert!(!err.contains("pa55word") && !out.contains("pa55word"), "secret leaked: {err}");
+    assert!(
+        err.contains(
+            ":1:1: poll_intervall: unknown key `poll_intervall` (did you mean `poll_interval`?)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(":9:11: notifiers[0].kind: unknown notifier kind `teams`"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("verysecret") && !out.contains("verysecret"),
+        "secret leaked: {err}"
+    );
+    assert!(
+        !err.contains("pa55word") && !out.contains("pa55word"),
+        "secret leaked: {err}"
+    );
 }
 
 #[test]
@@ -52,7 +66,10 @@ fn missing_file_is_a_clear_error() {
         .expect("run lagwatch");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/nonexistent/lagwatch.yaml:0:0: cannot read the file"), "{err}");
+    assert!(
+        err.contains("/nonexistent/lagwatch.yaml:0:0: cannot read the file"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -79,6 +96,11 @@ fn shipped_example_configs_validate() {
             .envs(envs)
             .output()
             .expect("run lagwatch");
-        assert!(out.status.success(), "{}: {}", p.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            p.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
