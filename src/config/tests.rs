@@ -194,3 +194,37 @@ fn overrides_pick_first_match() {
     assert_eq!(r.for_group_topic("g", "audit").headroom, 2.0);
     assert_eq!(r.for_group_topic("g", "t").lag_critical, 1_000_000);
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Arbitrary text never panics the parser; failures always carry a position.
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
+            if let Err(e) = from_str("f.yaml", &s, &env) {
+                prop_assert!(!e.0.is_empty());
+            }
+        }
+
+        /// Structured-looking input with random keys and values never panics either.
+        #[test]
+        fn random_config_shapes_never_panic(
+            key in "[a-z_]{1,12}",
+            val in prop_oneof![Just("15s".to_owned()), Just("-1".to_owned()), Just("[1, 2]".to_owned()), Just("{a: b}".to_owned()), "\\PC{0,20}"],
+        ) {
+            let text = format!("{key}: {val}\nclusters:\n  - name: x\n    bootstrap_servers: \"h:1\"\n    {key}: {val}\nrules:\n  {key}: {val}\n");
+            let _ = from_str("f.yaml", &text, &env);
+        }
+
+        /// Arbitrary bytes (lossily decoded, as from a corrupt file) never panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let s = String::from_utf8_lossy(&b);
+            let _ = from_str("f.yaml", &s, &env);
+        }
+    }
+}

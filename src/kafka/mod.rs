@@ -11,6 +11,7 @@ use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,9 @@ pub enum ReadError {
     /// The client could not be created (bad `client:` properties).
     #[error("cannot create the Kafka client: {0}")]
     Client(String),
+    /// The previous poll of this cluster is still running (it overran its timeout).
+    #[error("the previous poll is still running; skipping this one")]
+    Busy,
     /// No broker answered the metadata request.
     #[error("cannot reach the cluster ({bootstrap}): {message}")]
     Unreachable {
@@ -44,6 +48,18 @@ pub trait ClusterReader: Send + Sync {
 pub struct KafkaReader {
     cfg: ClusterConfig,
     admin: Arc<AdminClient<DefaultClientContext>>,
+    // A timed-out poll keeps running on its blocking thread; this keeps a second one from
+    // starting on the same client until it is done.
+    busy: Arc<AtomicBool>,
+}
+
+/// Clears the busy flag when the blocking read ends, however it ends.
+struct BusyGuard(Arc<AtomicBool>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// Builds the librdkafka client config: user `client:` properties win over our defaults.
@@ -72,6 +88,7 @@ impl KafkaReader {
         Ok(KafkaReader {
             cfg,
             admin: Arc::new(admin),
+            busy: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -293,16 +310,23 @@ fn redact_client_error(msg: &str, cfg: &ClusterConfig) -> String {
 #[async_trait::async_trait]
 impl ClusterReader for KafkaReader {
     async fn read(&self) -> Result<Snapshot, ReadError> {
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return Err(ReadError::Busy);
+        }
+        let guard = BusyGuard(self.busy.clone());
         let cfg = self.cfg.clone();
         let admin = self.admin.clone();
-        tokio::task::spawn_blocking(move || Self::read_blocking(&cfg, &admin))
-            .await
-            .unwrap_or_else(|e| {
-                Err(ReadError::Unreachable {
-                    bootstrap: String::new(),
-                    message: format!("poll task failed: {e}"),
-                })
+        tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            Self::read_blocking(&cfg, &admin)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(ReadError::Unreachable {
+                bootstrap: String::new(),
+                message: format!("poll task failed: {e}"),
             })
+        })
     }
 }
 
