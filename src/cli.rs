@@ -121,7 +121,9 @@ fn healthcheck(url: &str) -> Result<(), String> {
         std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
     s.set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n").map_err(|e| e.to_string())?;
+    // One write: a server may answer and close after the first segment it reads.
+    let req = format!("GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n");
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).map_err(|e| e.to_string())?;
     let status = buf.lines().next().unwrap_or("");

@@ -103,9 +103,15 @@ fn healthcheck_subcommand_accepts_200() {
     let port = listener.local_addr().expect("addr").port();
     let server = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("accept");
+        let mut req = String::new();
         let mut buf = [0u8; 1024];
-        let n = s.read(&mut buf).expect("read");
-        let req = String::from_utf8_lossy(&buf[..n]).to_string();
+        while !req.contains("\r\n\r\n") {
+            let n = s.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            req.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
         s.write_all(b"HTTP/1.0 200 OK\r\n\r\nok\n").expect("write");
         req
     });
