@@ -45,12 +45,13 @@ impl RingPolicy {
         let window = window.max(poll);
         // The margin keeps one sample at or just before the window start despite poll jitter.
         let keep = window + (2.0 * poll).max(0.1 * window);
-        let wanted = (keep / poll).ceil().min(1e6) as usize + 2;
-        let capacity = wanted.clamp(3, HARD_CAP);
-        let min_gap = if wanted <= HARD_CAP {
-            0.0
+        let per_poll = |span: f64| (span / poll).ceil().min(1e6) as usize + 2;
+        // Every poll fits when the window does; the margin is then best effort (the cap
+        // drops the oldest). Only a window too long for the cap thins samples out.
+        let (capacity, min_gap) = if per_poll(window) <= HARD_CAP {
+            (per_poll(keep).clamp(3, HARD_CAP), 0.0)
         } else {
-            keep / (capacity - 2) as f64
+            (HARD_CAP, keep / (HARD_CAP - 2) as f64)
         };
         RingPolicy {
             keep,
@@ -101,8 +102,8 @@ impl Ring {
             return Pushed::Reset;
         }
         let n = self.samples.len();
-        let provisional = s.t == last.t
-            || (n >= 2 && last.t - self.samples[n - 2].t < policy.min_gap);
+        let provisional =
+            s.t == last.t || (n >= 2 && last.t - self.samples[n - 2].t < policy.min_gap);
         if provisional {
             self.samples[n - 1] = s;
             return Pushed::Merged;
@@ -152,8 +153,8 @@ mod tests {
     fn policy_cases() {
         // (window, poll) -> (capacity, merges?); each row says why.
         let rows = [
-            // 300 s window at 10 s polls fits: 33 s margin, 36 samples > cap -> merging.
-            (300.0, 10.0, 32, true),
+            // 300 s window at 10 s polls (the defaults): every poll kept, 310 s covered.
+            (300.0, 10.0, 32, false),
             // 60 s at 10 s: few samples, no merging needed.
             (60.0, 10.0, 10, false),
             // 2 s window at 250 ms (integration tests): 12+2 samples.

@@ -9,11 +9,11 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod history;
 pub mod http;
 pub mod kafka;
 pub mod lag;
 pub mod metrics;
-pub mod history;
 pub mod model;
 pub mod poller;
 pub mod rates;

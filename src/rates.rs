@@ -102,12 +102,28 @@ mod tests {
     fn slope_cases() {
         let t0 = 1.7e9;
         // (samples relative to t0, now - t0) -> rate; each row says why.
-        let rows: Vec<(&str, Vec<(f64, i64)>, f64, Option<f64>)> = vec![
+        type Row = (&'static str, Vec<(f64, i64)>, f64, Option<f64>);
+        let rows: Vec<Row> = vec![
             ("no samples: unknown", vec![], 0.0, None),
             ("one sample: unknown, not 0", vec![(0.0, 5)], 0.0, None),
-            ("two samples closer than min_span: unknown", vec![(0.0, 5), (1.0, 9)], 1.0, None),
-            ("two polls: exact", vec![(0.0, 0), (10.0, 1000)], 10.0, Some(100.0)),
-            ("idle topic: a known 0", vec![(0.0, 7), (10.0, 7), (20.0, 7)], 20.0, Some(0.0)),
+            (
+                "two samples closer than min_span: unknown",
+                vec![(0.0, 5), (1.0, 9)],
+                1.0,
+                None,
+            ),
+            (
+                "two polls: exact",
+                vec![(0.0, 0), (10.0, 1000)],
+                10.0,
+                Some(100.0),
+            ),
+            (
+                "idle topic: a known 0",
+                vec![(0.0, 7), (10.0, 7), (20.0, 7)],
+                20.0,
+                Some(0.0),
+            ),
             (
                 "missed poll (gap at 20 s): still exact for a steady producer",
                 vec![(0.0, 0), (10.0, 1000), (30.0, 3000), (40.0, 4000)],
@@ -116,7 +132,13 @@ mod tests {
             ),
             (
                 "one late poll (t=21 read as 2000): least squares barely moves",
-                vec![(0.0, 0), (10.0, 1000), (21.0, 2000), (30.0, 3000), (40.0, 4000)],
+                vec![
+                    (0.0, 0),
+                    (10.0, 1000),
+                    (21.0, 2000),
+                    (30.0, 3000),
+                    (40.0, 4000),
+                ],
                 40.0,
                 Some(99.92006394884093),
             ),

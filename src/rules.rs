@@ -49,8 +49,7 @@ pub fn severity(r: Reason) -> Status {
 /// `backlog_min_seconds` of production counts, so the ratio rules never flag it.
 pub fn backlogged(f: &Facts, th: &Thresholds) -> bool {
     f.lag >= th.backlog_min_messages
-        && f
-            .produce_rate
+        && f.produce_rate
             .is_none_or(|p| f.lag as f64 >= p * th.backlog_min_seconds)
 }
 
@@ -76,7 +75,10 @@ pub fn evaluate(f: &Facts, th: &Thresholds) -> (Status, Vec<Reason>) {
     if f.lag > 0 && f.stuck_for.is_some_and(|s| s >= window) {
         reasons.push(Reason::Stalled);
     }
-    if f.lag > 0 && f.idle_for.is_some_and(|s| s > th.stopped_after.as_secs_f64()) {
+    if f.lag > 0
+        && f.idle_for
+            .is_some_and(|s| s > th.stopped_after.as_secs_f64())
+    {
         reasons.push(Reason::Stopped);
     }
     if f.messages_lost > 0 {
@@ -113,7 +115,12 @@ impl Hysteresis {
     /// The first poll is reported as is (there is nothing to flip from). While the raw
     /// status equals the reported one its reasons are reported as they are now; while it
     /// differs, the reasons of the last confirmed status are kept.
-    pub fn step(&mut self, status: Status, reasons: Vec<Reason>, for_polls: u32) -> (Status, Vec<Reason>) {
+    pub fn step(
+        &mut self,
+        status: Status,
+        reasons: Vec<Reason>,
+        for_polls: u32,
+    ) -> (Status, Vec<Reason>) {
         match &mut self.reported {
             None => self.reported = Some((status, reasons)),
             Some((s, r)) if *s == status => {

@@ -24,7 +24,11 @@ pub(super) struct Ctx<'a> {
 impl Ctx<'_> {
     fn window(&self, group: &str, topic: &str) -> RateWindow {
         RateWindow {
-            window: self.rules.for_group_topic(group, topic).rate_window.as_secs_f64(),
+            window: self
+                .rules
+                .for_group_topic(group, topic)
+                .rate_window
+                .as_secs_f64(),
             min_span: self.min_span,
         }
     }
@@ -34,7 +38,12 @@ impl Ctx<'_> {
 type TopicRates<'s> = HashMap<&'s TopicPartition, (RateWindow, Option<f64>)>;
 
 /// The whole cluster view.
-pub(super) fn view(ctx: &Ctx<'_>, tracks: &mut Tracks, snap: &Snapshot, faults: &Faults<'_>) -> ClusterView {
+pub(super) fn view(
+    ctx: &Ctx<'_>,
+    tracks: &mut Tracks,
+    snap: &Snapshot,
+    faults: &Faults<'_>,
+) -> ClusterView {
     let mut topics: BTreeMap<Arc<str>, TopicView> = BTreeMap::new();
     let mut rates: TopicRates<'_> = HashMap::with_capacity(snap.partitions.len());
     let mut counts: HashMap<&Arc<str>, usize> = HashMap::new();
@@ -117,7 +126,10 @@ fn group_view(
         t.reasons = reasons;
         topics.push(t);
     }
-    let mut reasons: Vec<Reason> = topics.iter().flat_map(|t| t.reasons.iter().copied()).collect();
+    let mut reasons: Vec<Reason> = topics
+        .iter()
+        .flat_map(|t| t.reasons.iter().copied())
+        .collect();
     reasons.sort_by_key(|r| (std::cmp::Reverse(severity(*r)), *r));
     reasons.dedup();
     GroupView {
@@ -170,13 +182,29 @@ fn topic_view(
         };
         produce.push(prate);
         let fresh = ptrack
-            .map(|p| time_lag(committed, off.log_end, p.log_end.iter(), Some(p.anchor), prate))
+            .map(|p| {
+                time_lag(
+                    committed,
+                    off.log_end,
+                    p.log_end.iter(),
+                    Some(p.anchor),
+                    prate,
+                )
+            })
             .unwrap_or(TimeLag::Unknown);
         let gp = gparts.as_mut().and_then(|m| m.get_mut(tp));
         let tl = match gp {
             Some(gp) => {
                 consume.push(slope(gp.committed.iter(), now, &w));
-                facts_from_track(&mut f, gp, l.lag, now, window, &mut last_change, &mut lagging_since);
+                facts_from_track(
+                    &mut f,
+                    gp,
+                    l.lag,
+                    now,
+                    window,
+                    &mut last_change,
+                    &mut lagging_since,
+                );
                 remembered_time_lag(gp, committed, fresh)
             }
             None => {
@@ -249,13 +277,22 @@ fn facts_from_track(
 
 /// How long the group has shown no sign of consuming while lagging, by the best evidence
 /// its source offers: Spark batch commits, Kafka membership, else commits.
-fn idle_for(g: &GroupSnapshot, tracks: &Tracks, now: Timestamp, last_change: f64, lagging_since: f64) -> Option<f64> {
+fn idle_for(
+    g: &GroupSnapshot,
+    tracks: &Tracks,
+    now: Timestamp,
+    last_change: f64,
+    lagging_since: f64,
+) -> Option<f64> {
     if !lagging_since.is_finite() {
         return None;
     }
     let last_life = match g.source {
         GroupSource::Spark => g.last_commit_at?,
-        GroupSource::Kafka => match (g.members, tracks.groups.get(&g.name).and_then(|t| t.empty_since)) {
+        GroupSource::Kafka => match (
+            g.members,
+            tracks.groups.get(&g.name).and_then(|t| t.empty_since),
+        ) {
             (_, Some(empty)) => empty,
             (Some(_), None) => return None,
             (None, None) => last_change,
@@ -288,5 +325,6 @@ fn remembered_time_lag(gp: &mut GroupPartitionTrack, committed: i64, fresh: Time
 }
 
 fn max_known(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
-    v.flatten().fold(None, |m, x| Some(m.map_or(x, |m: f64| m.max(x))))
+    v.flatten()
+        .fold(None, |m, x| Some(m.map_or(x, |m: f64| m.max(x))))
 }

@@ -79,7 +79,13 @@ impl<'a> Faults<'a> {
 
 impl Tracks {
     /// Records one snapshot's offsets and forgets what was deleted.
-    pub fn observe(&mut self, snap: &Snapshot, faults: &Faults<'_>, now: Timestamp, policy: &RingPolicy) {
+    pub fn observe(
+        &mut self,
+        snap: &Snapshot,
+        faults: &Faults<'_>,
+        now: Timestamp,
+        policy: &RingPolicy,
+    ) {
         let t = snap.taken_at;
         for (tp, off) in &snap.partitions {
             let s = Sample::new(t, off.log_end);
@@ -98,7 +104,8 @@ impl Tracks {
             track.log_end.prune(now, policy);
         }
         if !faults.log_offsets {
-            self.partitions.retain(|tp, _| snap.partitions.contains_key(tp));
+            self.partitions
+                .retain(|tp, _| snap.partitions.contains_key(tp));
         }
         for g in snap.groups.values() {
             let track = self.groups.entry(g.name.clone()).or_default();
@@ -113,17 +120,18 @@ impl Tracks {
             }
             for (tp, &c) in &g.committed {
                 let s = Sample::new(t, c);
-                let gp = track
-                    .partitions
-                    .entry(tp.clone())
-                    .or_insert_with(|| GroupPartitionTrack {
-                        committed: Ring::new(),
-                        last_value: c,
-                        last_change_at: t,
-                        lagging_since: None,
-                        rewound_at: None,
-                        time_lag: None,
-                    });
+                let gp =
+                    track
+                        .partitions
+                        .entry(tp.clone())
+                        .or_insert_with(|| GroupPartitionTrack {
+                            committed: Ring::new(),
+                            last_value: c,
+                            last_change_at: t,
+                            lagging_since: None,
+                            rewound_at: None,
+                            time_lag: None,
+                        });
                 gp.committed.push(s, policy);
                 gp.committed.prune(now, policy);
                 if c != gp.last_value {
@@ -140,7 +148,9 @@ impl Tracks {
                     gp.lagging_since = None;
                 }
             }
-            track.partitions.retain(|tp, _| g.committed.contains_key(tp));
+            track
+                .partitions
+                .retain(|tp, _| g.committed.contains_key(tp));
             let topics: HashSet<&Arc<str>> = g.committed.keys().map(|tp| &tp.topic).collect();
             track.topics.retain(|topic, _| topics.contains(topic));
         }

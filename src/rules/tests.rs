@@ -42,103 +42,170 @@ fn rule_cases() {
         ),
         (
             "lag at the warning threshold exactly: warning",
-            Facts { lag: 100_000, consume_rate: Some(5000.0), ..healthy() },
+            Facts {
+                lag: 100_000,
+                consume_rate: Some(5000.0),
+                ..healthy()
+            },
             Warning,
             vec![LagWarning],
         ),
         (
             "lag just below warning, consumer fast: ok",
-            Facts { lag: 99_999, consume_rate: Some(5000.0), ..healthy() },
+            Facts {
+                lag: 99_999,
+                consume_rate: Some(5000.0),
+                ..healthy()
+            },
             Ok,
             vec![],
         ),
         (
             "lag at critical: only lag_critical, not also lag_warning",
-            Facts { lag: 1_000_000, consume_rate: Some(5000.0), ..healthy() },
+            Facts {
+                lag: 1_000_000,
+                consume_rate: Some(5000.0),
+                ..healthy()
+            },
             Critical,
             vec![LagCritical],
         ),
         (
             "caught-up consumer at exactly the producer rate with in-flight lag: never flagged",
-            Facts { lag: 9_999, ..healthy() },
+            Facts {
+                lag: 9_999,
+                ..healthy()
+            },
             Ok,
             vec![],
         ),
         (
             "lag over the floor but under 60 s of production (1,000 msg/s): not backlogged",
-            Facts { lag: 50_000, consume_rate: Some(900.0), ..healthy() },
+            Facts {
+                lag: 50_000,
+                consume_rate: Some(900.0),
+                ..healthy()
+            },
             Ok,
             vec![],
         ),
         (
             "backlogged, consumer 1.1x producer: low headroom",
-            Facts { lag: 70_000, consume_rate: Some(1100.0), ..healthy() },
+            Facts {
+                lag: 70_000,
+                consume_rate: Some(1100.0),
+                ..healthy()
+            },
             Warning,
             vec![LowHeadroom],
         ),
         (
             "backlogged, consumer exactly 1.2x: enough headroom",
-            Facts { lag: 70_000, consume_rate: Some(1200.0), ..healthy() },
+            Facts {
+                lag: 70_000,
+                consume_rate: Some(1200.0),
+                ..healthy()
+            },
             Ok,
             vec![],
         ),
         (
             "backlogged, consumer slower than producer: falling behind (implies low headroom)",
-            Facts { lag: 70_000, consume_rate: Some(999.0), ..healthy() },
+            Facts {
+                lag: 70_000,
+                consume_rate: Some(999.0),
+                ..healthy()
+            },
             Critical,
             vec![FallingBehind],
         ),
         (
             "backlogged, produce rate unknown: ratio rules need both rates",
-            Facts { lag: 70_000, produce_rate: None, consume_rate: Some(1.0), ..healthy() },
+            Facts {
+                lag: 70_000,
+                produce_rate: None,
+                consume_rate: Some(1.0),
+                ..healthy()
+            },
             Ok,
             vec![],
         ),
         (
             "backlogged, consume rate unknown: no ratio verdict",
-            Facts { lag: 70_000, consume_rate: None, ..healthy() },
+            Facts {
+                lag: 70_000,
+                consume_rate: None,
+                ..healthy()
+            },
             Ok,
             vec![],
         ),
         (
             "committed unchanged for the whole 5 min window with lag: stalled",
-            Facts { lag: 10, stuck_for: Some(300.0), ..healthy() },
+            Facts {
+                lag: 10,
+                stuck_for: Some(300.0),
+                ..healthy()
+            },
             Critical,
             vec![Stalled],
         ),
         (
             "unchanged for less than the window: not yet stalled",
-            Facts { lag: 10, stuck_for: Some(299.0), ..healthy() },
+            Facts {
+                lag: 10,
+                stuck_for: Some(299.0),
+                ..healthy()
+            },
             Ok,
             vec![],
         ),
         (
             "unchanged but no lag: an idle topic, fine",
-            Facts { lag: 0, stuck_for: Some(3600.0), idle_for: Some(3600.0), ..healthy() },
+            Facts {
+                lag: 0,
+                stuck_for: Some(3600.0),
+                idle_for: Some(3600.0),
+                ..healthy()
+            },
             Ok,
             vec![],
         ),
         (
             "no consumer for over 15 min with lag: stopped",
-            Facts { lag: 10, idle_for: Some(901.0), ..healthy() },
+            Facts {
+                lag: 10,
+                idle_for: Some(901.0),
+                ..healthy()
+            },
             Critical,
             vec![Stopped],
         ),
         (
             "no consumer for exactly 15 min: not yet (strictly longer)",
-            Facts { lag: 10, idle_for: Some(900.0), ..healthy() },
+            Facts {
+                lag: 10,
+                idle_for: Some(900.0),
+                ..healthy()
+            },
             Ok,
             vec![],
         ),
         (
             "committed below log start: data loss",
-            Facts { messages_lost: 1, ..healthy() },
+            Facts {
+                messages_lost: 1,
+                ..healthy()
+            },
             Critical,
             vec![DataLoss],
         ),
         (
             "committed went back: rewind",
-            Facts { rewound: true, ..healthy() },
+            Facts {
+                rewound: true,
+                ..healthy()
+            },
             Warning,
             vec![Rewind],
         ),
@@ -156,13 +223,24 @@ fn rule_cases() {
         ),
         (
             "near the start but small lag: not a replay worth a reason",
-            Facts { lag: 5_000, position: 0, retained: 10_000, ..healthy() },
+            Facts {
+                lag: 5_000,
+                position: 0,
+                retained: 10_000,
+                ..healthy()
+            },
             Ok,
             vec![],
         ),
         (
             "empty log (retained 0): no replay verdict",
-            Facts { lag: 200_000, consume_rate: Some(9000.0), position: 0, retained: 0, ..healthy() },
+            Facts {
+                lag: 200_000,
+                consume_rate: Some(9000.0),
+                position: 0,
+                retained: 0,
+                ..healthy()
+            },
             Warning,
             vec![LagWarning],
         ),
@@ -196,8 +274,16 @@ fn thresholds_come_from_config() {
         backlog_min_seconds: 0.5,
         ..th()
     };
-    let f = Facts { lag: 300, produce_rate: Some(50.0), consume_rate: Some(20.0), ..healthy() };
-    assert_eq!(evaluate(&f, &small), (Critical, vec![FallingBehind, LagWarning]));
+    let f = Facts {
+        lag: 300,
+        produce_rate: Some(50.0),
+        consume_rate: Some(20.0),
+        ..healthy()
+    };
+    assert_eq!(
+        evaluate(&f, &small),
+        (Critical, vec![FallingBehind, LagWarning])
+    );
     assert_eq!(evaluate(&f, &th()), (Ok, vec![]));
 }
 
@@ -208,9 +294,18 @@ fn hysteresis_cases() {
     let w = |r: Reason| (Warning, vec![r]);
     let c = |r: Reason| (Critical, vec![r]);
     let ok = || (Ok, vec![]);
-    let rows: Vec<(&str, Vec<(Status, Vec<Reason>)>, Vec<(Status, Vec<Reason>)>)> = vec![
-        ("first poll is reported as is", vec![c(LagCritical)], vec![c(LagCritical)]),
-        ("one noisy poll flips nothing", vec![ok(), w(LowHeadroom), ok()], vec![ok(), ok(), ok()]),
+    type Seq = Vec<(Status, Vec<Reason>)>;
+    let rows: Vec<(&str, Seq, Seq)> = vec![
+        (
+            "first poll is reported as is",
+            vec![c(LagCritical)],
+            vec![c(LagCritical)],
+        ),
+        (
+            "one noisy poll flips nothing",
+            vec![ok(), w(LowHeadroom), ok()],
+            vec![ok(), ok(), ok()],
+        ),
         (
             "a change that holds 2 polls is reported on the 2nd",
             vec![ok(), w(LowHeadroom), w(LowHeadroom)],
