@@ -88,7 +88,8 @@ fn committer(bs: String, tr: Arc<Traffic>) {
         let target = pos as i64;
         if target != committed {
             let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset("events", 0, Offset::Offset(target)).expect("tpl");
+            tpl.add_partition_offset("events", 0, Offset::Offset(target))
+                .expect("tpl");
             if c.commit(&tpl, CommitMode::Sync).is_ok() {
                 committed = target;
             }
@@ -107,9 +108,13 @@ fn produce_big(bs: &str, n: usize) {
         .expect("producer");
     let payload = vec![b'x'; 600_000];
     for _ in 0..n {
-        p.send(BaseRecord::<(), _>::to("big").partition(0).payload(&payload))
-            .map_err(|(e, _)| e)
-            .expect("send");
+        p.send(
+            BaseRecord::<(), _>::to("big")
+                .partition(0)
+                .payload(&payload),
+        )
+        .map_err(|(e, _)| e)
+        .expect("send");
         p.flush(Duration::from_secs(10)).expect("flush");
     }
 }
@@ -187,7 +192,10 @@ async fn every_reason_on_a_real_broker() {
     // The same state on /metrics.
     let text = scrape(running.addr).await;
     let tl = [("group", "app"), ("topic", "events")];
-    assert!(metric(&text, "lagwatch_group_topic_consume_rate", &tl).is_some(), "{text}");
+    assert!(
+        metric(&text, "lagwatch_group_topic_consume_rate", &tl).is_some(),
+        "{text}"
+    );
     assert!(metric(&text, "lagwatch_topic_produce_rate", &[("topic", "events")]).is_some());
     assert!(metric(&text, "lagwatch_group_partition_lag_seconds", &tl).is_some());
 
@@ -197,9 +205,18 @@ async fn every_reason_on_a_real_broker() {
     })
     .await;
     // Committed below the (retention-moved) log start: data loss.
-    let x = wait_view(&mut rx, "lost data_loss", "lost", "big", |x| x.reasons.contains(&DataLoss)).await;
-    assert!(x.partitions[0].log_start > 0 && x.partitions[0].messages_lost > 0, "{x:?}");
-    assert_eq!((x.status, x.reasons.contains(&LagWarning)), (Status::Critical, true));
+    let x = wait_view(&mut rx, "lost data_loss", "lost", "big", |x| {
+        x.reasons.contains(&DataLoss)
+    })
+    .await;
+    assert!(
+        x.partitions[0].log_start > 0 && x.partitions[0].messages_lost > 0,
+        "{x:?}"
+    );
+    assert_eq!(
+        (x.status, x.reasons.contains(&LagWarning)),
+        (Status::Critical, true)
+    );
     // Lag over its warning; partition 1 has no commit: no_commit rides along. (It also
     // stalls: the offset has not moved for the window.)
     wait_view(&mut rx, "replay lag_warning", "replay", "bulk", |x| {
@@ -217,7 +234,10 @@ async fn every_reason_on_a_real_broker() {
     }
     let text = scrape(running.addr).await;
     let rl = |r| [("group", "stuck"), ("topic", "events"), ("reason", r)];
-    assert_eq!(metric(&text, "lagwatch_group_topic_reason", &rl("stalled")), Some(1.0));
+    assert_eq!(
+        metric(&text, "lagwatch_group_topic_reason", &rl("stalled")),
+        Some(1.0)
+    );
 
     // Consumer at 1.1x: draining, but without headroom (warning, not critical).
     tr.ratio_pct.store(110, Ordering::Relaxed);
