@@ -58,7 +58,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             metrics: metrics.clone(),
             views: views.clone(),
         };
-        let model = Model::new(cfg.rules.clone());
+        let model = Model::new(cfg.rules.clone(), cfg.poll_interval);
         tasks.push(tokio::spawn(poller::run(
             ctx,
             reader,

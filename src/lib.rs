@@ -2,21 +2,26 @@
 //!
 //! The modules follow the data path:
 //! `config` → `kafka` (one client per cluster, batched reads) → `snapshot` →
-//! `model` (lag via `lag`) → `view` → `state` → `metrics` / `http` / `report`,
+//! `history` (bounded sample rings) → `model` (lag via `lag`, `rates`, `timelag`,
+//! status via `rules`) → `view` → `state` → `metrics` / `http` / `report`,
 //! driven by `poller` and wired together in `app`; `cli` parses the command line.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod history;
 pub mod http;
 pub mod kafka;
 pub mod lag;
 pub mod metrics;
 pub mod model;
 pub mod poller;
+pub mod rates;
 pub mod report;
+pub mod rules;
 pub mod snapshot;
 pub mod state;
+pub mod timelag;
 pub mod view;
 
 /// Current wall-clock time as Unix seconds (the only place lagwatch reads the clock for data).

@@ -181,7 +181,7 @@ pub struct GroupTopicView {
     pub lag: i64,
     /// Worst partition time lag (seconds), when known.
     pub max_lag_seconds: Option<f64>,
-    /// Topic produce rate (messages/s), when known.
+    /// Produce rate of the partitions the group has commits on (messages/s), when known.
     pub produce_rate: Option<f64>,
     /// Group consume rate on this topic (messages/s), when known.
     pub consume_rate: Option<f64>,

@@ -1,0 +1,177 @@
+//! What the model remembers between polls, and how each snapshot updates it: sample
+//! rings, when each committed offset last moved, membership, hysteresis. Anything the
+//! snapshot no longer holds is forgotten, except what a fault kept from being read.
+
+use crate::history::{Pushed, Ring, RingPolicy, Sample};
+use crate::rules::Hysteresis;
+use crate::snapshot::{GroupSource, Snapshot, Stage, Timestamp, TopicPartition};
+use crate::timelag::TimeLag;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// One partition's log-end history.
+#[derive(Debug)]
+pub(crate) struct PartitionTrack {
+    /// Log end over time.
+    pub log_end: Ring,
+    /// The first log end seen (since the last reset): bounds time lag beyond the ring.
+    pub anchor: Sample,
+}
+
+/// One group's position on one partition over time.
+#[derive(Debug)]
+pub(crate) struct GroupPartitionTrack {
+    /// Committed offset over time.
+    pub committed: Ring,
+    /// The committed offset last seen.
+    pub last_value: i64,
+    /// When the committed offset last changed (first seen counts as a change).
+    pub last_change_at: Timestamp,
+    /// Since when lag > 0 without a break, as seen by the polls.
+    pub lagging_since: Option<Timestamp>,
+    /// When the committed offset last went backwards.
+    pub rewound_at: Option<Timestamp>,
+    /// The time lag found for `last_value`; reused once the crossing leaves the history.
+    pub time_lag: Option<(i64, TimeLag)>,
+}
+
+/// One group's memory.
+#[derive(Debug, Default)]
+pub(crate) struct GroupTrack {
+    /// Since when the group has had no member (Kafka groups whose members are known).
+    pub empty_since: Option<Timestamp>,
+    /// Per partition with a commit.
+    pub partitions: HashMap<TopicPartition, GroupPartitionTrack>,
+    /// Reported status per topic.
+    pub topics: HashMap<Arc<str>, Hysteresis>,
+}
+
+/// Everything one cluster's model remembers.
+#[derive(Debug, Default)]
+pub(crate) struct Tracks {
+    /// Per partition of a watched topic.
+    pub partitions: HashMap<TopicPartition, PartitionTrack>,
+    /// Per group.
+    pub groups: HashMap<String, GroupTrack>,
+}
+
+/// Which parts of a snapshot are stale copies of the previous poll rather than reads.
+pub(crate) struct Faults<'a> {
+    /// Log offsets of some partitions were carried over.
+    pub log_offsets: bool,
+    /// Group discovery failed: groups not found were carried over.
+    pub list_groups: bool,
+    /// Groups whose committed offsets were carried over.
+    pub unreadable: HashSet<&'a str>,
+}
+
+impl<'a> Faults<'a> {
+    /// The faults of `snap`.
+    pub fn of(snap: &'a Snapshot) -> Self {
+        let has = |stage| snap.errors.iter().any(|e| e.stage == stage);
+        Faults {
+            log_offsets: has(Stage::LogOffsets),
+            list_groups: has(Stage::ListGroups),
+            unreadable: snap.unreadable_groups.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+impl Tracks {
+    /// Records one snapshot's offsets and forgets what was deleted.
+    pub fn observe(
+        &mut self,
+        snap: &Snapshot,
+        faults: &Faults<'_>,
+        now: Timestamp,
+        policy: &RingPolicy,
+    ) {
+        let t = snap.taken_at;
+        for (tp, off) in &snap.partitions {
+            let s = Sample::new(t, off.log_end);
+            let track = self
+                .partitions
+                .entry(tp.clone())
+                .or_insert_with(|| PartitionTrack {
+                    log_end: Ring::new(),
+                    anchor: s,
+                });
+            // A carried-over value is last poll's read, not a new observation at `t`.
+            let stale = faults.log_offsets && track.log_end.last().is_some_and(|l| l.v == s.v);
+            if !stale && track.log_end.push(s, policy) == Pushed::Reset {
+                track.anchor = s;
+            }
+            track.log_end.prune(now, policy);
+        }
+        if !faults.log_offsets {
+            self.partitions
+                .retain(|tp, _| snap.partitions.contains_key(tp));
+        }
+        for g in snap.groups.values() {
+            let track = self.groups.entry(g.name.clone()).or_default();
+            let empty = g.state.eq_ignore_ascii_case("empty") || g.members == Some(0);
+            if g.source == GroupSource::Kafka && empty {
+                track.empty_since.get_or_insert(t);
+            } else {
+                track.empty_since = None;
+            }
+            if faults.unreadable.contains(g.name.as_str()) {
+                continue;
+            }
+            for (tp, &c) in &g.committed {
+                let s = Sample::new(t, c);
+                let gp =
+                    track
+                        .partitions
+                        .entry(tp.clone())
+                        .or_insert_with(|| GroupPartitionTrack {
+                            committed: Ring::new(),
+                            last_value: c,
+                            last_change_at: t,
+                            lagging_since: None,
+                            rewound_at: None,
+                            time_lag: None,
+                        });
+                gp.committed.push(s, policy);
+                gp.committed.prune(now, policy);
+                if c != gp.last_value {
+                    if c < gp.last_value {
+                        gp.rewound_at = Some(t);
+                    }
+                    gp.last_change_at = t;
+                    gp.last_value = c;
+                }
+                let lagging = snap.partitions.get(tp).is_some_and(|o| o.log_end > c);
+                if lagging {
+                    gp.lagging_since.get_or_insert(t);
+                } else {
+                    gp.lagging_since = None;
+                }
+            }
+            track
+                .partitions
+                .retain(|tp, _| g.committed.contains_key(tp));
+            let topics: HashSet<&Arc<str>> = g.committed.keys().map(|tp| &tp.topic).collect();
+            track.topics.retain(|topic, _| topics.contains(topic));
+        }
+        if !faults.list_groups {
+            self.groups.retain(|name, _| {
+                snap.groups.contains_key(name) || faults.unreadable.contains(name.as_str())
+            });
+        }
+    }
+}
+
+impl Tracks {
+    /// Samples held in all rings.
+    pub fn samples_held(&self) -> usize {
+        let parts: usize = self.partitions.values().map(|p| p.log_end.len()).sum();
+        let groups: usize = self
+            .groups
+            .values()
+            .flat_map(|g| g.partitions.values())
+            .map(|gp| gp.committed.len())
+            .sum();
+        parts + groups
+    }
+}
