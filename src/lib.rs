@@ -2,7 +2,7 @@
 //!
 //! The modules follow the data path:
 //! `config` → `kafka` (one client per cluster, batched reads) → `snapshot` →
-//! `model` (lag via `lag`) → `view` → `state` → `metrics` / `http` / `report`,
+//! `model` (lag via `lag`) → `view` → `state` → `metrics` / `http` / `report` / `notify`,
 //! driven by `poller` and wired together in `app`; `cli` parses the command line.
 
 pub mod app;
@@ -13,6 +13,7 @@ pub mod kafka;
 pub mod lag;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod poller;
 pub mod report;
 pub mod snapshot;
