@@ -8,6 +8,7 @@ pub mod alert;
 pub mod deliver;
 pub mod format;
 pub mod incident;
+pub mod sample;
 pub mod state_file;
 mod worker;
 
