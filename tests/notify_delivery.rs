@@ -86,10 +86,10 @@ async fn open_escalate_repeat_resolve_sends_exactly_four_messages_per_notifier()
     assert_eq!(
         slack_headlines(&sb),
         [
-            "🟠 WARNING opened: spark-streaming-group / transactions, lag 150,000 (lag_warning)",
-            "🔴 CRITICAL escalated: spark-streaming-group / transactions, lag 3,000,000 (lag_critical, backlog_replay)",
-            "🔴 CRITICAL still open: spark-streaming-group / transactions, lag 2,000,000 (lag_critical, backlog_replay)",
-            "✅ OK resolved: spark-streaming-group / transactions, lag 12",
+            "🟠 WARNING: spark-streaming-group / transactions (opened) · lag 150,000 · lag_warning",
+            "🔴 CRITICAL: spark-streaming-group / transactions (escalated from warning) · lag 3,000,000 · lag_critical, backlog_replay",
+            "🔴 CRITICAL: spark-streaming-group / transactions (still open after 1 h) · lag 2,000,000 · lag_critical, backlog_replay",
+            "✅ RESOLVED: spark-streaming-group / transactions (was critical for 1 h 23 min) · lag 12",
         ]
     );
     let db = bodies(&discord).await;
@@ -97,9 +97,9 @@ async fn open_escalate_repeat_resolve_sends_exactly_four_messages_per_notifier()
         discord_titles(&db),
         [
             "🟠 WARNING: spark-streaming-group / transactions (opened)",
-            "🔴 CRITICAL: spark-streaming-group / transactions (escalated)",
-            "🔴 CRITICAL: spark-streaming-group / transactions (still open)",
-            "✅ OK: spark-streaming-group / transactions (resolved)",
+            "🔴 CRITICAL: spark-streaming-group / transactions (escalated from warning)",
+            "🔴 CRITICAL: spark-streaming-group / transactions (still open after 1 h)",
+            "✅ RESOLVED: spark-streaming-group / transactions (was critical for 1 h 23 min)",
         ]
     );
     let colors: Vec<u64> = db.iter().map(|v| v["embeds"][0]["color"].as_u64().unwrap_or(0)).collect();
@@ -288,7 +288,7 @@ async fn restart_with_open_incidents_sends_nothing_new_then_resolves() {
     let headlines = slack_headlines(&bodies(&s).await);
     assert_eq!(headlines.len(), 2, "{headlines:?}");
     assert!(headlines[0].contains("opened"), "{headlines:?}");
-    assert!(headlines[1].contains("resolved"), "{headlines:?}");
+    assert!(headlines[1].contains("RESOLVED"), "{headlines:?}");
     second.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -327,7 +327,7 @@ async fn pending_messages_survive_a_restart() {
     )
     .expect("restart");
     until("pending delivered", || outcome(&m2, "ops", "sent") == 1).await;
-    assert_eq!(slack_headlines(&bodies(&up).await), ["🔴 CRITICAL opened: g / t, lag 2,000,000 (lag_critical)"]);
+    assert_eq!(slack_headlines(&bodies(&up).await), ["🔴 CRITICAL: g / t (opened) · lag 2,000,000 · lag_critical"]);
     assert_eq!(second.pending(), 0);
     second.shutdown(Duration::from_secs(1)).await;
 }
@@ -351,7 +351,7 @@ async fn a_down_cluster_does_not_resolve_its_incidents() {
     c.observe(&view(&[]), T0 + 30.0);
     until("resolved as gone", || outcome(&m, "ops", "sent") == 2).await;
     let h = slack_headlines(&bodies(&s).await);
-    assert_eq!(h[1], "✅ OK resolved (no longer reported): g / t");
+    assert_eq!(h[1], "✅ RESOLVED: g / t (no longer reported)");
     c.shutdown(Duration::from_secs(1)).await;
 }
 

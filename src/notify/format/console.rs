@@ -7,7 +7,7 @@ use crate::notify::alert::Batch;
 pub fn text(b: &Batch, dashboard: Option<&str>) -> String {
     let mut out = headline(b);
     for a in &b.alerts {
-        let t = alert_text(a, &b.cluster, dashboard);
+        let t = alert_text(a, b, dashboard);
         out.push_str(&format!("\n\n{}", t.title));
         for (label, value) in &t.lines {
             out.push_str(&format!("\n  {label}: {value}"));

@@ -42,7 +42,7 @@ pub fn payload(b: &Batch, dashboard: Option<&str>) -> Value {
         if embeds.len() == MAX_EMBEDS {
             break;
         }
-        let t = alert_text(a, &b.cluster, dashboard);
+        let t = alert_text(a, b, dashboard);
         let title = truncate(&t.title, MAX_TITLE);
         let mut d = t
             .lines

@@ -38,16 +38,27 @@ pub fn subject(a: &Alert) -> String {
     }
 }
 
-/// What happened, in words.
-pub fn change_text(a: &Alert) -> &'static str {
+/// `CRITICAL`, `WARNING` or `RESOLVED`.
+pub fn label(a: &Alert) -> &'static str {
+    match a.status {
+        Status::Critical => "CRITICAL",
+        Status::Warning => "WARNING",
+        Status::Ok => "RESOLVED",
+    }
+}
+
+/// What happened, in words; `at` is when (for "open for 1 h").
+pub fn change_text(a: &Alert, at: f64) -> String {
+    let was = |p: Option<Status>| p.map_or("", |p| p.as_str());
+    let age = duration(at - a.opened_at);
     match a.change {
-        Change::Opened => "opened",
-        Change::Escalated => "escalated",
-        Change::Deescalated => "de-escalated",
-        Change::Reminder => "still open",
-        Change::Resolved => "resolved",
-        Change::Gone => "resolved (no longer reported)",
-        Change::BelowMinSeverity => "below this channel's minimum severity",
+        Change::Opened => "opened".to_owned(),
+        Change::Escalated => format!("escalated from {}", was(a.previous)),
+        Change::Deescalated => format!("de-escalated from {}", was(a.previous)),
+        Change::Reminder => format!("still open after {age}"),
+        Change::Resolved => format!("was {} for {age}", was(a.previous)),
+        Change::Gone => "no longer reported".to_owned(),
+        Change::BelowMinSeverity => format!("no longer {}", was(a.previous)),
     }
 }
 
@@ -79,37 +90,38 @@ pub fn headline(b: &Batch) -> String {
 }
 
 /// A short one-line summary of an alert (Slack's fallback text, console listings).
-pub fn one_line(a: &Alert) -> String {
+pub fn one_line(a: &Alert, at: f64) -> String {
     let mut s = format!(
-        "{} {} {}: {}",
+        "{} {}: {} ({})",
         emoji(a),
-        a.status.as_str().to_uppercase(),
-        change_text(a),
-        subject(a)
+        label(a),
+        subject(a),
+        change_text(a, at)
     );
     if let Some(lag) = a.lag {
-        s.push_str(&format!(", lag {}", count(lag)));
+        s.push_str(&format!(" · lag {}", count(lag)));
     }
     if !a.reasons.is_empty() {
-        s.push_str(&format!(" ({})", reason_list(&a.reasons)));
+        s.push_str(&format!(" · {}", reason_list(&a.reasons)));
     }
     s
 }
 
 /// The full text of one alert.
-pub fn alert_text(a: &Alert, cluster: &str, dashboard: Option<&str>) -> AlertText {
+pub fn alert_text(a: &Alert, b: &Batch, dashboard: Option<&str>) -> AlertText {
+    let cluster = b.cluster.as_str();
     let title = format!(
         "{} {}: {} ({})",
         emoji(a),
-        a.status.as_str().to_uppercase(),
+        label(a),
         subject(a),
-        change_text(a)
+        change_text(a, b.at)
     );
     let mut lines: Vec<(&'static str, String)> = vec![("Cluster", cluster.to_owned())];
     let status = match (a.change, a.previous) {
         (Change::Gone, Some(p)) => format!(
-            "no longer reported by a complete poll (group or topic deleted, or no longer \
-             watched); was {}",
+            "resolved (no longer reported: group or topic deleted, or no longer watched); \
+             was {}",
             p.as_str()
         ),
         (Change::Resolved, Some(p)) => format!("ok again (was {})", p.as_str()),

@@ -25,7 +25,7 @@ pub fn payload(b: &Batch, dashboard: Option<&str>) -> Value {
         "text": {"type": "plain_text", "text": truncate(&head, MAX_HEADER), "emoji": true}
     })];
     for a in b.alerts.iter().take(MAX_ALERTS) {
-        let t = alert_text(a, &b.cluster, dashboard);
+        let t = alert_text(a, b, dashboard);
         let mut s = format!("*{}*", escape(&t.title));
         for (label, value) in &t.lines {
             s.push_str(&format!("\n*{label}:* {}", escape(value)));
@@ -48,7 +48,7 @@ pub fn payload(b: &Batch, dashboard: Option<&str>) -> Value {
     let mut text = head;
     for a in b.alerts.iter().take(MAX_FALLBACK_LINES) {
         text.push('\n');
-        text.push_str(&one_line(a));
+        text.push_str(&one_line(a, b.at));
     }
     let hidden = b.alerts.len().saturating_sub(MAX_FALLBACK_LINES);
     if hidden > 0 {
