@@ -119,10 +119,7 @@ fn notify_test(config: &std::path::Path, notifier: Option<&str>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cluster = cfg
-        .clusters
-        .first()
-        .map_or("example", |c| c.name.as_str());
+    let cluster = cfg.clusters.first().map_or("example", |c| c.name.as_str());
     let sent = rt.block_on(crate::notify::sample::send(
         &cfg.notifiers,
         notifier,

@@ -55,16 +55,41 @@ async fn sends_the_seed_incident_to_each_notifier() {
         .await;
     let dir = tempfile::tempdir().expect("tmp");
     let cfg = config(dir.path(), &slack.uri(), &discord.uri());
-    let out = run(vec!["notify-test".into(), "--config".into(), cfg.display().to_string()]).await;
+    let out = run(vec![
+        "notify-test".into(),
+        "--config".into(),
+        cfg.display().to_string(),
+    ])
+    .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("ops-slack: sent") && stdout.contains("ops-discord: sent"), "{stdout}");
-    let body = String::from_utf8_lossy(&slack.received_requests().await.unwrap_or_default()[0].body).to_string();
-    for want in ["spark-streaming-group / transactions", "3,000,000", "~50 min", "backlog_replay", "consume 1,000 msg/s"] {
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ops-slack: sent") && stdout.contains("ops-discord: sent"),
+        "{stdout}"
+    );
+    let body =
+        String::from_utf8_lossy(&slack.received_requests().await.unwrap_or_default()[0].body)
+            .to_string();
+    for want in [
+        "spark-streaming-group / transactions",
+        "3,000,000",
+        "~50 min",
+        "backlog_replay",
+        "consume 1,000 msg/s",
+    ] {
         assert!(body.contains(want), "missing {want} in {body}");
     }
-    let body = String::from_utf8_lossy(&discord.received_requests().await.unwrap_or_default()[0].body).to_string();
-    assert!(body.contains("var-group=spark-streaming-group"), "dashboard link: {body}");
+    let body =
+        String::from_utf8_lossy(&discord.received_requests().await.unwrap_or_default()[0].body)
+            .to_string();
+    assert!(
+        body.contains("var-group=spark-streaming-group"),
+        "dashboard link: {body}"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +106,10 @@ async fn a_failing_webhook_exits_non_zero_without_leaking_the_url() {
     };
     let dir = tempfile::tempdir().expect("tmp");
     let cfg = config(dir.path(), &revoked.uri(), &closed);
-    for (only, want) in [("ops-slack", "HTTP 404: no_service"), ("ops-discord", "gave up after 3 attempts")] {
+    for (only, want) in [
+        ("ops-slack", "HTTP 404: no_service"),
+        ("ops-discord", "gave up after 3 attempts"),
+    ] {
         let out = run(vec![
             "notify-test".into(),
             "--config".into(),
@@ -92,8 +120,14 @@ async fn a_failing_webhook_exits_non_zero_without_leaking_the_url() {
         .await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{only}: must fail");
-        assert!(stderr.contains(&format!("{only}: FAILED")) && stderr.contains(want), "{stderr}");
-        assert!(!stderr.contains("XXXXsecretXXXX"), "the webhook URL leaked: {stderr}");
+        assert!(
+            stderr.contains(&format!("{only}: FAILED")) && stderr.contains(want),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("XXXXsecretXXXX"),
+            "the webhook URL leaked: {stderr}"
+        );
     }
     let out = run(vec![
         "notify-test".into(),
@@ -103,5 +137,6 @@ async fn a_failing_webhook_exits_non_zero_without_leaking_the_url() {
         "nope".into(),
     ])
     .await;
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no notifier named `nope`; configured: ops-slack, ops-discord"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("no notifier named `nope`; configured: ops-slack, ops-discord"));
 }

@@ -28,7 +28,13 @@ async fn received(s: &MockServer) -> Vec<String> {
         .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
         .map(|v| match v["embeds"][0]["title"].as_str() {
             Some(t) => t.to_owned(),
-            None => v["text"].as_str().unwrap_or("").lines().nth(1).unwrap_or("").to_owned(),
+            None => v["text"]
+                .as_str()
+                .unwrap_or("")
+                .lines()
+                .nth(1)
+                .unwrap_or("")
+                .to_owned(),
         })
         .collect()
 }
@@ -77,7 +83,12 @@ notifiers:
     let addr = running.addr;
     // A few healthy polls first: no message on a healthy run.
     wait_for(Duration::from_secs(20), "healthy polls", || async {
-        metric(&scrape(addr).await, "lagwatch_group_lag", &[("group", "billing")]).filter(|v| *v == 0.0)
+        metric(
+            &scrape(addr).await,
+            "lagwatch_group_lag",
+            &[("group", "billing")],
+        )
+        .filter(|v| *v == 0.0)
     })
     .await;
     let mut views = running.views.subscribe();
@@ -89,12 +100,18 @@ notifiers:
     produce(&bs, "orders", 0, 150, false); // lag 150 >= lag_warning
     for s in [&slack, &discord] {
         let got = wait_messages(s, 1, "warning").await;
-        assert!(got[0].contains("WARNING: billing / orders (opened)"), "{got:?}");
+        assert!(
+            got[0].contains("WARNING: billing / orders (opened)"),
+            "{got:?}"
+        );
     }
     produce(&bs, "orders", 0, 1000, false); // lag 1,150 >= lag_critical
     for s in [&slack, &discord] {
         let got = wait_messages(s, 2, "critical").await;
-        assert!(got[1].contains("CRITICAL: billing / orders (escalated from warning)"), "{got:?}");
+        assert!(
+            got[1].contains("CRITICAL: billing / orders (escalated from warning)"),
+            "{got:?}"
+        );
     }
     commit(&bs, "billing", &[("orders", 0, 1200)]); // drained
     for s in [&slack, &discord] {
@@ -109,12 +126,22 @@ notifiers:
     for (n, s) in [("slack", &slack), ("discord", &discord)] {
         assert_eq!(received(s).await.len(), 3, "{n}");
         assert_eq!(
-            metric(&text, "lagwatch_notifications_total", &[("notifier", n), ("outcome", "sent")]),
+            metric(
+                &text,
+                "lagwatch_notifications_total",
+                &[("notifier", n), ("outcome", "sent")]
+            ),
             Some(3.0),
             "{n}"
         );
-        assert_eq!(metric(&text, "lagwatch_notifier_queue_length", &[("notifier", n)]), Some(0.0));
+        assert_eq!(
+            metric(&text, "lagwatch_notifier_queue_length", &[("notifier", n)]),
+            Some(0.0)
+        );
     }
-    assert!(!text.contains("/slack\"") && !text.contains("/discord\""), "no URL in metrics");
+    assert!(
+        !text.contains("/slack\"") && !text.contains("/discord\""),
+        "no URL in metrics"
+    );
     running.stop().await;
 }

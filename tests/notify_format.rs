@@ -8,24 +8,26 @@ use lagwatch::view::{Reason, Status};
 use serde_json::Value;
 
 const AT: f64 = 1_700_000_000.0;
-const DASH: Option<&str> = Some("https://grafana.example/d/lag?var-cluster={cluster}&var-group={group}&var-topic={topic}");
+const DASH: Option<&str> =
+    Some("https://grafana.example/d/lag?var-cluster={cluster}&var-group={group}&var-topic={topic}");
 
 /// A typical alert for `reason`: (status, lag, produce, consume, lost) chosen so the reason
 /// would really fire.
 fn for_reason(reason: Reason) -> Alert {
     use Reason::*;
-    let (status, lag, produce, consume, lost): (Status, i64, Option<f64>, Option<f64>, i64) = match reason {
-        LagWarning => (Status::Warning, 150_000, Some(500.0), Some(800.0), 0),
-        LagCritical => (Status::Critical, 1_500_000, Some(1_000.0), Some(1_500.0), 0),
-        LowHeadroom => (Status::Warning, 40_000, Some(1_000.0), Some(1_100.0), 0),
-        FallingBehind => (Status::Critical, 200_000, Some(1_000.0), Some(900.0), 0),
-        Stalled => (Status::Critical, 20_000, Some(100.0), Some(0.0), 0),
-        Stopped => (Status::Critical, 20_000, Some(100.0), None, 0),
-        Rewind => (Status::Warning, 120_000, Some(50.0), Some(2_000.0), 0),
-        DataLoss => (Status::Critical, 80_000, Some(10.0), Some(20.0), 5_000),
-        BacklogReplay => return sample("prod", AT).alerts.remove(0),
-        NoCommit => (Status::Warning, 0, Some(10.0), None, 0),
-    };
+    let (status, lag, produce, consume, lost): (Status, i64, Option<f64>, Option<f64>, i64) =
+        match reason {
+            LagWarning => (Status::Warning, 150_000, Some(500.0), Some(800.0), 0),
+            LagCritical => (Status::Critical, 1_500_000, Some(1_000.0), Some(1_500.0), 0),
+            LowHeadroom => (Status::Warning, 40_000, Some(1_000.0), Some(1_100.0), 0),
+            FallingBehind => (Status::Critical, 200_000, Some(1_000.0), Some(900.0), 0),
+            Stalled => (Status::Critical, 20_000, Some(100.0), Some(0.0), 0),
+            Stopped => (Status::Critical, 20_000, Some(100.0), None, 0),
+            Rewind => (Status::Warning, 120_000, Some(50.0), Some(2_000.0), 0),
+            DataLoss => (Status::Critical, 80_000, Some(10.0), Some(20.0), 5_000),
+            BacklogReplay => return sample("prod", AT).alerts.remove(0),
+            NoCommit => (Status::Warning, 0, Some(10.0), None, 0),
+        };
     let ratio = match (produce, consume) {
         (Some(p), Some(c)) if p > 0.0 => Some(c / p),
         _ => None,
@@ -57,7 +59,11 @@ fn for_reason(reason: Reason) -> Alert {
 }
 
 fn batch(alerts: Vec<Alert>) -> Batch {
-    Batch { cluster: "prod".into(), at: AT, alerts }
+    Batch {
+        cluster: "prod".into(),
+        at: AT,
+        alerts,
+    }
 }
 
 #[test]
@@ -65,7 +71,10 @@ fn slack_and_discord_payload_per_reason() {
     for r in Reason::ALL {
         let b = batch(vec![for_reason(r)]);
         insta::assert_json_snapshot!(format!("slack_{}", r.as_str()), slack::payload(&b, DASH));
-        insta::assert_json_snapshot!(format!("discord_{}", r.as_str()), discord::payload(&b, DASH));
+        insta::assert_json_snapshot!(
+            format!("discord_{}", r.as_str()),
+            discord::payload(&b, DASH)
+        );
         check_slack(&slack::payload(&b, DASH));
         check_discord(&discord::payload(&b, DASH));
     }
@@ -138,7 +147,11 @@ fn the_seed_incident_says_what_to_do() {
 fn a_200_group_storm_is_truncated_within_the_limits() {
     let alerts: Vec<Alert> = (0..200)
         .map(|i| {
-            let mut a = for_reason(if i % 2 == 0 { Reason::BacklogReplay } else { Reason::FallingBehind });
+            let mut a = for_reason(if i % 2 == 0 {
+                Reason::BacklogReplay
+            } else {
+                Reason::FallingBehind
+            });
             // Long names, as generated group ids tend to be.
             a.group = format!("spark-streaming-query-{i:03}-{}", "x".repeat(120));
             a.reasons = Reason::ALL.to_vec();
@@ -152,9 +165,19 @@ fn a_200_group_storm_is_truncated_within_the_limits() {
     check_discord(&d);
     let shown_s = s["blocks"].as_array().map_or(0, |b| b.len()) - 2;
     let shown_d = d["embeds"].as_array().map_or(0, |e| e.len());
-    assert!(s.to_string().contains(&format!("... and {} more", 200 - shown_s)), "slack says how many are hidden");
-    assert!(d["content"].as_str().unwrap_or("").contains(&format!("... and {} more", 200 - shown_d)));
-    assert!(shown_d >= 2, "Discord still shows a few in full ({shown_d})");
+    assert!(
+        s.to_string()
+            .contains(&format!("... and {} more", 200 - shown_s)),
+        "slack says how many are hidden"
+    );
+    assert!(d["content"]
+        .as_str()
+        .unwrap_or("")
+        .contains(&format!("... and {} more", 200 - shown_d)));
+    assert!(
+        shown_d >= 2,
+        "Discord still shows a few in full ({shown_d})"
+    );
     insta::assert_json_snapshot!("slack_storm", s);
     insta::assert_json_snapshot!("discord_storm", d);
 }
@@ -175,7 +198,10 @@ fn check_slack(p: &Value) {
             other => panic!("unexpected block {other:?}"),
         }
     }
-    assert!(chars(&p["text"]) > 0 && chars(&p["text"]) <= 40_000, "fallback text");
+    assert!(
+        chars(&p["text"]) > 0 && chars(&p["text"]) <= 40_000,
+        "fallback text"
+    );
 }
 
 /// Discord: content 2,000; 10 embeds; title 256; description 4,096; 25 fields; 6,000 in total.
@@ -190,7 +216,10 @@ fn check_discord(p: &Value) {
         let fields = e["fields"].as_array().map_or(0, |f| f.len());
         assert!(fields <= 25);
         total += chars(&e["title"]) + chars(&e["description"]) + chars(&e["footer"]["text"]);
-        assert!(e["color"].as_u64().is_some(), "every embed has a severity colour");
+        assert!(
+            e["color"].as_u64().is_some(),
+            "every embed has a severity colour"
+        );
     }
     assert!(total <= 6000, "{total} embed characters");
 }
