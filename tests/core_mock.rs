@@ -31,11 +31,7 @@ async fn exact_offsets_and_lag_for_every_partition() {
         produce(&bs, "orders", p, n, false);
     }
     produce(&bs, "payments", 0, 7, false);
-    commit(
-        &bs,
-        "billing",
-        &[("orders", 0, 4), ("orders", 1, 20), ("orders", 2, 0)],
-    );
+    commit(&bs, "billing", &[("orders", 0, 4), ("orders", 1, 20), ("orders", 2, 0)]);
     commit(&bs, "audit", &[("payments", 0, 3)]);
 
     let running = lagwatch::app::start(cfg(&bs)).await.expect("start");
@@ -46,24 +42,14 @@ async fn exact_offsets_and_lag_for_every_partition() {
     })
     .await;
 
-    let end = |t: &str, p: &str| {
-        metric(
-            &text,
-            "lagwatch_partition_log_end_offset",
-            &[("topic", t), ("partition", p)],
-        )
-    };
+    let end = |t: &str, p: &str| metric(&text, "lagwatch_partition_log_end_offset", &[("topic", t), ("partition", p)]);
     assert_eq!(end("orders", "0"), Some(10.0));
     assert_eq!(end("orders", "1"), Some(20.0));
     assert_eq!(end("orders", "2"), Some(5.0));
     assert_eq!(end("payments", "0"), Some(7.0));
     assert_eq!(end("payments", "1"), Some(0.0));
     let lag = |g: &str, t: &str, p: &str| {
-        metric(
-            &text,
-            "lagwatch_group_partition_lag",
-            &[("group", g), ("topic", t), ("partition", p)],
-        )
+        metric(&text, "lagwatch_group_partition_lag", &[("group", g), ("topic", t), ("partition", p)])
     };
     assert_eq!(lag("billing", "orders", "0"), Some(6.0));
     assert_eq!(lag("billing", "orders", "1"), Some(0.0));
@@ -71,47 +57,17 @@ async fn exact_offsets_and_lag_for_every_partition() {
     assert_eq!(lag("audit", "payments", "0"), Some(4.0));
     // No commit on payments/1 for audit: no invented lag.
     assert_eq!(lag("audit", "payments", "1"), None);
+    assert_eq!(metric(&text, "lagwatch_group_topic_lag", &[("group", "billing"), ("topic", "orders")]), Some(11.0));
+    assert_eq!(metric(&text, "lagwatch_group_lag", &[("group", "audit")]), Some(4.0));
     assert_eq!(
-        metric(
-            &text,
-            "lagwatch_group_topic_lag",
-            &[("group", "billing"), ("topic", "orders")]
-        ),
-        Some(11.0)
-    );
-    assert_eq!(
-        metric(&text, "lagwatch_group_lag", &[("group", "audit")]),
-        Some(4.0)
-    );
-    assert_eq!(
-        metric(
-            &text,
-            "lagwatch_group_partition_committed_offset",
-            &[("group", "billing"), ("partition", "0")]
-        ),
+        metric(&text, "lagwatch_group_partition_committed_offset", &[("group", "billing"), ("partition", "0")]),
         Some(4.0)
     );
     // A named group with no commits is reported (state) but has no lag series.
-    assert_eq!(
-        metric(
-            &text,
-            "lagwatch_group_info",
-            &[("group", "never-committed")]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        metric(&text, "lagwatch_group_lag", &[("group", "never-committed")]),
-        Some(0.0)
-    );
-    assert_eq!(
-        metric(&text, "lagwatch_cluster_up", &[("cluster", "mock")]),
-        Some(1.0)
-    );
-    assert!(
-        text.contains("lagwatch_poll_duration_seconds_bucket"),
-        "{text}"
-    );
+    assert_eq!(metric(&text, "lagwatch_group_info", &[("group", "never-committed")]), Some(1.0));
+    assert_eq!(metric(&text, "lagwatch_group_lag", &[("group", "never-committed")]), Some(0.0));
+    assert_eq!(metric(&text, "lagwatch_cluster_up", &[("cluster", "mock")]), Some(1.0));
+    assert!(text.contains("lagwatch_poll_duration_seconds_bucket"), "{text}");
     running.stop().await;
 }
 
@@ -127,12 +83,7 @@ async fn broker_down_marks_cluster_down_and_recovers() {
     let running = lagwatch::app::start(c).await.expect("start");
     let addr = running.addr;
     wait_for(Duration::from_secs(20), "first poll", || async {
-        metric(
-            &scrape(addr).await,
-            "lagwatch_group_lag",
-            &[("group", "billing")],
-        )
-        .filter(|v| *v == 3.0)
+        metric(&scrape(addr).await, "lagwatch_group_lag", &[("group", "billing")]).filter(|v| *v == 3.0)
     })
     .await;
     mock.broker_down(1).expect("down");
@@ -142,20 +93,12 @@ async fn broker_down_marks_cluster_down_and_recovers() {
     })
     .await;
     // The last good values are still served, marked stale by cluster_up.
-    assert_eq!(
-        metric(&text, "lagwatch_group_lag", &[("group", "billing")]),
-        Some(3.0)
-    );
+    assert_eq!(metric(&text, "lagwatch_group_lag", &[("group", "billing")]), Some(3.0));
     let (code, _) = http_get(addr, "/healthz").await;
     assert_eq!(code, 200);
     mock.broker_up(1).expect("up");
     wait_for(Duration::from_secs(30), "cluster_up 1 again", || async {
-        (metric(
-            &scrape(addr).await,
-            "lagwatch_cluster_up",
-            &[("cluster", "mock")],
-        ) == Some(1.0))
-        .then_some(())
+        (metric(&scrape(addr).await, "lagwatch_cluster_up", &[("cluster", "mock")]) == Some(1.0)).then_some(())
     })
     .await;
     running.stop().await;

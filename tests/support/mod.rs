@@ -20,26 +20,18 @@ pub fn produce(bootstrap: &str, topic: &str, partition: i32, n: usize, one_per_b
         .set("message.timeout.ms", "30000")
         .set("linger.ms", if one_per_batch { "0" } else { "5" });
     if one_per_batch {
-        cc.set("batch.num.messages", "1")
-            .set("max.in.flight.requests.per.connection", "1");
+        cc.set("batch.num.messages", "1").set("max.in.flight.requests.per.connection", "1");
     }
     let p: BaseProducer = cc.create().expect("producer");
     for i in 0..n {
         let payload = format!("m{i}");
         loop {
-            match p.send(
-                BaseRecord::<(), _>::to(topic)
-                    .partition(partition)
-                    .payload(&payload),
-            ) {
+            match p.send(BaseRecord::<(), _>::to(topic).partition(partition).payload(&payload)) {
                 Ok(()) => break,
                 Err((e, _)) => {
                     // Queue full: let deliveries drain, then retry the same record.
                     assert!(
-                        matches!(
-                            e.rdkafka_error_code(),
-                            Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                        ),
+                        matches!(e.rdkafka_error_code(), Some(rdkafka::types::RDKafkaErrorCode::QueueFull)),
                         "produce failed: {e}"
                     );
                     p.poll(Duration::from_millis(50));
@@ -65,8 +57,7 @@ pub fn commit(bootstrap: &str, group: &str, offsets: &[(&str, i32, i64)]) {
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for (t, p, o) in offsets {
-        tpl.add_partition_offset(t, *p, Offset::Offset(*o))
-            .expect("tpl");
+        tpl.add_partition_offset(t, *p, Offset::Offset(*o)).expect("tpl");
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -89,10 +80,7 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
         .expect("admin");
     let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let res = admin
-        .create_topics(
-            &[t],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
+        .create_topics(&[t], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
         .await
         .expect("create_topics");
     for r in res {
@@ -112,15 +100,11 @@ pub async fn delete_topic(bootstrap: &str, topic: &str) {
         .create()
         .expect("admin");
     let res = admin
-        .delete_topics(
-            &[topic],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
+        .delete_topics(&[topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
         .await
         .expect("delete_topics");
     for r in res {
-        r.map_err(|(n, e)| format!("delete {n}: {e}"))
-            .expect("delete topic");
+        r.map_err(|(n, e)| format!("delete {n}: {e}")).expect("delete topic");
     }
 }
 
@@ -131,15 +115,11 @@ pub async fn delete_group(bootstrap: &str, group: &str) {
         .create()
         .expect("admin");
     let res = admin
-        .delete_groups(
-            &[group],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
+        .delete_groups(&[group], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
         .await
         .expect("delete_groups");
     for r in res {
-        r.map_err(|(n, e)| format!("delete group {n}: {e}"))
-            .expect("delete group");
+        r.map_err(|(n, e)| format!("delete group {n}: {e}")).expect("delete group");
     }
 }
 
@@ -180,11 +160,7 @@ impl Tansu {
         let bin = tansu_bin()?;
         let port = free_port();
         let child = spawn_tansu(&bin, port);
-        let t = Tansu {
-            addr: format!("127.0.0.1:{port}"),
-            child,
-            port,
-        };
+        let t = Tansu { addr: format!("127.0.0.1:{port}"), child, port };
         wait_port(port, Duration::from_secs(10));
         Some(t)
     }
@@ -212,16 +188,10 @@ impl Drop for Tansu {
 fn spawn_tansu(bin: &str, port: u16) -> Child {
     let url = format!("tcp://127.0.0.1:{port}");
     let mut cmd = Command::new(bin);
-    cmd.args([
-        "broker",
-        "--listener-url",
-        &url,
-        "--advertised-listener-url",
-        &url,
-    ])
-    .args(["--storage-engine", "memory://tansu/"])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    cmd.args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+        .args(["--storage-engine", "memory://tansu/"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     if let Ok(extra) = std::env::var("TANSU_EXTRA_ARGS") {
         cmd.args(extra.split_whitespace());
     }
@@ -231,10 +201,7 @@ fn spawn_tansu(bin: &str, port: u16) -> Child {
 fn wait_port(port: u16, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "broker on port {port} did not start"
-        );
+        assert!(Instant::now() < deadline, "broker on port {port} did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -246,9 +213,7 @@ pub async fn scrape(addr: std::net::SocketAddr) -> String {
 
 /// GET a path; returns (status, body).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let r = reqwest::get(format!("http://{addr}{path}"))
-        .await
-        .expect("http get");
+    let r = reqwest::get(format!("http://{addr}{path}")).await.expect("http get");
     let status = r.status().as_u16();
     (status, r.text().await.expect("body"))
 }
@@ -260,10 +225,7 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .find(|l| {
             let (head, _) = l.rsplit_once(' ').unwrap_or((l, ""));
             let (n, rest) = head.split_once('{').unwrap_or((head, ""));
-            n == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+            n == name && labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
         })
         .and_then(|l| l.rsplit_once(' '))
         .and_then(|(_, v)| v.parse().ok())
