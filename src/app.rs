@@ -47,6 +47,23 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let mut tasks = Vec::new();
+    if !cfg.notifiers.is_empty() {
+        // Subscribe before any poller can publish, so the first view is not missed.
+        let coordinator = crate::notify::Coordinator::start(
+            &cfg.notifiers,
+            cfg.rules.clone(),
+            cfg.state_dir.as_deref(),
+            metrics.clone(),
+            crate::notify::Options::default(),
+        )
+        .context("starting notifiers")?;
+        tasks.push(tokio::spawn(crate::notify::run(
+            coordinator,
+            views.subscribe(),
+            stop_rx.clone(),
+            cfg.shutdown_timeout,
+        )));
+    }
     for c in &cfg.clusters {
         let reader: Arc<dyn ClusterReader> =
             Arc::new(KafkaReader::new(c.clone()).with_context(|| format!("cluster `{}`", c.name))?);

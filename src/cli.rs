@@ -1,4 +1,4 @@
-//! Command line: `run`, `validate` (and the one-shot tools).
+//! Command line: `run`, `validate`, `notify-test` (and the one-shot tools).
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -45,6 +45,15 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:9358/healthz")]
         url: String,
     },
+    /// Send a sample alert (the seed incident) to the configured notifiers.
+    NotifyTest {
+        /// Config file (YAML).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Only this notifier (default: all).
+        #[arg(long)]
+        notifier: Option<String>,
+    },
 }
 
 /// Parses arguments, sets up logging and runs the command; the exit code says how it went.
@@ -74,6 +83,7 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::NotifyTest { config, notifier } => notify_test(&config, notifier.as_deref()),
         Command::Run { config } => {
             let cfg = match crate::config::load_file(&config) {
                 Ok(c) => c,
@@ -131,6 +141,57 @@ fn healthcheck(url: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{url} answered `{status}`"))
+    }
+}
+
+/// Sends the sample; exit 0 only when every chosen notifier accepted it.
+fn notify_test(config: &std::path::Path, notifier: Option<&str>) -> ExitCode {
+    let cfg = match crate::config::load_file(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cluster = cfg.clusters.first().map_or("example", |c| c.name.as_str());
+    let sent = rt.block_on(crate::notify::sample::send(
+        &cfg.notifiers,
+        notifier,
+        cluster,
+        crate::now(),
+    ));
+    match sent {
+        Err(e) => {
+            eprintln!("lagwatch notify-test: {e}");
+            ExitCode::from(2)
+        }
+        Ok(results) => {
+            let mut ok = true;
+            for (name, res) in results {
+                match res {
+                    Ok(()) => println!("{name}: sent"),
+                    Err(e) => {
+                        ok = false;
+                        eprintln!("{name}: FAILED: {e}");
+                    }
+                }
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! The modules follow the data path:
 //! `config` → `kafka` (one client per cluster, batched reads) → `snapshot` →
 //! `history` (bounded sample rings) → `model` (lag via `lag`, `rates`, `timelag`,
-//! status via `rules`) → `view` → `state` → `metrics` / `http` / `report`,
+//! status via `rules`) → `view` → `state` → `metrics` / `http` / `report` / `notify`,
 //! driven by `poller` and wired together in `app`; `cli` parses the command line.
 
 pub mod app;
@@ -15,6 +15,7 @@ pub mod kafka;
 pub mod lag;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod poller;
 pub mod rates;
 pub mod report;

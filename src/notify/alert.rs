@@ -1,0 +1,255 @@
+//! What one notification says: a batch of alerts for one cluster and one poll, built from
+//! the view with everything a person needs, so formatting is pure and pending messages
+//! can be persisted and delivered after a restart without the view.
+
+use super::incident::{Change, IncidentKey, Transition};
+use crate::config::RulesConfig;
+use crate::view::{ClusterView, GroupTopicView, Reason, Status};
+use serde::{Deserialize, Serialize};
+
+/// One incident state change, with the numbers that explain it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// What happened to the incident.
+    pub change: Change,
+    /// Group name.
+    pub group: String,
+    /// Topic name; empty when the status is about the whole group.
+    pub topic: String,
+    /// Status now (ok once resolved).
+    #[serde(with = "status_serde")]
+    pub status: Status,
+    /// Status before this change, for escalations, de-escalations and resolutions.
+    #[serde(with = "opt_status_serde")]
+    pub previous: Option<Status>,
+    /// Why it is not ok.
+    #[serde(with = "reasons_serde")]
+    pub reasons: Vec<Reason>,
+    /// Total lag (messages), when reported.
+    pub lag: Option<i64>,
+    /// The partition with the most lag and its lag.
+    pub worst_partition: Option<(i32, i64)>,
+    /// Worst time lag (seconds).
+    pub max_lag_seconds: Option<f64>,
+    /// Topic produce rate (messages/s).
+    pub produce_rate: Option<f64>,
+    /// Group consume rate (messages/s).
+    pub consume_rate: Option<f64>,
+    /// consume / produce.
+    pub throughput_ratio: Option<f64>,
+    /// The rule a backlogged consumer must meet (consume >= headroom x produce).
+    pub headroom: f64,
+    /// Seconds until drained; +Inf = never.
+    #[serde(with = "eta_serde")]
+    pub drain_eta_seconds: Option<f64>,
+    /// Messages deleted by retention before being consumed.
+    pub messages_lost: i64,
+    /// When the incident opened (Unix seconds).
+    pub opened_at: f64,
+}
+
+/// Everything one notifier gets about one poll of one cluster: one message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    /// Cluster name.
+    pub cluster: String,
+    /// When the changes were seen (Unix seconds).
+    pub at: f64,
+    /// Most severe first.
+    pub alerts: Vec<Alert>,
+}
+
+impl Alert {
+    /// An alert for `t` with numbers from the group×topic view, when it still exists.
+    pub fn new(t: &Transition, gt: Option<&GroupTopicView>, headroom: f64) -> Alert {
+        let worst = gt.and_then(|gt| {
+            gt.partitions
+                .iter()
+                .max_by_key(|p| (p.lag, -p.partition))
+                .map(|p| (p.partition, p.lag))
+        });
+        Alert {
+            change: t.change,
+            group: t.key.group.clone(),
+            topic: t.key.topic.clone(),
+            status: t.status,
+            previous: t.previous,
+            reasons: if t.status == Status::Ok {
+                Vec::new()
+            } else {
+                gt.map(|g| g.reasons.clone()).unwrap_or_default()
+            },
+            lag: gt.map(|g| g.lag),
+            worst_partition: worst,
+            max_lag_seconds: gt.and_then(|g| g.max_lag_seconds),
+            produce_rate: gt.and_then(|g| g.produce_rate),
+            consume_rate: gt.and_then(|g| g.consume_rate),
+            throughput_ratio: gt.and_then(|g| g.throughput_ratio),
+            headroom,
+            drain_eta_seconds: gt.and_then(|g| g.drain_eta_seconds),
+            messages_lost: gt
+                .map(|g| g.partitions.iter().map(|p| p.messages_lost).sum())
+                .unwrap_or(0),
+            opened_at: t.opened_at,
+        }
+    }
+}
+
+/// Builds the batch for `transitions` seen in `view`; None when there is nothing to say.
+pub fn batch(
+    view: &ClusterView,
+    transitions: &[Transition],
+    rules: &RulesConfig,
+    at: f64,
+) -> Option<Batch> {
+    if transitions.is_empty() {
+        return None;
+    }
+    let mut alerts: Vec<Alert> = transitions
+        .iter()
+        .map(|t| {
+            let gt = find(view, &t.key);
+            let headroom = rules.for_group_topic(&t.key.group, &t.key.topic).headroom;
+            Alert::new(t, gt, headroom)
+        })
+        .collect();
+    // Most severe first; resolutions (status ok) last.
+    alerts.sort_by(|a, b| {
+        b.status
+            .cmp(&a.status)
+            .then_with(|| a.group.cmp(&b.group))
+            .then_with(|| a.topic.cmp(&b.topic))
+    });
+    Some(Batch {
+        cluster: view.cluster.clone(),
+        at,
+        alerts,
+    })
+}
+
+fn find<'v>(view: &'v ClusterView, key: &IncidentKey) -> Option<&'v GroupTopicView> {
+    view.groups
+        .iter()
+        .find(|g| g.group == key.group)?
+        .topics
+        .iter()
+        .find(|t| *t.topic == *key.topic)
+}
+
+/// The seed incident, sent by `lagwatch notify-test`: 3M messages replayed from earliest at
+/// 1,000 msg/s with nothing new being produced.
+pub fn sample(cluster: &str, at: f64) -> Batch {
+    Batch {
+        cluster: cluster.to_owned(),
+        at,
+        alerts: vec![Alert {
+            change: Change::Opened,
+            group: "spark-streaming-group".into(),
+            topic: "transactions".into(),
+            status: Status::Critical,
+            previous: None,
+            reasons: vec![Reason::LagCritical, Reason::BacklogReplay],
+            lag: Some(3_000_000),
+            worst_partition: Some((0, 1_000_000)),
+            max_lag_seconds: Some(7_200.0),
+            produce_rate: Some(0.0),
+            consume_rate: Some(1_000.0),
+            throughput_ratio: None,
+            headroom: 1.2,
+            drain_eta_seconds: Some(3_000.0),
+            messages_lost: 0,
+            opened_at: at,
+        }],
+    }
+}
+
+/// Statuses and reasons are stored by their label values, so the state file reads like the
+/// metrics and the view types need no `Deserialize`.
+pub(crate) mod status_serde {
+    use crate::view::Status;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(s: &Status, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Status, D::Error> {
+        let s = String::deserialize(de)?;
+        parse(&s).ok_or_else(|| D::Error::custom(format!("unknown status `{s}`")))
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+mod opt_status_serde {
+    use crate::view::Status;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(s: &Option<Status>, ser: S) -> Result<S::Ok, S::Error> {
+        match s {
+            Some(s) => ser.serialize_some(s.as_str()),
+            None => ser.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Status>, D::Error> {
+        match Option::<String>::deserialize(de)? {
+            None => Ok(None),
+            Some(s) => super::status_serde::parse(&s)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("unknown status `{s}`"))),
+        }
+    }
+}
+
+mod reasons_serde {
+    use crate::view::Reason;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(r: &[Reason], ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(r.iter().map(|r| r.as_str()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<Reason>, D::Error> {
+        Vec::<String>::deserialize(de)?
+            .into_iter()
+            .map(|s| {
+                Reason::ALL
+                    .into_iter()
+                    .find(|r| r.as_str() == s)
+                    .ok_or_else(|| D::Error::custom(format!("unknown reason `{s}`")))
+            })
+            .collect()
+    }
+}
+
+/// JSON has no infinity: "never drains" is stored as the string "inf", like the API does.
+mod eta_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, ser: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) if x.is_infinite() => ser.serialize_str("inf"),
+            Some(x) => ser.serialize_f64(*x),
+            None => ser.serialize_none(),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Eta {
+        Num(f64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<f64>, D::Error> {
+        match Option::<Eta>::deserialize(de)? {
+            None => Ok(None),
+            Some(Eta::Num(x)) => Ok(Some(x)),
+            Some(Eta::Text(s)) if s == "inf" => Ok(Some(f64::INFINITY)),
+            Some(Eta::Text(s)) => Err(serde::de::Error::custom(format!("bad drain ETA `{s}`"))),
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Alerting: the coordinator turns each new [`ClusterView`] into incident changes
+//! ([`incident`]), one message per notifier per poll ([`alert`], [`format`]), and hands it to
+//! that notifier's worker ([`worker`]) through a bounded queue, so polling never waits on a
+//! webhook and a dead notifier does not stop the others. Incidents and undelivered messages
+//! persist in a state file ([`state_file`]).
+
+pub mod alert;
+pub mod deliver;
+pub mod format;
+pub mod incident;
+pub mod sample;
+pub mod state_file;
+mod worker;
+
+use crate::config::{Filter, NotifierConfig, RulesConfig, Severity};
+use crate::metrics::{Metrics, NotifierLabel, NotifyLabels};
+use crate::view::{ClusterView, Status};
+use deliver::{DeliveryError, RetryPolicy};
+use incident::{IncidentKey, Observed, Policy};
+use state_file::{Book, NotifierBook, Pending};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch, Notify};
+
+/// Why the notifier could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// A notifier's sink could not be built.
+    #[error("notifier `{notifier}`: {source}")]
+    Sink {
+        /// Notifier name.
+        notifier: String,
+        /// The cause (never contains the URL).
+        source: DeliveryError,
+    },
+}
+
+/// Knobs that are not in the config file (tests shorten them).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Retries of one message.
+    pub retry: RetryPolicy,
+}
+
+/// One notifier as the coordinator sees it.
+struct Target {
+    name: String,
+    groups: Filter,
+    topics: Filter,
+    policy: Policy,
+    queue_size: usize,
+}
+
+/// What the coordinator and the workers share.
+struct Shared {
+    book: Mutex<Book>,
+    path: Option<PathBuf>,
+    metrics: Arc<Metrics>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Book> {
+        // A panic elsewhere must not silence alerting: the data is still consistent per call.
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Persists while the caller holds the lock, so writes never interleave.
+    fn save(&self, book: &Book) {
+        if let Some(p) = &self.path {
+            if let Err(e) = state_file::save(p, book) {
+                tracing::warn!("notification state not saved: {e}");
+            }
+        }
+    }
+
+    fn count(&self, notifier: &str, outcome: &str) {
+        self.metrics
+            .notifications
+            .get_or_create(&NotifyLabels {
+                notifier: notifier.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    fn queue_gauge(&self, notifier: &str, len: usize) {
+        self.metrics
+            .queue_length
+            .get_or_create(&NotifierLabel {
+                notifier: notifier.to_owned(),
+            })
+            .set(len as i64);
+    }
+}
+
+/// The incident coordinator and its delivery workers.
+pub struct Coordinator {
+    rules: RulesConfig,
+    targets: Vec<Target>,
+    wakes: Vec<Arc<Notify>>,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Coordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.targets.iter().map(|t| t.name.as_str()).collect();
+        f.debug_struct("Coordinator")
+            .field("notifiers", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Coordinator {
+    /// Loads the state file from `state_dir` and starts one delivery worker per notifier;
+    /// messages left pending by the last run are delivered first.
+    pub fn start(
+        notifiers: &[NotifierConfig],
+        rules: RulesConfig,
+        state_dir: Option<&Path>,
+        metrics: Arc<Metrics>,
+        opts: Options,
+    ) -> Result<Coordinator, NotifyError> {
+        let path = state_dir.map(state_file::path);
+        let mut book = path.as_deref().map(load_or_set_aside).unwrap_or_default();
+        book.version = state_file::VERSION;
+        // Notifiers removed from the config take their incidents with them.
+        book.notifiers
+            .retain(|name, _| notifiers.iter().any(|n| &n.name == name));
+        let mut sinks = Vec::with_capacity(notifiers.len());
+        for n in notifiers {
+            let sink = deliver::sink(n).map_err(|source| NotifyError::Sink {
+                notifier: n.name.clone(),
+                source,
+            })?;
+            sinks.push(sink);
+            book.notifiers.entry(n.name.clone()).or_default();
+        }
+        let shared = Arc::new(Shared {
+            book: Mutex::new(book),
+            path,
+            metrics,
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let mut targets = Vec::new();
+        let mut wakes = Vec::new();
+        let mut workers = Vec::new();
+        for (n, sink) in notifiers.iter().zip(sinks) {
+            let len = shared
+                .lock()
+                .notifiers
+                .get(&n.name)
+                .map_or(0, |b| b.pending.len());
+            shared.queue_gauge(&n.name, len);
+            let wake = Arc::new(Notify::new());
+            workers.push(tokio::spawn(worker::run(
+                worker::Worker {
+                    name: n.name.clone(),
+                    sink,
+                    retry: opts.retry,
+                    shared: shared.clone(),
+                    wake: wake.clone(),
+                },
+                stop_rx.clone(),
+            )));
+            wakes.push(wake);
+            targets.push(Target {
+                name: n.name.clone(),
+                groups: n.groups.clone(),
+                topics: n.topics.clone(),
+                policy: Policy {
+                    min_status: match n.min_severity {
+                        Severity::Warning => Status::Warning,
+                        Severity::Critical => Status::Critical,
+                    },
+                    repeat_interval: n.repeat_interval.as_secs_f64(),
+                },
+                queue_size: n.queue_size.max(1),
+            });
+        }
+        Ok(Coordinator {
+            rules,
+            targets,
+            wakes,
+            shared,
+            stop,
+            workers,
+        })
+    }
+
+    /// Takes one poll's view at `now`: updates incidents and queues at most one message per
+    /// notifier. Never waits on the network (the workers deliver).
+    pub fn observe(&self, view: &ClusterView, now: f64) {
+        let mut book = self.shared.lock();
+        let mut dirty = false;
+        let mut woken = Vec::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            let statuses = statuses_for(view, t);
+            let obs = Observed {
+                cluster: &view.cluster,
+                up: view.up,
+                complete: !view.partial,
+                statuses: &statuses,
+            };
+            let next_id = book.next_id;
+            let nb: &mut NotifierBook = book.notifiers.entry(t.name.clone()).or_default();
+            let changes = nb.incidents.step(obs, t.policy, now);
+            let Some(batch) = alert::batch(view, &changes, &self.rules, now) else {
+                continue;
+            };
+            dirty = true;
+            if nb.pending.len() >= t.queue_size {
+                nb.pending.pop_front();
+                self.shared.count(&t.name, "dropped");
+                tracing::warn!(notifier = %t.name, "notification queue full: dropped the oldest message");
+            }
+            nb.pending.push_back(Pending { id: next_id, batch });
+            self.shared.queue_gauge(&t.name, nb.pending.len());
+            book.next_id += 1;
+            woken.push(i);
+        }
+        if dirty {
+            self.shared.save(&book);
+        }
+        drop(book);
+        for i in woken {
+            self.wakes[i].notify_one();
+        }
+    }
+
+    /// Messages not yet delivered, over all notifiers.
+    pub fn pending(&self) -> usize {
+        self.shared
+            .lock()
+            .notifiers
+            .values()
+            .map(|n| n.pending.len())
+            .sum()
+    }
+
+    /// Open incidents of one notifier.
+    pub fn open_incidents(&self, notifier: &str) -> usize {
+        self.shared
+            .lock()
+            .notifiers
+            .get(notifier)
+            .map_or(0, |n| n.incidents.len())
+    }
+
+    /// Lets the workers deliver what is queued for up to `timeout`, then stops them; what is
+    /// still undelivered stays in the state file for the next start.
+    pub async fn shutdown(self, timeout: Duration) {
+        let _ = self.stop.send(true);
+        let mut workers = self.workers;
+        let all = futures::future::join_all(workers.iter_mut());
+        if tokio::time::timeout(timeout, all).await.is_err() {
+            for w in &workers {
+                w.abort();
+            }
+            let left = self
+                .shared
+                .lock()
+                .notifiers
+                .values()
+                .map(|n| n.pending.len())
+                .sum::<usize>();
+            tracing::warn!(
+                pending = left,
+                "shutdown timeout: undelivered notifications kept for the next start"
+            );
+        }
+        let book = self.shared.lock();
+        self.shared.save(&book);
+    }
+}
+
+/// Feeds every new view to the coordinator until `stop`, then shuts it down within `timeout`.
+pub async fn run(
+    coordinator: Coordinator,
+    mut views: broadcast::Receiver<Arc<ClusterView>>,
+    mut stop: watch::Receiver<bool>,
+    timeout: Duration,
+) {
+    loop {
+        tokio::select! {
+            v = views.recv() => match v {
+                Ok(view) => coordinator.observe(&view, crate::now()),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    // The next view carries the current statuses; nothing is lost for good.
+                    tracing::warn!(skipped = n, "notifier fell behind the pollers");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            r = stop.changed() => if r.is_err() || *stop.borrow() { break },
+        }
+    }
+    coordinator.shutdown(timeout).await;
+}
+
+/// The statuses a notifier watches in `view`: per group×topic, or per group for a group
+/// whose status has no topic (e.g. nothing committed).
+fn statuses_for(view: &ClusterView, t: &Target) -> BTreeMap<IncidentKey, Status> {
+    let mut out = BTreeMap::new();
+    for g in view.groups.iter().filter(|g| t.groups.matches(&g.group)) {
+        if g.topics.is_empty() {
+            if g.status != Status::Ok {
+                out.insert(IncidentKey::new(&view.cluster, &g.group, ""), g.status);
+            }
+            continue;
+        }
+        for gt in g.topics.iter().filter(|gt| t.topics.matches(&gt.topic)) {
+            out.insert(
+                IncidentKey::new(&view.cluster, &g.group, &gt.topic),
+                gt.status,
+            );
+        }
+    }
+    out
+}
+
+/// A broken state file must not stop alerting: keep it aside and start empty.
+fn load_or_set_aside(path: &Path) -> Book {
+    match state_file::load(path) {
+        Ok(b) => b,
+        Err(e) => {
+            let kept = state_file::set_aside(path)
+                .map(|p| format!("; kept as {}", p.display()))
+                .unwrap_or_default();
+            tracing::warn!("{e}{kept}; starting with no open incidents");
+            Book::default()
+        }
+    }
+}
