@@ -1,7 +1,8 @@
 //! lagwatch: Kafka consumer-lag monitoring and alerting.
 //!
 //! The modules follow the data path:
-//! `config` → `kafka` (one client per cluster, batched reads) → `snapshot` →
+//! `config` → `kafka` (one client per cluster, batched reads) and `spark` (checkpoints
+//! read as virtual groups) → `snapshot` →
 //! `model` (lag via `lag`) → `view` → `state` → `metrics` / `http` / `report`,
 //! driven by `poller` and wired together in `app`; `cli` parses the command line.
 
@@ -16,6 +17,7 @@ pub mod model;
 pub mod poller;
 pub mod report;
 pub mod snapshot;
+pub mod spark;
 pub mod state;
 pub mod view;
 

@@ -25,7 +25,7 @@ impl Model {
     }
 
     /// Builds the view of one poll; `now` is injected so tests control time.
-    pub fn update(&mut self, snap: &Snapshot, _now: Timestamp) -> ClusterView {
+    pub fn update(&mut self, snap: &Snapshot, now: Timestamp) -> ClusterView {
         let mut topics: BTreeMap<Arc<str>, TopicView> = BTreeMap::new();
         for (tp, off) in &snap.partitions {
             topics
@@ -92,7 +92,7 @@ impl Model {
                 max_lag_seconds: None,
                 status: Status::Ok,
                 reasons: Vec::new(),
-                last_commit_age_seconds: None,
+                last_commit_age_seconds: g.last_commit_at.map(|t| (now - t).max(0.0)),
                 topics,
             });
         }

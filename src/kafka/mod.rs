@@ -6,6 +6,7 @@ use crate::config::ClusterConfig;
 use crate::snapshot::{
     GroupSnapshot, PartitionOffsets, PollError, Snapshot, Stage, TopicPartition,
 };
+use crate::spark::SparkReader;
 use ffi::{OffsetSpec, OffsetsRequest};
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
@@ -23,6 +24,9 @@ pub enum ReadError {
     /// The client could not be created (bad `client:` properties).
     #[error("cannot create the Kafka client: {0}")]
     Client(String),
+    /// A Spark query's checkpoint location is unusable (bad URL, object store setup).
+    #[error("spark query: {0}")]
+    Spark(#[from] crate::spark::SparkError),
     /// No broker answered the metadata request.
     #[error("cannot reach the cluster ({bootstrap}): {message}")]
     Unreachable {
@@ -44,6 +48,7 @@ pub trait ClusterReader: Send + Sync {
 pub struct KafkaReader {
     cfg: ClusterConfig,
     admin: Arc<AdminClient<DefaultClientContext>>,
+    spark: Arc<SparkReader>,
 }
 
 /// Builds the librdkafka client config: user `client:` properties win over our defaults.
@@ -69,9 +74,13 @@ impl KafkaReader {
         let admin: AdminClient<DefaultClientContext> = client_config(&cfg)
             .create()
             .map_err(|e| ReadError::Client(redact_client_error(&e.to_string(), &cfg)))?;
+        let env = |k: &str| std::env::var(k).ok();
+        // Half the poll budget: the Kafka reads after it need the rest.
+        let spark = SparkReader::new(&cfg.spark_queries, &env, cfg.poll_timeout / 2)?;
         Ok(KafkaReader {
             cfg,
             admin: Arc::new(admin),
+            spark: Arc::new(spark),
         })
     }
 
@@ -293,16 +302,24 @@ fn redact_client_error(msg: &str, cfg: &ClusterConfig) -> String {
 #[async_trait::async_trait]
 impl ClusterReader for KafkaReader {
     async fn read(&self) -> Result<Snapshot, ReadError> {
+        // Checkpoints before log end offsets, like Kafka commits: lag is then never negative.
+        let spark = if self.spark.is_empty() {
+            Vec::new()
+        } else {
+            self.spark.read_all().await
+        };
         let cfg = self.cfg.clone();
         let admin = self.admin.clone();
-        tokio::task::spawn_blocking(move || Self::read_blocking(&cfg, &admin))
+        let mut snap = tokio::task::spawn_blocking(move || Self::read_blocking(&cfg, &admin))
             .await
             .unwrap_or_else(|e| {
                 Err(ReadError::Unreachable {
                     bootstrap: String::new(),
                     message: format!("poll task failed: {e}"),
                 })
-            })
+            })?;
+        crate::spark::merge_into(&mut snap, spark);
+        Ok(snap)
     }
 }
 
@@ -313,6 +330,9 @@ pub fn carry_over(snap: &mut Snapshot, prev: Option<&Snapshot>) {
     for name in snap.unreadable_groups.clone() {
         if let (Some(old), Some(g)) = (prev.groups.get(&name), snap.groups.get_mut(&name)) {
             g.committed = old.committed.clone();
+            // Spark positions; empty/None for Kafka groups.
+            g.inflight = old.inflight.clone();
+            g.last_commit_at = old.last_commit_at;
         }
     }
     if snap.errors.iter().any(|e| e.stage == Stage::LogOffsets) {
