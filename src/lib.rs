@@ -1,9 +1,10 @@
 //! lagwatch: Kafka consumer-lag monitoring and alerting.
 //!
 //! The modules follow the data path:
-//! `config` → `kafka` (one client per cluster, batched reads) → `snapshot` →
-//! `history` (bounded sample rings) → `model` (lag via `lag`, `rates`, `timelag`,
-//! status via `rules`) → `view` → `state` → `metrics` / `http` / `report` / `notify`,
+//! `config` → `kafka` (one client per cluster, batched reads) and `spark` (checkpoints
+//! read as virtual groups) → `snapshot` → `history` (bounded sample rings) → `model`
+//! (lag via `lag`, `rates`, `timelag`, status via `rules`) → `view` → `state` →
+//! `metrics` / `http` / `report` / `notify`,
 //! driven by `poller` and wired together in `app`; `cli` parses the command line.
 
 pub mod app;
@@ -21,6 +22,7 @@ pub mod rates;
 pub mod report;
 pub mod rules;
 pub mod snapshot;
+pub mod spark;
 pub mod state;
 pub mod timelag;
 pub mod view;

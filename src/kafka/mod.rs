@@ -6,6 +6,7 @@ use crate::config::ClusterConfig;
 use crate::snapshot::{
     GroupSnapshot, PartitionOffsets, PollError, Snapshot, Stage, TopicPartition,
 };
+use crate::spark::SparkReader;
 use ffi::{OffsetSpec, OffsetsRequest};
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
@@ -27,6 +28,9 @@ pub enum ReadError {
     /// The previous poll of this cluster is still running (it overran its timeout).
     #[error("the previous poll is still running; skipping this one")]
     Busy,
+    /// A Spark query's checkpoint location is unusable (bad URL, object store setup).
+    #[error("spark query: {0}")]
+    Spark(#[from] crate::spark::SparkError),
     /// No broker answered the metadata request.
     #[error("cannot reach the cluster ({bootstrap}): {message}")]
     Unreachable {
@@ -48,6 +52,7 @@ pub trait ClusterReader: Send + Sync {
 pub struct KafkaReader {
     cfg: ClusterConfig,
     admin: Arc<AdminClient<DefaultClientContext>>,
+    spark: Arc<SparkReader>,
     // A timed-out poll keeps running on its blocking thread; this keeps a second one from
     // starting on the same client until it is done.
     busy: Arc<AtomicBool>,
@@ -85,10 +90,14 @@ impl KafkaReader {
         let admin: AdminClient<DefaultClientContext> = client_config(&cfg)
             .create()
             .map_err(|e| ReadError::Client(redact_client_error(&e.to_string(), &cfg)))?;
+        let env = |k: &str| std::env::var(k).ok();
+        // Half the poll budget: the Kafka reads after it need the rest.
+        let spark = SparkReader::new(&cfg.spark_queries, &env, cfg.poll_timeout / 2)?;
         Ok(KafkaReader {
             cfg,
             admin: Arc::new(admin),
             busy: Arc::new(AtomicBool::new(false)),
+            spark: Arc::new(spark),
         })
     }
 
@@ -314,9 +323,15 @@ impl ClusterReader for KafkaReader {
             return Err(ReadError::Busy);
         }
         let guard = BusyGuard(self.busy.clone());
+        // Checkpoints before log end offsets, like Kafka commits: lag is then never negative.
+        let spark = if self.spark.is_empty() {
+            Vec::new()
+        } else {
+            self.spark.read_all().await
+        };
         let cfg = self.cfg.clone();
         let admin = self.admin.clone();
-        tokio::task::spawn_blocking(move || {
+        let mut snap = tokio::task::spawn_blocking(move || {
             let _guard = guard;
             Self::read_blocking(&cfg, &admin)
         })
@@ -326,7 +341,9 @@ impl ClusterReader for KafkaReader {
                 bootstrap: String::new(),
                 message: format!("poll task failed: {e}"),
             })
-        })
+        })?;
+        crate::spark::merge_into(&mut snap, spark);
+        Ok(snap)
     }
 }
 
@@ -337,6 +354,9 @@ pub fn carry_over(snap: &mut Snapshot, prev: Option<&Snapshot>) {
     for name in snap.unreadable_groups.clone() {
         if let (Some(old), Some(g)) = (prev.groups.get(&name), snap.groups.get_mut(&name)) {
             g.committed = old.committed.clone();
+            // Spark positions; empty/None for Kafka groups.
+            g.inflight = old.inflight.clone();
+            g.last_commit_at = old.last_commit_at;
         }
     }
     if snap.errors.iter().any(|e| e.stage == Stage::LogOffsets) {
