@@ -27,12 +27,20 @@ const STEPS: usize = 8;
 fn snapshot(k: usize, t0: f64) -> Snapshot {
     let now = t0 + k as f64 * STEP;
     let mut s = Snapshot::new("bench", now);
-    let topics: Vec<Arc<str>> = (0..TOPICS).map(|t| Arc::from(format!("topic-{t:04}"))).collect();
+    let topics: Vec<Arc<str>> = (0..TOPICS)
+        .map(|t| Arc::from(format!("topic-{t:04}")))
+        .collect();
     for topic in &topics {
         for p in 0..PARTITIONS {
             s.partitions.insert(
-                TopicPartition { topic: topic.clone(), partition: p as i32 },
-                PartitionOffsets { log_start: 0, log_end: 1_000_000 + (k as i64) * 1_500 },
+                TopicPartition {
+                    topic: topic.clone(),
+                    partition: p as i32,
+                },
+                PartitionOffsets {
+                    log_start: 0,
+                    log_end: 1_000_000 + (k as i64) * 1_500,
+                },
             );
         }
     }
@@ -43,7 +51,13 @@ fn snapshot(k: usize, t0: f64) -> Snapshot {
         for p in 0..PARTITIONS {
             let start_lag = ((g * 7919 + p * 104_729) % 2_000_000) as i64;
             let committed = (1_000_000 - start_lag / 2).max(0) + (k as i64) * 1_350;
-            gs.committed.insert(TopicPartition { topic: topic.clone(), partition: p as i32 }, committed);
+            gs.committed.insert(
+                TopicPartition {
+                    topic: topic.clone(),
+                    partition: p as i32,
+                },
+                committed,
+            );
         }
         s.groups.insert(name, gs);
     }

@@ -34,7 +34,10 @@ pub fn tansu_bin(root: &Path) -> Result<PathBuf, String> {
     }
     let default = root.join("target/tools/tansu");
     if !default.exists() {
-        eprintln!("[scale] {} missing: running .ci/install-tansu", default.display());
+        eprintln!(
+            "[scale] {} missing: running .ci/install-tansu",
+            default.display()
+        );
         let st = Command::new("bash")
             .arg(root.join(".ci/install-tansu"))
             .stdout(Stdio::null())

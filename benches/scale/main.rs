@@ -31,6 +31,7 @@ struct Row {
     cycles: Vec<f64>,
     exact_cycles: usize,
     requests: Vec<(String, f64)>,
+    rss_ready: f64,
     rss_steady: f64,
     rss_peak: f64,
     cpu_ms: f64,
@@ -43,8 +44,15 @@ struct Row {
 }
 
 fn main() {
-    let want: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let want = if want.is_empty() { vec!["all".to_owned()] } else { want };
+    let want: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let want = if want.is_empty() {
+        vec!["all".to_owned()]
+    } else {
+        want
+    };
     let sizes: Vec<Size> = SIZES
         .iter()
         .filter(|s| want.iter().any(|w| w == "all" || w == s.name))
@@ -72,7 +80,11 @@ fn run(sizes: &[Size]) -> Result<(), String> {
         .unwrap_or(&root)
         .join("bench-scale");
     let tansu = broker::tansu_bin(&root)?;
-    eprintln!("[scale] lagwatch {}; tansu {}", lagwatch.display(), tansu.display());
+    eprintln!(
+        "[scale] lagwatch {}; tansu {}",
+        lagwatch.display(),
+        tansu.display()
+    );
     let mut rows = Vec::new();
     for size in sizes {
         let dir = out.join(size.name);
@@ -117,6 +129,7 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
     let lw = broker::start_lagwatch(lagwatch, &cfg, &log)?;
     let pid = lw.pid();
     let ready_s = wait_ready(http, started)?;
+    let rss_ready = rss_mib(pid)?.0;
     eprintln!("[scale]   seeded in {seed_s:.1}s; lagwatch ready after {ready_s:.3}s");
 
     let interval = Duration::from_secs(size.interval_s);
@@ -124,13 +137,21 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
 
     // Quiet phase: no scrape between the two CPU/counter readings.
     let (_, c0) = poll_histogram(&get(http, "/metrics")?.1);
-    let (cpu0, tcpu0, req0) = (cpu_seconds(pid)?, cpu_seconds(broker.pid())?, proxy.counters.snapshot());
+    let (cpu0, tcpu0, req0) = (
+        cpu_seconds(pid)?,
+        cpu_seconds(broker.pid())?,
+        proxy.counters.snapshot(),
+    );
     let mut rss_steady: f64 = 0.0;
     for _ in 0..QUIET_CYCLES {
         std::thread::sleep(interval);
         rss_steady = rss_steady.max(rss_mib(pid)?.0);
     }
-    let (cpu1, tcpu1, req1) = (cpu_seconds(pid)?, cpu_seconds(broker.pid())?, proxy.counters.snapshot());
+    let (cpu1, tcpu1, req1) = (
+        cpu_seconds(pid)?,
+        cpu_seconds(broker.pid())?,
+        proxy.counters.snapshot(),
+    );
     let (_, c1) = poll_histogram(&get(http, "/metrics")?.1);
     let n = c1.saturating_sub(c0).max(1) as f64;
     let requests = req0
@@ -157,7 +178,11 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
     drop(lw);
     drop(broker);
     let warnings = std::fs::read_to_string(&log)
-        .map(|l| l.lines().filter(|x| x.contains("WARN") || x.contains("ERROR")).count())
+        .map(|l| {
+            l.lines()
+                .filter(|x| x.contains("WARN") || x.contains("ERROR"))
+                .count()
+        })
         .unwrap_or(0);
     Ok(Row {
         size: *size,
@@ -166,6 +191,7 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
         cycles,
         exact_cycles,
         requests,
+        rss_ready,
         rss_steady,
         rss_peak,
         cpu_ms: (cpu1 - cpu0) * 1000.0 / n,
@@ -250,34 +276,60 @@ fn table(rows: &[Row]) -> String {
         }
         t += "\n";
     };
-    line("topics x partitions", &|r| format!("{} x {}", r.size.topics, r.size.partitions));
+    line("topics x partitions", &|r| {
+        format!("{} x {}", r.size.topics, r.size.partitions)
+    });
     line("partitions / groups / lag series", &|r| {
         let s = r.size;
-        format!("{} / {} / {}", s.topics * s.partitions, s.groups, s.groups * s.partitions)
+        format!(
+            "{} / {} / {}",
+            s.topics * s.partitions,
+            s.groups,
+            s.groups * s.partitions
+        )
     });
     line("poll interval", &|r| format!("{} s", r.size.interval_s));
     line("seeding (not a result)", &|r| format!("{:.1} s", r.seed_s));
-    line("ready (first complete poll)", &|r| format!("{:.3} s", r.ready_s));
+    line("ready (first complete poll)", &|r| {
+        format!("{:.3} s", r.ready_s)
+    });
     line("poll cycle p50 (ms)", &|r| ms(quantile(&r.cycles, 0.5)));
     line("poll cycle p99 (ms)", &|r| ms(quantile(&r.cycles, 0.99)));
-    line("cycles timed (exact)", &|r| format!("{} ({})", r.cycles.len(), r.exact_cycles));
+    line("cycles timed (exact)", &|r| {
+        format!("{} ({})", r.cycles.len(), r.exact_cycles)
+    });
     line("Kafka requests / cycle", &|r| {
         format!("{:.1}", r.requests.iter().map(|(_, n)| n).sum::<f64>())
     });
     line("…by API", &|r| {
-        let v: Vec<String> = r.requests.iter().map(|(k, n)| format!("{k} {n:.1}")).collect();
+        let v: Vec<String> = r
+            .requests
+            .iter()
+            .map(|(k, n)| format!("{k} {n:.1}"))
+            .collect();
         v.join("<br>")
     });
-    line("RSS steady (MiB, max VmRSS)", &|r| format!("{:.1}", r.rss_steady));
+    line("RSS at ready, before any scrape (MiB)", &|r| {
+        format!("{:.1}", r.rss_ready)
+    });
+    line("RSS steady (MiB, max VmRSS)", &|r| {
+        format!("{:.1}", r.rss_steady)
+    });
     line("RSS peak (MiB, VmHWM)", &|r| format!("{:.1}", r.rss_peak));
     line("lagwatch CPU / cycle (ms)", &|r| format!("{:.1}", r.cpu_ms));
-    line("tansu CPU / cycle (ms)", &|r| format!("{:.1}", r.tansu_cpu_ms));
+    line("tansu CPU / cycle (ms)", &|r| {
+        format!("{:.1}", r.tansu_cpu_ms)
+    });
     line("/metrics p50 (ms)", &|r| ms(quantile(&r.render, 0.5)));
     line("/metrics p99 (ms)", &|r| ms(quantile(&r.render, 0.99)));
     line("/metrics size (bytes)", &|r| r.bytes.to_string());
     line("lag series checked", &|r| r.verdict.lag_checked.to_string());
-    line("lag mismatches (must be 0)", &|r| r.verdict.lag_mismatches.to_string());
-    line("log-end mismatches (must be 0)", &|r| r.verdict.end_mismatches.to_string());
+    line("lag mismatches (must be 0)", &|r| {
+        r.verdict.lag_mismatches.to_string()
+    });
+    line("log-end mismatches (must be 0)", &|r| {
+        r.verdict.end_mismatches.to_string()
+    });
     line("WARN/ERROR log lines", &|r| r.warnings.to_string());
     line("load avg at end (1/5/15 min)", &|r| r.load.clone());
     t

@@ -13,9 +13,11 @@ pub fn get(port: u16, path: &str) -> Result<(u16, String, Duration), String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(|e| format!("timeout: {e}"))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").map_err(|e| format!("send: {e}"))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .map_err(|e| format!("send: {e}"))?;
     let mut raw = Vec::with_capacity(1 << 20);
-    s.read_to_end(&mut raw).map_err(|e| format!("read {path}: {e}"))?;
+    s.read_to_end(&mut raw)
+        .map_err(|e| format!("read {path}: {e}"))?;
     let took = t0.elapsed();
     let text = String::from_utf8(raw).map_err(|_| format!("{path}: body is not UTF-8"))?;
     let (head, body) = text
@@ -129,7 +131,9 @@ pub fn verify(body: &str, truth: &Truth) -> Verdict {
     let (mut seen_lag, mut seen_end) = (0usize, 0usize);
     for s in body.lines().filter_map(parse_line) {
         let label = |k: &str| s.labels.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
-        let part = label("partition").and_then(|p| p.parse::<i32>().ok()).unwrap_or(-1);
+        let part = label("partition")
+            .and_then(|p| p.parse::<i32>().ok())
+            .unwrap_or(-1);
         let topic = label("topic").unwrap_or("").to_owned();
         match s.name {
             "lagwatch_group_partition_lag" => {

@@ -18,7 +18,10 @@ pub struct Counters {
 impl Counters {
     /// Current totals per API key (index = key).
     pub fn snapshot(&self) -> Vec<u64> {
-        self.by_key.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+        self.by_key
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
     }
 }
 
@@ -70,8 +73,7 @@ async fn forward(client: TcpStream, broker: TcpStream, counters: Arc<Counters>) 
         // Requests are framed as i32 length + header starting with the i16 api key.
         let mut cr = BufReader::with_capacity(64 * 1024, cr);
         let mut buf = Vec::new();
-        loop {
-            let Ok(len) = cr.read_i32().await else { break };
+        while let Ok(len) = cr.read_i32().await {
             let Ok(len) = usize::try_from(len) else { break };
             buf.resize(len, 0);
             if cr.read_exact(&mut buf).await.is_err() {

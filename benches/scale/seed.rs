@@ -32,10 +32,34 @@ pub struct Size {
 
 /// The sizes of the issue; `issue2` is issue 2's 50 groups over 200 partitions.
 pub const SIZES: [Size; 4] = [
-    Size { name: "issue2", topics: 10, partitions: 20, groups: 50, interval_s: 1 },
-    Size { name: "small", topics: 100, partitions: 10, groups: 100, interval_s: 1 },
-    Size { name: "large", topics: 1000, partitions: 10, groups: 1000, interval_s: 2 },
-    Size { name: "partition-heavy", topics: 100, partitions: 100, groups: 200, interval_s: 2 },
+    Size {
+        name: "issue2",
+        topics: 10,
+        partitions: 20,
+        groups: 50,
+        interval_s: 1,
+    },
+    Size {
+        name: "small",
+        topics: 100,
+        partitions: 10,
+        groups: 100,
+        interval_s: 1,
+    },
+    Size {
+        name: "large",
+        topics: 1000,
+        partitions: 10,
+        groups: 1000,
+        interval_s: 2,
+    },
+    Size {
+        name: "partition-heavy",
+        topics: 100,
+        partitions: 100,
+        groups: 200,
+        interval_s: 2,
+    },
 ];
 
 /// Topic name of index `t`.
@@ -101,11 +125,20 @@ impl Truth {
 pub fn seed(bootstrap: &str, size: &Size) -> Result<(), String> {
     let t0 = Instant::now();
     create_topics(bootstrap, size)?;
-    eprintln!("[scale]   topics created in {:.1}s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "[scale]   topics created in {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
     produce(bootstrap, size)?;
-    eprintln!("[scale]   records produced at {:.1}s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "[scale]   records produced at {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
     commit_all(bootstrap, size)?;
-    eprintln!("[scale]   offsets committed at {:.1}s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "[scale]   offsets committed at {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -153,7 +186,11 @@ fn producer(bootstrap: &str, one_per_batch: bool) -> Result<BaseProducer, String
 
 fn send(p: &BaseProducer, topic: &str, partition: i32, payload: &str) -> Result<(), String> {
     loop {
-        match p.send(BaseRecord::<(), _>::to(topic).partition(partition).payload(payload)) {
+        match p.send(
+            BaseRecord::<(), _>::to(topic)
+                .partition(partition)
+                .payload(payload),
+        ) {
             Ok(()) => return Ok(()),
             Err((e, _)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
                 p.poll(Duration::from_millis(50));
@@ -176,7 +213,8 @@ fn produce(bootstrap: &str, size: &Size) -> Result<(), String> {
             bulk.poll(Duration::ZERO);
         }
     }
-    bulk.flush(Duration::from_secs(120)).map_err(|e| format!("flush: {e}"))?;
+    bulk.flush(Duration::from_secs(120))
+        .map_err(|e| format!("flush: {e}"))?;
     let single = producer(bootstrap, true)?;
     for t in 0..size.topics {
         let name = topic(t);
@@ -185,7 +223,9 @@ fn produce(bootstrap: &str, size: &Size) -> Result<(), String> {
             single.poll(Duration::ZERO);
         }
     }
-    single.flush(Duration::from_secs(120)).map_err(|e| format!("flush: {e}"))
+    single
+        .flush(Duration::from_secs(120))
+        .map_err(|e| format!("flush: {e}"))
 }
 
 /// Commits every group's offsets without joining the group, on a few threads at once.
@@ -204,10 +244,10 @@ fn commit_all(bootstrap: &str, size: &Size) -> Result<(), String> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("commit thread panicked".into())))
-            .collect::<Result<(), String>>()
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("commit thread panicked".into()))
+        })
     })
 }
 
