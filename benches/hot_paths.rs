@@ -1,0 +1,119 @@
+//! Criterion micro-benchmarks of the work lagwatch does per poll and per scrape, at the
+//! issue's large size (1,000 groups x 10,000 partitions), through public APIs only so they
+//! survive rewrites of the model internals.
+//!
+//! `CARGO_TARGET_DIR=... cargo bench --bench hot_paths`
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use lagwatch::config::RulesConfig;
+use lagwatch::metrics::Metrics;
+use lagwatch::model::Model;
+use lagwatch::snapshot::{GroupSnapshot, PartitionOffsets, Snapshot, TopicPartition};
+use lagwatch::state::AppState;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+const TOPICS: usize = 1_000;
+const PARTITIONS: usize = 10;
+const GROUPS: usize = 1_000;
+/// Seconds between two synthetic polls.
+const STEP: f64 = 15.0;
+/// Distinct snapshots cycled through, so rate windows see moving offsets.
+const STEPS: usize = 8;
+
+/// Poll `k` of a cluster where every partition gets 100 msg/s and every group consumes
+/// 90 msg/s from a per-partition starting lag, so lags, rates and statuses are all non-trivial.
+fn snapshot(k: usize, t0: f64) -> Snapshot {
+    let now = t0 + k as f64 * STEP;
+    let mut s = Snapshot::new("bench", now);
+    let topics: Vec<Arc<str>> = (0..TOPICS)
+        .map(|t| Arc::from(format!("topic-{t:04}")))
+        .collect();
+    for topic in &topics {
+        for p in 0..PARTITIONS {
+            s.partitions.insert(
+                TopicPartition {
+                    topic: topic.clone(),
+                    partition: p as i32,
+                },
+                PartitionOffsets {
+                    log_start: 0,
+                    log_end: 1_000_000 + (k as i64) * 1_500,
+                },
+            );
+        }
+    }
+    for g in 0..GROUPS {
+        let name = format!("group-{g:04}");
+        let mut gs = GroupSnapshot::kafka(name.clone(), "Stable", Some(3));
+        let topic = &topics[g % TOPICS];
+        for p in 0..PARTITIONS {
+            let start_lag = ((g * 7919 + p * 104_729) % 2_000_000) as i64;
+            let committed = (1_000_000 - start_lag / 2).max(0) + (k as i64) * 1_350;
+            gs.committed.insert(
+                TopicPartition {
+                    topic: topic.clone(),
+                    partition: p as i32,
+                },
+                committed,
+            );
+        }
+        s.groups.insert(name, gs);
+    }
+    s
+}
+
+fn model_update(c: &mut Criterion) {
+    let t0 = 1_700_000_000.0;
+    let snaps: Vec<Snapshot> = (0..STEPS).map(|k| snapshot(k, t0)).collect();
+    let mut model = Model::new(RulesConfig::default());
+    // Warm the model's history so the measured polls are steady-state ones.
+    for s in &snaps {
+        black_box(model.update(s, s.taken_at));
+    }
+    let mut k = STEPS;
+    c.bench_function("model_update_10k_partitions_1k_groups", |b| {
+        b.iter(|| {
+            // Same offsets pattern, later time: rates stay defined and histories keep moving.
+            let s = &snaps[k % STEPS];
+            let now = t0 + k as f64 * STEP;
+            k += 1;
+            black_box(model.update(s, now))
+        })
+    });
+}
+
+fn metrics_render(c: &mut Criterion) {
+    let t0 = 1_700_000_000.0;
+    let mut model = Model::new(RulesConfig::default());
+    let mut view = None;
+    for k in 0..STEPS {
+        let s = snapshot(k, t0);
+        view = Some(model.update(&s, s.taken_at));
+    }
+    let state = AppState::new(["bench"]);
+    state.update("bench", |st| {
+        st.view = view.map(Arc::new);
+        st.up = true;
+        st.polled = true;
+        st.last_success = Some(t0);
+    });
+    let metrics = Metrics::new(state);
+    let size = metrics.render(false).map(|b| b.len()).unwrap_or(0);
+    eprintln!("classic /metrics body of the large view: {size} bytes");
+    c.bench_function("metrics_render_text_10k_partitions_1k_groups", |b| {
+        b.iter(|| black_box(metrics.render(false)))
+    });
+    c.bench_function("metrics_render_openmetrics_10k_partitions_1k_groups", |b| {
+        b.iter(|| black_box(metrics.render(true)))
+    });
+}
+
+criterion_group! {
+    name = hot_paths;
+    // Few samples: the machine is shared; these numbers are per-call means, not a race.
+    config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(5));
+    targets = model_update, metrics_render
+}
+criterion_main!(hot_paths);

@@ -1,0 +1,336 @@
+//! Scale benchmark: lagwatch (release build, separate process) against a seeded tansu broker.
+//!
+//! Run with `benches/run [issue2|small|large|partition-heavy|all]`; see BENCHMARKS.md.
+//! Per size: start tansu behind a request-counting proxy, seed topics/records/commits with
+//! a known ground truth, start lagwatch, then measure time to ready, poll cycle durations,
+//! requests per cycle, RSS, CPU per cycle and /metrics render time, and check every lag
+//! series against the ground truth. Prints a Markdown table.
+
+mod broker;
+mod measure;
+mod proxy;
+mod seed;
+
+use measure::{cpu_seconds, get, poll_histogram, quantile, rss_mib, Verdict};
+use seed::{Size, Truth, SIZES};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Poll cycles timed one by one (after the first poll, which is reported as "ready").
+const TIMED_CYCLES: u64 = 20;
+/// Cycles of the quiet phase (no scrapes) for CPU, RSS and request counts.
+const QUIET_CYCLES: u64 = 10;
+/// /metrics requests timed back to back.
+const SCRAPES: usize = 60;
+
+/// Everything measured for one size.
+struct Row {
+    size: Size,
+    seed_s: f64,
+    ready_s: f64,
+    cycles: Vec<f64>,
+    exact_cycles: usize,
+    requests: Vec<(String, f64)>,
+    rss_ready: f64,
+    rss_steady: f64,
+    rss_peak: f64,
+    cpu_ms: f64,
+    tansu_cpu_ms: f64,
+    render: Vec<f64>,
+    bytes: usize,
+    verdict: Verdict,
+    warnings: usize,
+    load: String,
+}
+
+fn main() {
+    let want: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let want = if want.is_empty() {
+        vec!["all".to_owned()]
+    } else {
+        want
+    };
+    let sizes: Vec<Size> = SIZES
+        .iter()
+        .filter(|s| want.iter().any(|w| w == "all" || w == s.name))
+        .copied()
+        .collect();
+    if sizes.is_empty() {
+        eprintln!("usage: benches/run [issue2|small|large|partition-heavy|all]...");
+        std::process::exit(2);
+    }
+    match run(&sizes) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("[scale] FAILED: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(sizes: &[Size]) -> Result<(), String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let lagwatch = PathBuf::from(env!("CARGO_BIN_EXE_lagwatch"));
+    let out = lagwatch
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(&root)
+        .join("bench-scale");
+    let tansu = broker::tansu_bin(&root)?;
+    eprintln!(
+        "[scale] lagwatch {}; tansu {}",
+        lagwatch.display(),
+        tansu.display()
+    );
+    let mut rows = Vec::new();
+    for size in sizes {
+        let dir = out.join(size.name);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        rows.push(run_size(size, &lagwatch, &tansu, &dir)?);
+    }
+    let table = table(&rows);
+    println!("{table}");
+    let file = out.join("results.md");
+    std::fs::write(&file, &table).map_err(|e| format!("{}: {e}", file.display()))?;
+    eprintln!("[scale] table written to {}", file.display());
+    Ok(())
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Row, String> {
+    eprintln!(
+        "[scale] == {}: {} topics x {} partitions, {} groups",
+        size.name, size.topics, size.partitions, size.groups
+    );
+    let broker_port = broker::free_port()?;
+    let proxy = proxy::start(broker_port).map_err(|e| format!("proxy: {e}"))?;
+    let broker = broker::start_tansu(tansu, broker_port, proxy.port)?;
+    let bootstrap = format!("127.0.0.1:{}", proxy.port);
+
+    let t0 = Instant::now();
+    seed::seed(&bootstrap, size)?;
+    let seed_s = t0.elapsed().as_secs_f64();
+    let truth = Truth::of(size);
+    write(&dir.join("truth.tsv"), &truth.to_tsv())?;
+
+    let http = broker::free_port()?;
+    let cfg = dir.join("lagwatch.yaml");
+    write(&cfg, &config_yaml(size, http, &bootstrap))?;
+    let log = dir.join("lagwatch.log");
+    let started = Instant::now();
+    let lw = broker::start_lagwatch(lagwatch, &cfg, &log)?;
+    let pid = lw.pid();
+    let ready_s = wait_ready(http, started)?;
+    let rss_ready = rss_mib(pid)?.0;
+    eprintln!("[scale]   seeded in {seed_s:.1}s; lagwatch ready after {ready_s:.3}s");
+
+    let interval = Duration::from_secs(size.interval_s);
+    let (cycles, exact_cycles) = timed_cycles(http, pid, interval)?;
+
+    // Quiet phase: no scrape between the two CPU/counter readings.
+    let (_, c0) = poll_histogram(&get(http, "/metrics")?.1);
+    let (cpu0, tcpu0, req0) = (
+        cpu_seconds(pid)?,
+        cpu_seconds(broker.pid())?,
+        proxy.counters.snapshot(),
+    );
+    let mut rss_steady: f64 = 0.0;
+    for _ in 0..QUIET_CYCLES {
+        std::thread::sleep(interval);
+        rss_steady = rss_steady.max(rss_mib(pid)?.0);
+    }
+    let (cpu1, tcpu1, req1) = (
+        cpu_seconds(pid)?,
+        cpu_seconds(broker.pid())?,
+        proxy.counters.snapshot(),
+    );
+    let (_, c1) = poll_histogram(&get(http, "/metrics")?.1);
+    let n = c1.saturating_sub(c0).max(1) as f64;
+    let requests = req0
+        .iter()
+        .zip(&req1)
+        .enumerate()
+        .filter(|(_, (a, b))| b > a)
+        .map(|(k, (a, b))| (proxy::api_name(k), (b - a) as f64 / n))
+        .collect();
+
+    let mut render = Vec::with_capacity(SCRAPES);
+    let mut body = String::new();
+    for _ in 0..SCRAPES {
+        let (status, b, took) = get(http, "/metrics")?;
+        if status != 200 {
+            return Err(format!("/metrics answered {status}"));
+        }
+        render.push(took.as_secs_f64());
+        body = b;
+    }
+    let verdict = measure::verify(&body, &truth);
+    write(&dir.join("metrics.txt"), &body)?;
+    let rss_peak = rss_mib(pid)?.1;
+    drop(lw);
+    drop(broker);
+    let warnings = std::fs::read_to_string(&log)
+        .map(|l| {
+            l.lines()
+                .filter(|x| x.contains("WARN") || x.contains("ERROR"))
+                .count()
+        })
+        .unwrap_or(0);
+    Ok(Row {
+        size: *size,
+        seed_s,
+        ready_s,
+        cycles,
+        exact_cycles,
+        requests,
+        rss_ready,
+        rss_steady,
+        rss_peak,
+        cpu_ms: (cpu1 - cpu0) * 1000.0 / n,
+        tansu_cpu_ms: (tcpu1 - tcpu0) * 1000.0 / n,
+        render,
+        bytes: body.len(),
+        verdict,
+        warnings,
+        load: loadavg(),
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn config_yaml(size: &Size, http: u16, bootstrap: &str) -> String {
+    format!(
+        "# generated by benches/scale\nlisten: \"127.0.0.1:{http}\"\npoll_interval: {i}s\n\
+         clusters:\n  - name: bench\n    bootstrap_servers: \"{bootstrap}\"\n    poll_timeout: 30s\n\
+         \x20   groups:\n      include: [\"^bench-\"]\n    topics:\n      include: [\"^bench-\"]\n",
+        i = size.interval_s
+    )
+}
+
+/// Seconds from spawn until /readyz says ready (the first complete poll).
+fn wait_ready(http: u16, started: Instant) -> Result<f64, String> {
+    let deadline = started + Duration::from_secs(120);
+    loop {
+        if let Ok((200, _, _)) = get(http, "/readyz") {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        if Instant::now() > deadline {
+            return Err("lagwatch not ready after 120 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Per-cycle poll durations from the histogram's `_sum`/`_count` deltas, scraping twice per
+/// interval so that almost every delta holds exactly one poll; returns (durations, exact).
+fn timed_cycles(http: u16, pid: u32, interval: Duration) -> Result<(Vec<f64>, usize), String> {
+    let (mut sum, mut count) = poll_histogram(&get(http, "/metrics")?.1);
+    let (mut out, mut exact, mut seen) = (Vec::new(), 0, 0u64);
+    let deadline = Instant::now() + interval * (TIMED_CYCLES as u32 * 4) + Duration::from_secs(60);
+    while seen < TIMED_CYCLES {
+        if Instant::now() > deadline {
+            return Err(format!("only {seen} polls finished in time"));
+        }
+        std::thread::sleep(interval / 2);
+        let (s, c) = poll_histogram(&get(http, "/metrics")?.1);
+        rss_mib(pid)?;
+        if c > count {
+            let d = c - count;
+            for _ in 0..d {
+                out.push((s - sum) / d as f64);
+            }
+            exact += usize::from(d == 1);
+            seen += d;
+            (sum, count) = (s, c);
+        }
+    }
+    Ok((out, exact))
+}
+
+fn ms(x: f64) -> String {
+    format!("{:.1}", x * 1000.0)
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut t = String::from("| metric |");
+    for r in rows {
+        t += &format!(" {} |", r.size.name);
+    }
+    t += "\n|---|";
+    t += &"---:|".repeat(rows.len());
+    t += "\n";
+    let mut line = |name: &str, f: &dyn Fn(&Row) -> String| {
+        t += &format!("| {name} |");
+        for r in rows {
+            t += &format!(" {} |", f(r));
+        }
+        t += "\n";
+    };
+    line("topics x partitions", &|r| {
+        format!("{} x {}", r.size.topics, r.size.partitions)
+    });
+    line("partitions / groups / lag series", &|r| {
+        let s = r.size;
+        format!(
+            "{} / {} / {}",
+            s.topics * s.partitions,
+            s.groups,
+            s.groups * s.partitions
+        )
+    });
+    line("poll interval", &|r| format!("{} s", r.size.interval_s));
+    line("seeding (not a result)", &|r| format!("{:.1} s", r.seed_s));
+    line("ready (first complete poll)", &|r| {
+        format!("{:.3} s", r.ready_s)
+    });
+    line("poll cycle p50 (ms)", &|r| ms(quantile(&r.cycles, 0.5)));
+    line("poll cycle p99 (ms)", &|r| ms(quantile(&r.cycles, 0.99)));
+    line("cycles timed (exact)", &|r| {
+        format!("{} ({})", r.cycles.len(), r.exact_cycles)
+    });
+    line("Kafka requests / cycle", &|r| {
+        format!("{:.1}", r.requests.iter().map(|(_, n)| n).sum::<f64>())
+    });
+    line("…by API", &|r| {
+        let v: Vec<String> = r
+            .requests
+            .iter()
+            .map(|(k, n)| format!("{k} {n:.1}"))
+            .collect();
+        v.join("<br>")
+    });
+    line("RSS at ready, before any scrape (MiB)", &|r| {
+        format!("{:.1}", r.rss_ready)
+    });
+    line("RSS steady (MiB, max VmRSS)", &|r| {
+        format!("{:.1}", r.rss_steady)
+    });
+    line("RSS peak (MiB, VmHWM)", &|r| format!("{:.1}", r.rss_peak));
+    line("lagwatch CPU / cycle (ms)", &|r| format!("{:.1}", r.cpu_ms));
+    line("tansu CPU / cycle (ms)", &|r| {
+        format!("{:.1}", r.tansu_cpu_ms)
+    });
+    line("/metrics p50 (ms)", &|r| ms(quantile(&r.render, 0.5)));
+    line("/metrics p99 (ms)", &|r| ms(quantile(&r.render, 0.99)));
+    line("/metrics size (bytes)", &|r| r.bytes.to_string());
+    line("lag series checked", &|r| r.verdict.lag_checked.to_string());
+    line("lag mismatches (must be 0)", &|r| {
+        r.verdict.lag_mismatches.to_string()
+    });
+    line("log-end mismatches (must be 0)", &|r| {
+        r.verdict.end_mismatches.to_string()
+    });
+    line("WARN/ERROR log lines", &|r| r.warnings.to_string());
+    line("load avg at end (1/5/15 min)", &|r| r.load.clone());
+    t
+}

@@ -1,0 +1,178 @@
+//! Reading the process under test: HTTP GET, /proc counters, /metrics parsing, and the
+//! comparison of every lag series with the ground truth.
+
+use crate::seed::Truth;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// GET `path` over HTTP/1.0 (the server closes, so the body ends at EOF).
+/// Returns (status, body, wall time of the whole exchange).
+pub fn get(port: u16, path: &str) -> Result<(u16, String, Duration), String> {
+    let t0 = Instant::now();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| format!("timeout: {e}"))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .map_err(|e| format!("send: {e}"))?;
+    let mut raw = Vec::with_capacity(1 << 20);
+    s.read_to_end(&mut raw)
+        .map_err(|e| format!("read {path}: {e}"))?;
+    let took = t0.elapsed();
+    let text = String::from_utf8(raw).map_err(|_| format!("{path}: body is not UTF-8"))?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("{path}: no header end"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("{path}: bad status line"))?;
+    Ok((status, body.to_owned(), took))
+}
+
+/// CPU seconds (user + system) a process used so far.
+pub fn cpu_seconds(pid: u32) -> Result<f64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf only reads a constant of the C library.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Ok((tick(11) + tick(12)) / hz.max(1.0))
+}
+
+/// (VmRSS, VmHWM) of a process in MiB.
+pub fn rss_mib(pid: u32) -> Result<(f64, f64), String> {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    let kb = |key: &str| {
+        st.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0))
+}
+
+/// One exposition sample: name, labels, value.
+pub struct Sample<'a> {
+    /// Metric name (with `_sum`/`_count`/`_bucket` suffixes as written).
+    pub name: &'a str,
+    /// Label pairs in order.
+    pub labels: Vec<(&'a str, &'a str)>,
+    /// Value.
+    pub value: f64,
+}
+
+/// Parses one classic-text sample line (label values here never hold `"` or `,`).
+pub fn parse_line(line: &str) -> Option<Sample<'_>> {
+    if line.starts_with('#') || line.is_empty() {
+        return None;
+    }
+    let (head, value) = line.rsplit_once(' ')?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    let (name, labels) = match head.split_once('{') {
+        Some((n, rest)) => {
+            let inner = rest.strip_suffix('}')?;
+            let labels = inner
+                .split(',')
+                .filter(|kv| !kv.is_empty())
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    Some((k, v.trim_matches('"')))
+                })
+                .collect();
+            (n, labels)
+        }
+        None => (head, Vec::new()),
+    };
+    Some(Sample {
+        name,
+        labels,
+        value,
+    })
+}
+
+/// (sum, count) of the `lagwatch_poll_duration_seconds` histogram.
+pub fn poll_histogram(body: &str) -> (f64, u64) {
+    let (mut sum, mut count) = (0.0, 0);
+    for s in body.lines().filter_map(parse_line) {
+        match s.name {
+            "lagwatch_poll_duration_seconds_sum" => sum = s.value,
+            "lagwatch_poll_duration_seconds_count" => count = s.value as u64,
+            _ => {}
+        }
+    }
+    (sum, count)
+}
+
+/// How the exposed offsets compare with the ground truth.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Verdict {
+    /// Lag series compared.
+    pub lag_checked: usize,
+    /// Lag series with a wrong value, missing, or not expected.
+    pub lag_mismatches: usize,
+    /// Log-end series with a wrong value, missing, or not expected.
+    pub end_mismatches: usize,
+}
+
+/// Compares every `lagwatch_group_partition_lag` and log-end series with `truth`.
+pub fn verify(body: &str, truth: &Truth) -> Verdict {
+    let mut v = Verdict::default();
+    let (mut seen_lag, mut seen_end) = (0usize, 0usize);
+    for s in body.lines().filter_map(parse_line) {
+        let label = |k: &str| s.labels.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        let part = label("partition")
+            .and_then(|p| p.parse::<i32>().ok())
+            .unwrap_or(-1);
+        let topic = label("topic").unwrap_or("").to_owned();
+        match s.name {
+            "lagwatch_group_partition_lag" => {
+                v.lag_checked += 1;
+                let key = (label("group").unwrap_or("").to_owned(), topic, part);
+                match truth.lag.get(&key) {
+                    Some(&want) if want as f64 == s.value => seen_lag += 1,
+                    Some(_) => {
+                        seen_lag += 1;
+                        v.lag_mismatches += 1;
+                    }
+                    None => v.lag_mismatches += 1,
+                }
+            }
+            "lagwatch_partition_log_end_offset" => match truth.log_end.get(&(topic, part)) {
+                Some(&want) => {
+                    seen_end += 1;
+                    if want as f64 != s.value {
+                        v.end_mismatches += 1;
+                    }
+                }
+                None => v.end_mismatches += 1,
+            },
+            _ => {}
+        }
+    }
+    // Expected series that never showed up are mismatches too.
+    v.lag_mismatches += truth.lag.len().saturating_sub(seen_lag);
+    v.end_mismatches += truth.log_end.len().saturating_sub(seen_end);
+    v
+}
+
+/// The q-quantile (nearest rank) of `xs`; NaN when empty.
+pub fn quantile(xs: &[f64], q: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = (q * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}

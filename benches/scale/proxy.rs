@@ -1,0 +1,124 @@
+//! A counting TCP proxy in front of the broker: tansu advertises the proxy's address, so
+//! every request of every client passes here and is counted by Kafka API key. This gives
+//! exact broker-side request counts without touching lagwatch or the broker.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Kafka API keys go up to ~80 today; anything above lands in the last slot.
+const SLOTS: usize = 128;
+
+/// Requests seen per API key since the proxy started.
+pub struct Counters {
+    by_key: [AtomicU64; SLOTS],
+}
+
+impl Counters {
+    /// Current totals per API key (index = key).
+    pub fn snapshot(&self) -> Vec<u64> {
+        self.by_key
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+/// The running proxy; its runtime (one worker thread) lives as long as this value.
+pub struct Proxy {
+    /// Port clients connect to (the address tansu advertises).
+    pub port: u16,
+    /// Request counters.
+    pub counters: Arc<Counters>,
+    _rt: tokio::runtime::Runtime,
+}
+
+/// Listens on a free loopback port and forwards each connection to `upstream_port`.
+pub fn start(upstream_port: u16) -> std::io::Result<Proxy> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("bench-proxy")
+        .enable_io()
+        .build()?;
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0"))?;
+    let port = listener.local_addr()?.port();
+    let counters = Arc::new(Counters {
+        by_key: std::array::from_fn(|_| AtomicU64::new(0)),
+    });
+    let c = counters.clone();
+    rt.spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let c = c.clone();
+            tokio::spawn(async move {
+                if let Ok(broker) = TcpStream::connect(("127.0.0.1", upstream_port)).await {
+                    let _ = client.set_nodelay(true);
+                    let _ = broker.set_nodelay(true);
+                    forward(client, broker, c).await;
+                }
+            });
+        }
+    });
+    Ok(Proxy {
+        port,
+        counters,
+        _rt: rt,
+    })
+}
+
+async fn forward(client: TcpStream, broker: TcpStream, counters: Arc<Counters>) {
+    let (cr, mut cw) = client.into_split();
+    let (mut br, mut bw) = broker.into_split();
+    let up = async move {
+        // Requests are framed as i32 length + header starting with the i16 api key.
+        let mut cr = BufReader::with_capacity(64 * 1024, cr);
+        let mut buf = Vec::new();
+        while let Ok(len) = cr.read_i32().await {
+            let Ok(len) = usize::try_from(len) else { break };
+            buf.resize(len, 0);
+            if cr.read_exact(&mut buf).await.is_err() {
+                break;
+            }
+            if len >= 2 {
+                let key = usize::try_from(i16::from_be_bytes([buf[0], buf[1]])).unwrap_or(0);
+                counters.by_key[key.min(SLOTS - 1)].fetch_add(1, Ordering::Relaxed);
+            }
+            let head = i32::try_from(len).unwrap_or(i32::MAX).to_be_bytes();
+            if bw.write_all(&head).await.is_err() || bw.write_all(&buf).await.is_err() {
+                break;
+            }
+        }
+        let _ = bw.shutdown().await;
+    };
+    let down = async move {
+        let _ = tokio::io::copy(&mut br, &mut cw).await;
+        let _ = cw.shutdown().await;
+    };
+    tokio::join!(up, down);
+}
+
+/// Kafka API key names for the keys an exporter or the seeding can send.
+pub fn api_name(key: usize) -> String {
+    let n = match key {
+        0 => "Produce",
+        1 => "Fetch",
+        2 => "ListOffsets",
+        3 => "Metadata",
+        8 => "OffsetCommit",
+        9 => "OffsetFetch",
+        10 => "FindCoordinator",
+        11 => "JoinGroup",
+        12 => "Heartbeat",
+        13 => "LeaveGroup",
+        14 => "SyncGroup",
+        15 => "DescribeGroups",
+        16 => "ListGroups",
+        18 => "ApiVersions",
+        19 => "CreateTopics",
+        32 => "DescribeConfigs",
+        60 => "DescribeCluster",
+        69 => "ConsumerGroupDescribe",
+        _ => return format!("api{key}"),
+    };
+    n.to_owned()
+}

@@ -1,0 +1,275 @@
+//! Seeding the broker with a known state and writing the ground truth.
+//!
+//! Every number is a pure function of (topic, partition, group) indexes, so the expected
+//! lag of every series is known without reading anything back.
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// One benchmark size.
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    /// Name on the command line and in the table.
+    pub name: &'static str,
+    /// Topics.
+    pub topics: usize,
+    /// Partitions per topic.
+    pub partitions: usize,
+    /// Consumer groups; group g consumes topic g % topics, all partitions.
+    pub groups: usize,
+    /// lagwatch poll interval (seconds).
+    pub interval_s: u64,
+}
+
+/// The sizes of the issue; `issue2` is issue 2's 50 groups over 200 partitions.
+pub const SIZES: [Size; 4] = [
+    Size {
+        name: "issue2",
+        topics: 10,
+        partitions: 20,
+        groups: 50,
+        interval_s: 1,
+    },
+    Size {
+        name: "small",
+        topics: 100,
+        partitions: 10,
+        groups: 100,
+        interval_s: 1,
+    },
+    Size {
+        name: "large",
+        topics: 1000,
+        partitions: 10,
+        groups: 1000,
+        interval_s: 2,
+    },
+    Size {
+        name: "partition-heavy",
+        topics: 100,
+        partitions: 100,
+        groups: 200,
+        interval_s: 2,
+    },
+];
+
+/// Topic name of index `t`.
+pub fn topic(t: usize) -> String {
+    format!("bench-t{t:04}")
+}
+
+/// Group name of index `g`.
+pub fn group(g: usize) -> String {
+    format!("bench-g{g:04}")
+}
+
+/// Records in partition (t, p): 3..=20, varied so no two neighbours look alike.
+pub fn records(t: usize, p: usize) -> i64 {
+    3 + ((t * 31 + p * 7) % 18) as i64
+}
+
+/// Offset group g commits on partition p of its topic: 0..=records, so lag 0 and full occur.
+pub fn committed(g: usize, t: usize, p: usize) -> i64 {
+    ((g * 13 + p * 5) as i64) % (records(t, p) + 1)
+}
+
+/// What lagwatch must report: (group, topic, partition) -> lag, and (topic, partition) -> end.
+#[derive(Debug, Default)]
+pub struct Truth {
+    /// Expected `lagwatch_group_partition_lag`.
+    pub lag: BTreeMap<(String, String, i32), i64>,
+    /// Expected `lagwatch_partition_log_end_offset`.
+    pub log_end: BTreeMap<(String, i32), i64>,
+}
+
+impl Truth {
+    /// The ground truth of `size`.
+    pub fn of(size: &Size) -> Truth {
+        let mut t = Truth::default();
+        for ti in 0..size.topics {
+            for p in 0..size.partitions {
+                t.log_end.insert((topic(ti), p as i32), records(ti, p));
+            }
+        }
+        for g in 0..size.groups {
+            let ti = g % size.topics;
+            for p in 0..size.partitions {
+                let lag = records(ti, p) - committed(g, ti, p);
+                t.lag.insert((group(g), topic(ti), p as i32), lag);
+            }
+        }
+        t
+    }
+
+    /// Tab-separated `group topic partition committed log_end lag` lines.
+    pub fn to_tsv(&self) -> String {
+        let mut s = String::from("group\ttopic\tpartition\tlog_end\tlag\n");
+        for ((g, t, p), lag) in &self.lag {
+            let end = self.log_end.get(&(t.clone(), *p)).copied().unwrap_or(-1);
+            let _ = writeln!(s, "{g}\t{t}\t{p}\t{end}\t{lag}");
+        }
+        s
+    }
+}
+
+/// Creates the topics, produces the records and commits the groups' offsets.
+pub fn seed(bootstrap: &str, size: &Size) -> Result<(), String> {
+    let t0 = Instant::now();
+    create_topics(bootstrap, size)?;
+    eprintln!(
+        "[scale]   topics created in {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+    produce(bootstrap, size)?;
+    eprintln!(
+        "[scale]   records produced at {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+    commit_all(bootstrap, size)?;
+    eprintln!(
+        "[scale]   offsets committed at {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn create_topics(bootstrap: &str, size: &Size) -> Result<(), String> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .map_err(|e| format!("admin client: {e}"))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let names: Vec<String> = (0..size.topics).map(topic).collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for chunk in names.chunks(100) {
+        let new: Vec<NewTopic> = chunk
+            .iter()
+            .map(|n| NewTopic::new(n, size.partitions as i32, TopicReplication::Fixed(1)))
+            .collect();
+        let res = rt
+            .block_on(admin.create_topics(&new, &opts))
+            .map_err(|e| format!("create_topics: {e}"))?;
+        for r in res {
+            if let Err((name, e)) = r {
+                if e != RDKafkaErrorCode::TopicAlreadyExists {
+                    return Err(format!("create topic {name}: {e}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn producer(bootstrap: &str, one_per_batch: bool) -> Result<BaseProducer, String> {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", bootstrap)
+        .set("message.timeout.ms", "60000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("linger.ms", if one_per_batch { "0" } else { "20" });
+    if one_per_batch {
+        cc.set("batch.num.messages", "1");
+    }
+    cc.create().map_err(|e| format!("producer: {e}"))
+}
+
+fn send(p: &BaseProducer, topic: &str, partition: i32, payload: &str) -> Result<(), String> {
+    loop {
+        match p.send(
+            BaseRecord::<(), _>::to(topic)
+                .partition(partition)
+                .payload(payload),
+        ) {
+            Ok(()) => return Ok(()),
+            Err((e, _)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                p.poll(Duration::from_millis(50));
+            }
+            Err((e, _)) => return Err(format!("produce to {topic}/{partition}: {e}")),
+        }
+    }
+}
+
+/// tansu answers ListOffsets LATEST with (first offset of the last batch) + 1, so the last
+/// record of each partition goes alone in its own batch after everything else is flushed.
+fn produce(bootstrap: &str, size: &Size) -> Result<(), String> {
+    let bulk = producer(bootstrap, false)?;
+    for t in 0..size.topics {
+        let name = topic(t);
+        for p in 0..size.partitions {
+            for i in 0..records(t, p) - 1 {
+                send(&bulk, &name, p as i32, &format!("m{i}"))?;
+            }
+            bulk.poll(Duration::ZERO);
+        }
+    }
+    bulk.flush(Duration::from_secs(120))
+        .map_err(|e| format!("flush: {e}"))?;
+    let single = producer(bootstrap, true)?;
+    for t in 0..size.topics {
+        let name = topic(t);
+        for p in 0..size.partitions {
+            send(&single, &name, p as i32, "last")?;
+            single.poll(Duration::ZERO);
+        }
+    }
+    single
+        .flush(Duration::from_secs(120))
+        .map_err(|e| format!("flush: {e}"))
+}
+
+/// Commits every group's offsets without joining the group, on a few threads at once.
+fn commit_all(bootstrap: &str, size: &Size) -> Result<(), String> {
+    let next = AtomicUsize::new(0);
+    let workers = 8.min(size.groups.max(1));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| loop {
+                    let g = next.fetch_add(1, Ordering::Relaxed);
+                    if g >= size.groups {
+                        return Ok(());
+                    }
+                    commit_group(bootstrap, size, g)?;
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("commit thread panicked".into()))
+        })
+    })
+}
+
+fn commit_group(bootstrap: &str, size: &Size, g: usize) -> Result<(), String> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group(g))
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(|e| format!("consumer: {e}"))?;
+    let t = g % size.topics;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..size.partitions {
+        tpl.add_partition_offset(&topic(t), p as i32, Offset::Offset(committed(g, t, p)))
+            .map_err(|e| format!("tpl: {e}"))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match c.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => return Ok(()),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            Err(e) => return Err(format!("commit for {}: {e}", group(g))),
+        }
+    }
+}
