@@ -43,7 +43,8 @@ fn fixture() -> Snapshot {
 fn render(openmetrics: bool) -> String {
     let state = AppState::new(["prod"]);
     let metrics = Metrics::new(state.clone());
-    let view = Model::new(RulesConfig::default()).update(&fixture(), 1_700_000_000.0);
+    let view = Model::new(RulesConfig::default(), std::time::Duration::from_secs(15))
+        .update(&fixture(), 1_700_000_000.0);
     state.update("prod", |c| {
         c.view = Some(Arc::new(view));
         c.up = true;
@@ -210,4 +211,51 @@ async fn content_types_readiness_and_404s() {
     assert_eq!(v["clusters"][0]["cluster"], "nowhere");
     assert_eq!(v["clusters"][0]["up"], false);
     running.stop().await;
+}
+
+#[test]
+fn never_draining_eta_is_plus_inf_in_both_formats() {
+    use lagwatch::view::{ClusterView, GroupTopicView, GroupView, Status};
+    let view = ClusterView {
+        cluster: "prod".into(),
+        taken_at: 1.0,
+        up: true,
+        partial: false,
+        errors: Vec::new(),
+        topics: Vec::new(),
+        groups: vec![GroupView {
+            group: "g".into(),
+            source: lagwatch::snapshot::GroupSource::Kafka,
+            state: "Stable".into(),
+            members: Some(1),
+            lag: 10,
+            max_lag_seconds: None,
+            status: Status::Critical,
+            reasons: Vec::new(),
+            last_commit_age_seconds: None,
+            topics: vec![GroupTopicView {
+                topic: "t".into(),
+                lag: 10,
+                max_lag_seconds: None,
+                produce_rate: Some(5.0),
+                consume_rate: Some(1.0),
+                throughput_ratio: Some(0.2),
+                drain_eta_seconds: Some(f64::INFINITY),
+                status: Status::Critical,
+                reasons: Vec::new(),
+                partitions: Vec::new(),
+            }],
+        }],
+    };
+    let state = AppState::new(["prod"]);
+    let metrics = Metrics::new(state.clone());
+    state.update("prod", |c| c.view = Some(Arc::new(view)));
+    for om in [false, true] {
+        let text = metrics.render(om).expect("render");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("lagwatch_group_topic_drain_eta_seconds{"))
+            .expect("eta series");
+        assert!(line.ends_with(" +Inf"), "{line}");
+    }
 }

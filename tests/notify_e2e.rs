@@ -48,7 +48,7 @@ async fn wait_messages(s: &MockServer, n: usize, what: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the status engine from wt-status"]
+
 async fn warning_critical_resolved_reach_slack_and_discord_once_each() {
     let mock = MockCluster::new(1).expect("mock cluster");
     mock.create_topic("orders", 1, 1).expect("topic");

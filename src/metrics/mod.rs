@@ -158,6 +158,13 @@ impl Metrics {
         } else {
             prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
         }
+        // The float formatter writes infinity as `inf`; both formats spell it `+Inf`
+        // (a never-draining ETA is +Inf), and strict OpenMetrics parsers insist.
+        if out.contains(" inf\n") || out.contains(" -inf\n") {
+            out = out
+                .replace(" inf\n", " +Inf\n")
+                .replace(" -inf\n", " -Inf\n");
+        }
         Ok(out)
     }
 
