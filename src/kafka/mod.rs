@@ -13,8 +13,9 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 /// Committed-offset requests kept in flight at once on the one client.
 const OFFSET_FETCH_IN_FLIGHT: usize = 200;
@@ -56,7 +57,14 @@ pub struct KafkaReader {
     // A timed-out poll keeps running on its blocking thread; this keeps a second one from
     // starting on the same client until it is done.
     busy: Arc<AtomicBool>,
+    describe_cache: Arc<DescribeCache>,
 }
+
+/// Group descriptions with the time they were read.
+type DescribeCache = Mutex<HashMap<String, (ffi::GroupDescription, Instant)>>;
+
+/// How long a group description is reused before the group is described again.
+const DESCRIBE_TTL: Duration = Duration::from_secs(60);
 
 /// Clears the busy flag when the blocking read ends, however it ends.
 struct BusyGuard(Arc<AtomicBool>);
@@ -97,6 +105,7 @@ impl KafkaReader {
             cfg,
             admin: Arc::new(admin),
             busy: Arc::new(AtomicBool::new(false)),
+            describe_cache: Arc::new(Mutex::new(HashMap::new())),
             spark: Arc::new(spark),
         })
     }
@@ -104,6 +113,7 @@ impl KafkaReader {
     fn read_blocking(
         cfg: &ClusterConfig,
         admin: &AdminClient<DefaultClientContext>,
+        describe_cache: &DescribeCache,
     ) -> Result<Snapshot, ReadError> {
         let timeout = cfg.poll_timeout;
         let client = admin.inner();
@@ -159,7 +169,39 @@ impl KafkaReader {
         let explicit = names.len();
         names.extend(discovered);
 
-        let descriptions = ffi::describe_consumer_groups(client, &names, timeout);
+        // State and members change slowly, and each description costs the broker a
+        // coordinator lookup and a request per group: re-describe a group only when its
+        // cached description is older than DESCRIBE_TTL or its listed state changed.
+        let now = Instant::now();
+        let mut cache = describe_cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|name, _| names.contains(name));
+        let stale: Vec<String> = names
+            .iter()
+            .filter(|n| match cache.get(*n) {
+                None => true,
+                Some((d, at)) => {
+                    now.duration_since(*at) > DESCRIBE_TTL
+                        || states
+                            .get(*n)
+                            .is_some_and(|s| s != "Unknown" && *s != d.state)
+                }
+            })
+            .cloned()
+            .collect();
+        let mut descriptions = ffi::describe_consumer_groups(client, &stale, timeout);
+        for (name, d) in &descriptions {
+            if let Ok(d) = d {
+                cache.insert(name.clone(), (d.clone(), now));
+            }
+        }
+        for name in &names {
+            if let Some((d, _)) = cache.get(name) {
+                descriptions
+                    .entry(name.clone())
+                    .or_insert_with(|| Ok(d.clone()));
+            }
+        }
+        drop(cache);
         let mut requests = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             let (state, members) = match descriptions.get(name) {
@@ -331,9 +373,10 @@ impl ClusterReader for KafkaReader {
         };
         let cfg = self.cfg.clone();
         let admin = self.admin.clone();
+        let cache = self.describe_cache.clone();
         let mut snap = tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            Self::read_blocking(&cfg, &admin)
+            Self::read_blocking(&cfg, &admin, &cache)
         })
         .await
         .unwrap_or_else(|e| {
