@@ -7,15 +7,10 @@
 
 mod support;
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,9 +18,13 @@ use support::*;
 
 #[path = "prometheus_live/rules_copy.rs"]
 mod rules_copy;
+#[path = "prometheus_live/server.rs"]
+mod server;
+#[path = "prometheus_live/traffic.rs"]
+mod traffic;
 
-/// Records on `events` before the consumers start: the backlog the slow ones chase.
-const BACKLOG: i64 = 2000;
+use server::{active_alerts, eval, prometheus_bin, Prometheus};
+use traffic::{committer, produce_big, producer, spark_checkpoint, Traffic, BACKLOG};
 
 /// Dashboard targets that may legitimately be empty here, with the reason; the scenario
 /// below produces data for every other panel.
@@ -35,175 +34,6 @@ const NO_DATA_ALLOWED: &[(&str, &str)] = &[(
     "member counts come from DescribeConsumerGroups, which the librdkafka mock cluster \
      lacks, so lagwatch_group_members is absent by design (unknown is not 0)",
 )];
-
-/// The Prometheus binary, or None (with a note) when this machine has none and CI is not set.
-fn prometheus_bin() -> Option<String> {
-    match std::env::var("PROMETHEUS_BIN") {
-        Ok(b) if !b.is_empty() => Some(b),
-        _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "PROMETHEUS_BIN is not set: run the suite with `bash .ci/run`"
-            );
-            eprintln!("PROMETHEUS_BIN not set: skipping the live Prometheus test");
-            None
-        }
-    }
-}
-
-/// A Prometheus server on a free loopback port, killed on drop.
-struct Prometheus {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
-}
-
-impl Prometheus {
-    fn start(bin: &str, dir: &Path, target: std::net::SocketAddr, rules: &str) -> Prometheus {
-        std::fs::write(dir.join("rules.yaml"), rules).expect("write rules");
-        let cfg = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             rule_files: [rules.yaml]\n\
-             scrape_configs:\n  - job_name: lagwatch\n    scrape_interval: 1s\n    \
-             scrape_timeout: 1s\n    static_configs:\n      - targets: [\"{target}\"]\n"
-        );
-        std::fs::write(dir.join("prometheus.yml"), cfg).expect("write config");
-        let port = free_port();
-        let log = dir.join("prometheus.log");
-        let out = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(bin)
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .expect("spawn prometheus");
-        Prometheus {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-
-    /// GET an API path; the JSON body whatever the HTTP status (errors carry `error`).
-    async fn api(&self, path: &str, query: &[(&str, &str)]) -> Option<Value> {
-        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.base), query).ok()?;
-        let r = reqwest::get(url).await.ok()?;
-        r.json().await.ok()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Shared state of the traffic threads.
-struct Traffic {
-    produced: AtomicI64,
-    stop: AtomicBool,
-}
-
-/// One record per batch to events/0 every ~20 ms, counting what reached the log.
-fn producer(bs: String, tr: Arc<Traffic>) {
-    let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &bs)
-        .set("linger.ms", "0")
-        .create()
-        .expect("producer");
-    while !tr.stop.load(Ordering::Relaxed) {
-        p.send(BaseRecord::<(), _>::to("events").partition(0).payload("x"))
-            .map_err(|(e, _)| e)
-            .expect("send");
-        p.flush(Duration::from_secs(10)).expect("flush");
-        tr.produced.fetch_add(1, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Commits for `group` on events/0 from `start`, advancing `ratio` × the producer's
-/// progress and never past the log end, so the consume/produce ratio is what the test
-/// sets however loaded the machine is.
-fn committer(bs: String, tr: Arc<Traffic>, group: &'static str, start: i64, ratio: f64) {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bs)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let (mut pos, mut last_seen, mut committed) = (start as f64, 0i64, -1i64);
-    while !tr.stop.load(Ordering::Relaxed) {
-        let now = tr.produced.load(Ordering::Relaxed);
-        pos = (pos + ratio * (now - last_seen) as f64).min((BACKLOG + now) as f64);
-        last_seen = now;
-        let target = pos as i64;
-        if target != committed {
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset("events", 0, Offset::Offset(target))
-                .expect("tpl");
-            if c.commit(&tpl, CommitMode::Sync).is_ok() {
-                committed = target;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Large records, one per batch: the mock keeps ~5 MB per partition, so the first ones
-/// are deleted and the log start moves past a commit at 0 (data loss).
-fn produce_big(bs: &str, n: usize) {
-    let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bs)
-        .set("linger.ms", "0")
-        .create()
-        .expect("producer");
-    let payload = vec![b'x'; 600_000];
-    for _ in 0..n {
-        p.send(
-            BaseRecord::<(), _>::to("big")
-                .partition(0)
-                .payload(&payload),
-        )
-        .map_err(|(e, _)| e)
-        .expect("send");
-        p.flush(Duration::from_secs(10)).expect("flush");
-    }
-}
-
-/// A Spark checkpoint with batch 0 committed at events/0 = 5 and batch 1 (to 10) in flight.
-fn spark_checkpoint(root: &Path) {
-    let meta = r#"{"batchWatermarkMs":0,"batchTimestampMs":1700000000000,"conf":{}}"#;
-    for (rel, body) in [
-        (
-            "offsets/0",
-            format!("v1\n{meta}\n{{\"events\":{{\"0\":5}}}}"),
-        ),
-        ("commits/0", "v1\n{\"nextBatchWatermarkMs\":0}".to_owned()),
-        (
-            "offsets/1",
-            format!("v1\n{meta}\n{{\"events\":{{\"0\":10}}}}"),
-        ),
-    ] {
-        let dst = root.join(rel);
-        std::fs::create_dir_all(dst.parent().expect("parent")).expect("mkdir");
-        std::fs::write(dst, body).expect("write checkpoint");
-    }
-}
 
 /// lagwatch's thresholds here are the defaults / 1000 (messages) and 1 s instead of 60 s,
 /// the same scaling as the rules copy, so lagwatch and Prometheus agree.
@@ -333,50 +163,6 @@ fn rule_exprs(yaml: &str) -> Vec<(String, String, bool)> {
         })
         .collect()
 }
-
-/// Evaluates `expr`; Err(message) on a query error, Ok(number of series) otherwise.
-async fn eval(prom: &Prometheus, expr: &str, range: bool) -> Result<usize, String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs_f64();
-    let (start, end) = (format!("{}", now - 30.0), format!("{now}"));
-    let body = if range {
-        let q = [
-            ("query", expr),
-            ("start", &start),
-            ("end", &end),
-            ("step", "1"),
-        ];
-        prom.api("/api/v1/query_range", &q).await
-    } else {
-        prom.api("/api/v1/query", &[("query", expr)]).await
-    };
-    let body = body.ok_or_else(|| "no answer from Prometheus".to_owned())?;
-    if body["status"] != "success" {
-        return Err(format!("{}: {}", body["errorType"], body["error"]));
-    }
-    Ok(body["data"]["result"].as_array().map_or(0, Vec::len))
-}
-
-/// (alertname, group or "") of every pending or firing alert.
-async fn active_alerts(prom: &Prometheus) -> BTreeSet<(String, String)> {
-    let Some(body) = prom.api("/api/v1/alerts", &[]).await else {
-        return BTreeSet::new();
-    };
-    body["data"]["alerts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|a| a["state"] == "firing" || a["state"] == "pending")
-        .map(|a| {
-            let l = &a["labels"];
-            let s = |k: &str| l[k].as_str().unwrap_or("").to_owned();
-            (s("alertname"), s("group"))
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboards_and_rules_on_a_real_prometheus() {
     let Some(bin) = prometheus_bin() else { return };
@@ -521,6 +307,9 @@ async fn dashboards_and_rules_on_a_real_prometheus() {
             "{a} fired: {alerts:?}"
         );
     }
+    // The same verdict from lagwatch's own status engine, as Prometheus stored it.
+    let ok = r#"lagwatch_group_topic_status{group="caughtup", topic="events", status="ok"} == 1"#;
+    assert_eq!(eval(&prom, ok, false).await, Ok(1), "caughtup is ok");
     println!(
         "prometheus_live: {} dashboard targets + {} rules = {checked} expressions evaluated, \
          {} alerts active ({} expected), in {:.1?}",
