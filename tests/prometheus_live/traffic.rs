@@ -1,0 +1,107 @@
+//! Background traffic on the mock cluster: a steady producer, committers at chosen speeds,
+//! retention-driven data loss and a Spark checkpoint.
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Records on `events` before the consumers start: the backlog the slow ones chase.
+pub const BACKLOG: i64 = 2000;
+/// Shared state of the traffic threads.
+pub struct Traffic {
+    /// Records acknowledged on events/0 by the producer thread.
+    pub produced: AtomicI64,
+    /// Set to end every traffic thread.
+    pub stop: AtomicBool,
+}
+
+/// One record per batch to events/0 every ~20 ms, counting what reached the log.
+pub fn producer(bs: String, tr: Arc<Traffic>) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bs)
+        .set("linger.ms", "0")
+        .create()
+        .expect("producer");
+    while !tr.stop.load(Ordering::Relaxed) {
+        p.send(BaseRecord::<(), _>::to("events").partition(0).payload("x"))
+            .map_err(|(e, _)| e)
+            .expect("send");
+        p.flush(Duration::from_secs(10)).expect("flush");
+        tr.produced.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Commits for `group` on events/0 from `start`, advancing `ratio` × the producer's
+/// progress and never past the log end, so the consume/produce ratio is what the test
+/// sets however loaded the machine is.
+pub fn committer(bs: String, tr: Arc<Traffic>, group: &'static str, start: i64, ratio: f64) {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bs)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let (mut pos, mut last_seen, mut committed) = (start as f64, 0i64, -1i64);
+    while !tr.stop.load(Ordering::Relaxed) {
+        let now = tr.produced.load(Ordering::Relaxed);
+        pos = (pos + ratio * (now - last_seen) as f64).min((BACKLOG + now) as f64);
+        last_seen = now;
+        let target = pos as i64;
+        if target != committed {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset("events", 0, Offset::Offset(target))
+                .expect("tpl");
+            if c.commit(&tpl, CommitMode::Sync).is_ok() {
+                committed = target;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Large records, one per batch: the mock keeps ~5 MB per partition, so the first ones
+/// are deleted and the log start moves past a commit at 0 (data loss).
+pub fn produce_big(bs: &str, n: usize) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bs)
+        .set("linger.ms", "0")
+        .create()
+        .expect("producer");
+    let payload = vec![b'x'; 600_000];
+    for _ in 0..n {
+        p.send(
+            BaseRecord::<(), _>::to("big")
+                .partition(0)
+                .payload(&payload),
+        )
+        .map_err(|(e, _)| e)
+        .expect("send");
+        p.flush(Duration::from_secs(10)).expect("flush");
+    }
+}
+
+/// A Spark checkpoint with batch 0 committed at events/0 = 5 and batch 1 (to 10) in flight.
+pub fn spark_checkpoint(root: &Path) {
+    let meta = r#"{"batchWatermarkMs":0,"batchTimestampMs":1700000000000,"conf":{}}"#;
+    for (rel, body) in [
+        (
+            "offsets/0",
+            format!("v1\n{meta}\n{{\"events\":{{\"0\":5}}}}"),
+        ),
+        ("commits/0", "v1\n{\"nextBatchWatermarkMs\":0}".to_owned()),
+        (
+            "offsets/1",
+            format!("v1\n{meta}\n{{\"events\":{{\"0\":10}}}}"),
+        ),
+    ] {
+        let dst = root.join(rel);
+        std::fs::create_dir_all(dst.parent().expect("parent")).expect("mkdir");
+        std::fs::write(dst, body).expect("write checkpoint");
+    }
+}
