@@ -102,7 +102,11 @@ pub fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(crate::app::run(cfg, crate::app::shutdown_signal())) {
+            match rt.block_on(crate::app::run(
+                cfg,
+                Some(config),
+                crate::app::shutdown_signal(),
+            )) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("lagwatch: {e:#}");
