@@ -76,11 +76,31 @@ async fn https_with_basic_auth_guards_everything_but_healthz() {
         ("/healthz", None, 200, "health probes need no credentials"),
         ("/metrics", None, 401, "no credentials"),
         ("/metrics", Some(("prom", "wrong")), 401, "wrong password"),
-        ("/metrics", Some(("other", "s3cret-pass")), 401, "unknown user"),
-        ("/metrics", Some(("prom", "s3cret-pass")), 200, "right credentials"),
+        (
+            "/metrics",
+            Some(("other", "s3cret-pass")),
+            401,
+            "unknown user",
+        ),
+        (
+            "/metrics",
+            Some(("prom", "s3cret-pass")),
+            200,
+            "right credentials",
+        ),
         ("/api/v1/status", None, 401, "the API is guarded too"),
-        ("/api/v1/status", Some(("prom", "s3cret-pass")), 200, "API with credentials"),
-        ("/readyz", None, 401, "readiness is guarded (only /healthz is open)"),
+        (
+            "/api/v1/status",
+            Some(("prom", "s3cret-pass")),
+            200,
+            "API with credentials",
+        ),
+        (
+            "/readyz",
+            None,
+            401,
+            "readiness is guarded (only /healthz is open)",
+        ),
         ("/", None, 401, "the index page is guarded"),
     ];
     for (path, cred, want, why) in cases {
@@ -106,7 +126,11 @@ async fn https_with_basic_auth_guards_everything_but_healthz() {
         .build()
         .expect("client");
     assert!(
-        untrusting.get(format!("{base}/healthz")).send().await.is_err(),
+        untrusting
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err(),
         "an unknown CA must be rejected"
     );
     // Plain HTTP to the TLS port is not served.
@@ -131,7 +155,9 @@ fn web_config_errors_name_file_line_and_field() {
             "cert without key",
         ),
         (
-            format!("web:\n  tls_cert_file: \"{d}/missing.pem\"\n  tls_key_file: \"{d}/key.pem\"\n"),
+            format!(
+                "web:\n  tls_cert_file: \"{d}/missing.pem\"\n  tls_key_file: \"{d}/key.pem\"\n"
+            ),
             "web.tls_cert_file: cannot read",
             "unreadable certificate file",
         ),
@@ -160,6 +186,9 @@ fn web_config_errors_name_file_line_and_field() {
             Err(e) => e.to_string(),
         };
         assert!(err.contains(want), "{why}: `{want}` not in:\n{err}");
-        assert!(!err.contains("plain-password"), "{why}: the value leaked:\n{err}");
+        assert!(
+            !err.contains("plain-password"),
+            "{why}: the value leaked:\n{err}"
+        );
     }
 }
