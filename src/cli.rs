@@ -120,6 +120,14 @@ pub fn main() -> ExitCode {
 /// A minimal HTTP/1.0 GET over std, so the runtime image needs no curl.
 fn healthcheck(url: &str) -> Result<(), String> {
     use std::io::{Read, Write};
+    if url.starts_with("https://") {
+        // Kept plain on purpose: no TLS stack in the probe. See docs/hardening.md.
+        return Err(
+            "https:// is not supported: with web.tls_* set, probe with the \
+                    orchestrator's HTTPS check instead (docs/hardening.md)"
+                .into(),
+        );
+    }
     let rest = url
         .strip_prefix("http://")
         .ok_or("only http:// URLs are supported")?;

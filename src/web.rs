@@ -130,31 +130,33 @@ mod tests {
 
     #[test]
     fn parse_basic_cases() {
-        let cases: &[(&str, Option<(&str, &str)>, &str)] = &[
+        // (header value, expected user and password, why)
+        type Case<'a> = (String, Option<(&'a str, &'a str)>, &'a str);
+        let cases: Vec<Case<'_>> = vec![
             (
-                &format!("Basic {}", b64("al:pw")),
+                format!("Basic {}", b64("al:pw")),
                 Some(("al", "pw")),
                 "plain",
             ),
             (
-                &format!("basic {}", b64("al:p:w")),
+                format!("basic {}", b64("al:p:w")),
                 Some(("al", "p:w")),
                 "scheme is case-insensitive; password may hold ':'",
             ),
             (
-                &format!("Bearer {}", b64("al:pw")),
+                format!("Bearer {}", b64("al:pw")),
                 None,
                 "other schemes are not basic auth",
             ),
-            ("Basic !!!", None, "not base64"),
+            ("Basic !!!".into(), None, "not base64"),
             (
-                &format!("Basic {}", b64("nocolon")),
+                format!("Basic {}", b64("nocolon")),
                 None,
                 "no user:password separator",
             ),
         ];
         for (input, want, why) in cases {
-            let got = parse_basic(input);
+            let got = parse_basic(&input);
             let want = want.map(|(u, p)| (u.to_owned(), p.to_owned()));
             assert_eq!(got, want, "{why}");
         }

@@ -72,7 +72,13 @@ async fn https_with_basic_auth_guards_everything_but_healthz() {
     let client = tls_client(&pki.ca_pem);
 
     // (path, credentials, expected status, why)
-    let cases: &[(&str, Option<(&str, &str)>, u16, &str)] = &[
+    type Case = (
+        &'static str,
+        Option<(&'static str, &'static str)>,
+        u16,
+        &'static str,
+    );
+    let cases: &[Case] = &[
         ("/healthz", None, 200, "health probes need no credentials"),
         ("/metrics", None, 401, "no credentials"),
         ("/metrics", Some(("prom", "wrong")), 401, "wrong password"),
