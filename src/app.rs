@@ -42,6 +42,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let metrics = Metrics::new(state.clone());
     let (views, _) = broadcast::channel(64);
     let (stop, stop_rx) = watch::channel(false);
+    // TLS files are read before binding, so a bad certificate fails the start (or a
+    // reload) instead of the first scrape.
+    let tls = match &cfg.web.tls {
+        Some(files) => Some(crate::web::rustls_config(files).await?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -94,13 +100,21 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let hctx = HttpCtx {
         state: state.clone(),
         metrics: metrics.clone(),
+        auth: crate::web::BasicAuth::from_config(&cfg.web),
     };
+    let https = tls.is_some();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = http::serve(listener, hctx, shutdown).await {
+        if let Err(e) = http::serve(listener, hctx, tls, shutdown).await {
             tracing::error!("HTTP server failed: {e}");
         }
     }));
-    tracing::info!(%addr, clusters = cfg.clusters.len(), "lagwatch started");
+    tracing::info!(
+        %addr,
+        https,
+        basic_auth = !cfg.web.basic_auth_users.is_empty(),
+        clusters = cfg.clusters.len(),
+        "lagwatch started"
+    );
     Ok(Running {
         addr,
         state,
@@ -110,16 +124,86 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// Runs until `shutdown` resolves, then stops cleanly.
+/// Runs until `shutdown` resolves, then stops cleanly. With a `config_path`, SIGHUP
+/// re-reads it: a config that does not validate is logged (with file:line) and the old
+/// one keeps running; a valid one replaces everything (pollers, notifiers, HTTP) and
+/// incident state carries over through `state_dir`. If the new config cannot start
+/// (e.g. its `listen` is taken), the old one is started again.
 pub async fn run(
     cfg: Config,
+    config_path: Option<std::path::PathBuf>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let running = start(cfg).await?;
-    shutdown.await;
+    let mut current = cfg;
+    let mut running = start(current.clone()).await?;
+    let mut hup = Hangup::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = hup.recv() => {}
+        }
+        let Some(path) = &config_path else {
+            tracing::warn!("SIGHUP ignored: no config file to re-read");
+            continue;
+        };
+        let new = match crate::config::load_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("reload rejected, keeping the running config: {e}");
+                continue;
+            }
+        };
+        tracing::info!(config = %path.display(), "reloading");
+        running.stop().await;
+        running = match start(new.clone()).await {
+            Ok(r) => {
+                current = new;
+                tracing::info!("reload applied");
+                r
+            }
+            Err(e) => {
+                tracing::error!("reload failed, restarting with the previous config: {e:#}");
+                start(current.clone())
+                    .await
+                    .context("restarting with the previous config after a failed reload")?
+            }
+        };
+    }
     tracing::info!("shutting down");
     running.stop().await;
     Ok(())
+}
+
+/// SIGHUP as a stream; never fires where signals are unavailable.
+struct Hangup {
+    #[cfg(unix)]
+    sig: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            let sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+            if let Err(e) = &sig {
+                tracing::warn!("cannot listen for SIGHUP, reload disabled: {e}");
+            }
+            Hangup { sig: sig.ok() }
+        }
+        #[cfg(not(unix))]
+        Hangup {}
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.sig {
+            if s.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

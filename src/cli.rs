@@ -102,7 +102,11 @@ pub fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(crate::app::run(cfg, crate::app::shutdown_signal())) {
+            match rt.block_on(crate::app::run(
+                cfg,
+                Some(config),
+                crate::app::shutdown_signal(),
+            )) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("lagwatch: {e:#}");
@@ -116,6 +120,14 @@ pub fn main() -> ExitCode {
 /// A minimal HTTP/1.0 GET over std, so the runtime image needs no curl.
 fn healthcheck(url: &str) -> Result<(), String> {
     use std::io::{Read, Write};
+    if url.starts_with("https://") {
+        // Kept plain on purpose: no TLS stack in the probe. See docs/hardening.md.
+        return Err(
+            "https:// is not supported: with web.tls_* set, probe with the \
+                    orchestrator's HTTPS check instead (docs/hardening.md)"
+                .into(),
+        );
+    }
     let rest = url
         .strip_prefix("http://")
         .ok_or("only http:// URLs are supported")?;
@@ -203,7 +215,9 @@ fn init_logging(level: Option<&str>, json: bool) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: piped logs (containers, journald) stay greppable.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         builder.json().init();
     } else {

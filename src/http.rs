@@ -16,18 +16,28 @@ pub struct HttpCtx {
     pub state: Arc<AppState>,
     /// Registry renderer.
     pub metrics: Arc<Metrics>,
+    /// Basic auth for every endpoint but /healthz; none = open.
+    pub auth: Option<Arc<crate::web::BasicAuth>>,
 }
 
 /// The router with every endpoint.
 pub fn router(ctx: HttpCtx) -> Router {
-    Router::new()
+    let auth = ctx.auth.clone();
+    let r = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status))
         .route("/api/v1/clusters/{cluster}/groups/{group}", get(group))
         .route("/", get(index))
-        .with_state(ctx)
+        .with_state(ctx);
+    match auth {
+        Some(a) => r.layer(axum::middleware::from_fn_with_state(
+            a,
+            crate::web::require_auth,
+        )),
+        None => r,
+    }
 }
 
 async fn index() -> impl IntoResponse {
@@ -109,13 +119,28 @@ fn not_found(msg: String) -> Response {
         .into_response()
 }
 
-/// Binds and serves until `shutdown` resolves.
+/// Serves on `listener` (HTTPS when `tls` is set) until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: HttpCtx,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ctx))
-        .with_graceful_shutdown(shutdown)
+    let app = router(ctx);
+    let Some(tls) = tls else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+    };
+    let handle = axum_server::Handle::<std::net::SocketAddr>::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        // In-flight scrapes get a moment; nothing here is worth a long wait.
+        h.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+        .handle(handle)
+        .serve(app.into_make_service())
         .await
 }

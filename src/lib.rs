@@ -26,6 +26,7 @@ pub mod spark;
 pub mod state;
 pub mod timelag;
 pub mod view;
+pub mod web;
 
 /// Current wall-clock time as Unix seconds (the only place lagwatch reads the clock for data).
 pub fn now() -> snapshot::Timestamp {

@@ -13,6 +13,7 @@ const ROOT_KEYS: &[&str] = &[
     "notifiers",
     "state_dir",
     "shutdown_timeout",
+    "web",
 ];
 const CLUSTER_KEYS: &[&str] = &[
     "name",
@@ -158,6 +159,10 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
     let shutdown_timeout = cx
         .opt_duration(m, "", "shutdown_timeout")
         .unwrap_or(Duration::from_secs(10));
+    let web = m
+        .get("web")
+        .map(|n| super::web::read_web(cx, n, "web"))
+        .unwrap_or_default();
     Some(Config {
         listen,
         poll_interval,
@@ -166,6 +171,7 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         notifiers,
         state_dir,
         shutdown_timeout,
+        web,
     })
 }
 

@@ -2,10 +2,12 @@
 
 mod cx;
 mod load;
+mod web;
 pub mod yaml;
 
 pub use cx::{did_you_mean, expand_env, ConfigError, ConfigErrors, Cx, EnvLookup, MapView};
 pub use load::{from_str, load_file};
+pub use web::{TlsFiles, WebConfig};
 
 use regex::Regex;
 use std::net::SocketAddr;
@@ -29,10 +31,12 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// How long shutdown may take to flush pending notifications.
     pub shutdown_timeout: Duration,
+    /// HTTPS and basic auth for the HTTP server.
+    pub web: WebConfig,
 }
 
 /// One Kafka cluster and what to watch in it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClusterConfig {
     /// Label value `cluster` on every series.
     pub name: String,
@@ -48,6 +52,22 @@ pub struct ClusterConfig {
     pub poll_timeout: Duration,
     /// Spark Structured Streaming queries whose checkpoints are read as virtual groups.
     pub spark_queries: Vec<SparkQueryConfig>,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `client` holds SASL/TLS passwords: show which keys are set, never the values.
+        let client: Vec<&str> = self.client.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ClusterConfig")
+            .field("name", &self.name)
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("groups", &self.groups)
+            .field("topics", &self.topics)
+            .field("client_keys", &client)
+            .field("poll_timeout", &self.poll_timeout)
+            .field("spark_queries", &self.spark_queries)
+            .finish()
+    }
 }
 
 /// Include/exclude regex filter; empty include means everything.
