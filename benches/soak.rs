@@ -78,7 +78,13 @@ async fn churn(bs: &str, round: usize) -> Result<(), String> {
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     // Delete groups created in the previous round (or seeded ones), create fresh ones.
     let old: Vec<String> = (0..CHURN_GROUPS)
-        .map(|i| if round == 0 { seed::group(i) } else { format!("soak-{}-{i}", round - 1) })
+        .map(|i| {
+            if round == 0 {
+                seed::group(i)
+            } else {
+                format!("soak-{}-{i}", round - 1)
+            }
+        })
         .collect();
     let refs: Vec<&str> = old.iter().map(String::as_str).collect();
     let _ = a.delete_groups(&refs, &opts).await;
@@ -86,10 +92,16 @@ async fn churn(bs: &str, round: usize) -> Result<(), String> {
     let nt = NewTopic::new(&topic, SIZE.partitions as i32, TopicReplication::Fixed(1));
     let _ = a.create_topics(&[nt], &opts).await;
     if round > 0 {
-        let _ = a.delete_topics(&[&format!("soak-topic-{}", round - 1)], &opts).await;
+        let _ = a
+            .delete_topics(&[&format!("soak-topic-{}", round - 1)], &opts)
+            .await;
     }
     for i in 0..CHURN_GROUPS {
-        commit(bs, &format!("soak-{round}-{i}"), &seed::topic(i % SIZE.topics))?;
+        commit(
+            bs,
+            &format!("soak-{round}-{i}"),
+            &seed::topic(i % SIZE.topics),
+        )?;
     }
     Ok(())
 }
@@ -108,7 +120,10 @@ fn main() -> Result<(), String> {
     let port = broker::free_port()?;
     let _tansu = broker::start_tansu(&bin, port, port)?;
     let bs = format!("127.0.0.1:{port}");
-    eprintln!("[soak] seeding {} groups on {}x{} partitions", SIZE.groups, SIZE.topics, SIZE.partitions);
+    eprintln!(
+        "[soak] seeding {} groups on {}x{} partitions",
+        SIZE.groups, SIZE.topics, SIZE.partitions
+    );
     seed::seed(&bs, &SIZE)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -120,7 +135,11 @@ fn main() -> Result<(), String> {
         let cfg = ClusterConfig {
             name: "soak".into(),
             bootstrap_servers: bs.clone(),
-            groups: GroupFilter { names: Vec::new(), discover: true, filter: Filter::default() },
+            groups: GroupFilter {
+                names: Vec::new(),
+                discover: true,
+                filter: Filter::default(),
+            },
             topics: Filter::default(),
             client: Vec::new(),
             poll_timeout: Duration::from_secs(10),
@@ -153,11 +172,18 @@ fn main() -> Result<(), String> {
             if cycle % 100 == 0 {
                 let ms = window.elapsed().as_secs_f64() * 1000.0 / 100.0;
                 window = Instant::now();
-                println!("| {cycle} | {:.1} | {groups} | {ms:.1} | {} |", rss_kib() as f64 / 1024.0, body.len() / 1024);
+                println!(
+                    "| {cycle} | {:.1} | {groups} | {ms:.1} | {} |",
+                    rss_kib() as f64 / 1024.0,
+                    body.len() / 1024
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        eprintln!("[soak] {cycles} cycles in {:.0}s", t0.elapsed().as_secs_f64());
+        eprintln!(
+            "[soak] {cycles} cycles in {:.0}s",
+            t0.elapsed().as_secs_f64()
+        );
         Ok::<(), String>(())
     })
 }

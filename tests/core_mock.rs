@@ -160,3 +160,30 @@ async fn broker_down_marks_cluster_down_and_recovers() {
     .await;
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_group_without_any_watched_topic_is_not_an_error() {
+    let mock = MockCluster::new(1).expect("mock cluster");
+    mock.create_topic("orders", 1, 1).expect("topic");
+    let bs = mock.bootstrap_servers();
+    let mut c = cfg(&bs);
+    // Watch no topic at all: the named groups have nothing to be asked about.
+    c.clusters[0].topics.include = vec![regex::Regex::new("^nothing-matches$").expect("regex")];
+    let running = lagwatch::app::start(c).await.expect("start");
+    let addr = running.addr;
+    let text = wait_for(Duration::from_secs(20), "a poll", || async {
+        let t = scrape(addr).await;
+        metric(&t, "lagwatch_group_info", &[("group", "billing")]).map(|_| t)
+    })
+    .await;
+    assert_eq!(
+        metric(&text, "lagwatch_poll_partial", &[("cluster", "mock")]),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "lagwatch_cluster_up", &[("cluster", "mock")]),
+        Some(1.0)
+    );
+    running.stop().await;
+}

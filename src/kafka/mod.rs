@@ -234,6 +234,11 @@ impl KafkaReader {
                 name.clone(),
                 GroupSnapshot::kafka(name.clone(), state, members),
             );
+            // A named group is asked for the watched partitions; with none watched there is
+            // nothing to ask (librdkafka rejects an empty list), and nothing to lag on.
+            if i < explicit && topic_parts.is_empty() {
+                continue;
+            }
             requests.push(OffsetsRequest {
                 group: name.clone(),
                 partitions: (i < explicit).then(|| topic_parts.clone()),
