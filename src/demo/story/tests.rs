@@ -9,7 +9,14 @@ fn gt(status: Status, reasons: &[Reason], lag: i64, rates: Option<(f64, f64)>) -
         produce_rate: rates.map(|r| r.0),
         consume_rate: rates.map(|r| r.1),
         throughput_ratio: rates.map(|(p, c)| c / p),
-        drain_eta_seconds: rates.map(|(p, c)| lag as f64 / (c - p)),
+        // As the model: +Inf when the consumer is not faster than the producer.
+        drain_eta_seconds: rates.map(|(p, c)| {
+            if c > p {
+                lag as f64 / (c - p)
+            } else {
+                f64::INFINITY
+            }
+        }),
         status,
         reasons: reasons.to_vec(),
         partitions: Vec::new(),
