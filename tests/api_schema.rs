@@ -89,7 +89,11 @@ fn assert_group(j: &Value, g: &GroupView) {
     let name = &g.group;
     assert_eq!(j["group"], g.group.as_str(), "{name}");
     assert_eq!(j["state"], g.state.as_str(), "{name}");
-    assert_eq!(j["members"], g.members.map_or(Value::Null, Value::from), "{name}");
+    assert_eq!(
+        j["members"],
+        g.members.map_or(Value::Null, Value::from),
+        "{name}"
+    );
     assert_eq!(j["lag"], g.lag, "{name}");
     assert_eq!(j["max_lag_seconds"], opt(g.max_lag_seconds), "{name}");
     assert_eq!(j["status"], g.status.as_str(), "{name}");
@@ -126,7 +130,11 @@ fn assert_group(j: &Value, g: &GroupView) {
 async fn status_and_group_documents_round_trip_the_view() {
     let v = view();
     // The fixture must exercise the interesting shapes, or the round trip proves little.
-    let billing = v.groups.iter().find(|g| g.group == "billing").expect("billing");
+    let billing = v
+        .groups
+        .iter()
+        .find(|g| g.group == "billing")
+        .expect("billing");
     assert!(billing.topics[0].produce_rate.is_some_and(|r| r > 0.0));
     assert_eq!(billing.topics[0].drain_eta_seconds, Some(f64::INFINITY));
     let audit = v.groups.iter().find(|g| g.group == "audit").expect("audit");
@@ -142,7 +150,10 @@ async fn status_and_group_documents_round_trip_the_view() {
     assert_eq!(clusters.len(), 2);
     let never = &clusters[0];
     assert_eq!(never["cluster"], "never-polled");
-    assert_eq!((never["up"].as_bool(), never["taken_at"].is_null()), (Some(false), true));
+    assert_eq!(
+        (never["up"].as_bool(), never["taken_at"].is_null()),
+        (Some(false), true)
+    );
     let prod = &clusters[1];
     assert_eq!(prod["cluster"], "prod");
     assert_eq!(prod["up"], true);
@@ -158,7 +169,11 @@ async fn status_and_group_documents_round_trip_the_view() {
     assert_eq!(code, 200, "{body}");
     let j: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(
-        (j["schema_version"].as_u64(), j["cluster"].as_str(), j["up"].as_bool()),
+        (
+            j["schema_version"].as_u64(),
+            j["cluster"].as_str(),
+            j["up"].as_bool()
+        ),
         (Some(1), Some("prod"), Some(true))
     );
     assert_group(&j["group"], billing);

@@ -63,7 +63,11 @@ fn stdout(o: &Output) -> String {
 
 /// Both streams, for failure messages.
 fn both(o: &Output) -> String {
-    format!("{}\n--- stderr:\n{}", stdout(o), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}\n--- stderr:\n{}",
+        stdout(o),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -88,7 +92,10 @@ fn table_json_and_exit_codes_on_the_mock_cluster() {
     let text = stdout(&out);
     // Not a terminal: no colors, no progress indicator.
     assert!(!text.contains('\x1b'), "{text}");
-    assert!(out.stderr.iter().all(|b| *b != b'\r'), "no spinner off a TTY");
+    assert!(
+        out.stderr.iter().all(|b| *b != b'\r'),
+        "no spinner off a TTY"
+    );
     let want = "\
 cluster mock
 
@@ -106,21 +113,30 @@ crit-group  orders  1          50              100             50
         text.contains("CRITICAL crit-group / orders: lag_critical\n  lag: 300 messages\n"),
         "{text}"
     );
-    assert!(text.contains("  action: Compare the consume rate"), "{text}");
+    assert!(
+        text.contains("  action: Compare the consume rate"),
+        "{text}"
+    );
 
     let out = check(&["--config", &cfg("crit-group"), "--output", "json"]);
     assert_eq!(out.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["schema_version"], 1);
     let c = &v["clusters"][0];
-    assert_eq!((c["cluster"].as_str(), c["up"].as_bool()), (Some("mock"), Some(true)));
+    assert_eq!(
+        (c["cluster"].as_str(), c["up"].as_bool()),
+        (Some("mock"), Some(true))
+    );
     let g = &c["groups"][0];
     assert_eq!(g["group"], "crit-group");
     assert_eq!(g["lag"], 300);
     assert_eq!(g["status"], "critical");
     assert_eq!(g["reasons"], serde_json::json!(["lag_critical"]));
     let t = &g["topics"][0];
-    assert_eq!((t["topic"].as_str(), t["lag"].as_i64()), (Some("orders"), Some(300)));
+    assert_eq!(
+        (t["topic"].as_str(), t["lag"].as_i64()),
+        (Some("orders"), Some(300))
+    );
     // Two polls: rates are measured (nothing was produced or consumed in between).
     assert_eq!(t["produce_rate"], 0.0);
     assert_eq!(t["consume_rate"], 0.0);
@@ -139,12 +155,13 @@ crit-group  orders  1          50              100             50
 #[test]
 fn unreachable_cluster_exits_3_without_hanging() {
     let port = free_port();
-    let out = check(&[
-        "--bootstrap-servers",
-        &format!("127.0.0.1:{port}"),
-    ]);
+    let out = check(&["--bootstrap-servers", &format!("127.0.0.1:{port}")]);
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
-    assert!(stdout(&out).contains("cluster default: UNREACHABLE ("), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("cluster default: UNREACHABLE ("),
+        "{}",
+        stdout(&out)
+    );
     let out = check(&[
         "--bootstrap-servers",
         &format!("127.0.0.1:{port}"),

@@ -45,7 +45,12 @@ async fn bootstrap_mode_discovers_groups_by_regex() {
         .as_array()
         .expect("groups")
         .iter()
-        .map(|g| (g["group"].as_str().unwrap_or("").to_owned(), g["lag"].as_i64().unwrap_or(-1)))
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap_or("").to_owned(),
+                g["lag"].as_i64().unwrap_or(-1),
+            )
+        })
         .collect();
     groups.sort();
     assert_eq!(

@@ -185,7 +185,11 @@ pub async fn poll_twice(cfg: &Config, progress: bool) -> BTreeMap<String, Cluste
         let spinner = async {
             let frames = ['|', '/', '-', '\\'];
             for i in 0.. {
-                eprint!("\r{} polling {} cluster(s)…", frames[i % 4], cfg.clusters.len());
+                eprint!(
+                    "\r{} polling {} cluster(s)…",
+                    frames[i % 4],
+                    cfg.clusters.len()
+                );
                 let _ = std::io::stderr().flush();
                 tokio::time::sleep(Duration::from_millis(120)).await;
             }

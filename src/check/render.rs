@@ -65,7 +65,11 @@ pub fn table(clusters: &BTreeMap<String, ClusterStatus>, o: TableOptions) -> Str
             ));
             continue;
         };
-        let partial = if view.partial { " (partial answers)" } else { "" };
+        let partial = if view.partial {
+            " (partial answers)"
+        } else {
+            ""
+        };
         out.push_str(&format!("cluster {name}{partial}\n"));
         if view.groups.is_empty() {
             out.push_str("  no consumer groups matched\n");
@@ -127,7 +131,13 @@ pub fn table(clusters: &BTreeMap<String, ClusterStatus>, o: TableOptions) -> Str
             }
         }
         out.push('\n');
-        out.push_str(&columns(&rows, &colors.iter().map(|c| c.filter(|_| o.color)).collect::<Vec<_>>()));
+        out.push_str(&columns(
+            &rows,
+            &colors
+                .iter()
+                .map(|c| c.filter(|_| o.color))
+                .collect::<Vec<_>>(),
+        ));
         if !details.is_empty() {
             out.push('\n');
             out.push_str(&details);

@@ -170,9 +170,8 @@ async fn story(
     let (bs, n) = (bootstrap.clone(), plan.backlog);
     let cancel = Arc::new(AtomicBool::new(false));
     let c2 = cancel.clone();
-    let produce = tokio::task::spawn_blocking(move || {
-        sim::produce_backlog(&bs, TOPIC, PARTITIONS, n, &c2)
-    });
+    let produce =
+        tokio::task::spawn_blocking(move || sim::produce_backlog(&bs, TOPIC, PARTITIONS, n, &c2));
     let ends = tokio::select! {
         r = produce => r??,
         why = &mut stop => {

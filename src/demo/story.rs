@@ -123,12 +123,11 @@ pub fn observe(act: Act, seen: &mut Seen, t: &GroupTopicView, at: f64, plan: &Pl
 /// One line per poll: lag, rates, the headroom verdict, ETA and status, as lagwatch sees them.
 pub fn status_line(at: f64, t: &GroupTopicView, headroom: f64) -> String {
     let r = |x: Option<f64>| x.map_or("?".to_owned(), rate);
+    let caught_up = t.reasons.is_empty() && t.status == Status::Ok;
     let verdict = match t.throughput_ratio {
         // The headroom rule is for backlogged consumers; a caught-up one consumes exactly
         // what is produced, so 0.97x there is jitter, not a verdict.
-        Some(x) if t.reasons.is_empty() && t.status == Status::Ok => {
-            format!("ratio {x:.2}x (caught up)")
-        }
+        Some(x) if caught_up => format!("ratio {x:.2}x (caught up)"),
         None => "ratio ?".to_owned(),
         Some(x) if x < 1.0 => format!("ratio {x:.2}x (< 1.0x: lag grows)"),
         Some(x) if x < headroom => format!("ratio {x:.2}x (< {headroom}x rule)"),
@@ -139,7 +138,7 @@ pub fn status_line(at: f64, t: &GroupTopicView, headroom: f64) -> String {
     } else {
         format!(" [{}]", reason_list(&t.reasons))
     };
-    let eta_text = if t.lag > 0 {
+    let eta_text = if t.lag > 0 && !caught_up {
         eta(t.drain_eta_seconds)
     } else {
         "-".to_owned()

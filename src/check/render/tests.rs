@@ -20,7 +20,9 @@ fn snap(at: f64, grown: i64, read: i64) -> Snapshot {
     billing
         .committed
         .insert(TopicPartition::new("orders", 0), 1_000 + read);
-    billing.committed.insert(TopicPartition::new("orders", 1), 100);
+    billing
+        .committed
+        .insert(TopicPartition::new("orders", 1), 100);
     s.groups.insert("billing".into(), billing);
     s
 }
@@ -94,7 +96,11 @@ fn exit_codes_follow_the_worst_status_and_reachability() {
     let rows = [
         (clusters(true), EXIT_CRITICAL, "falling behind is critical"),
         (empty_ok, EXIT_OK, "no groups: nothing is wrong"),
-        (clusters(false), EXIT_UNREACHABLE, "down outranks the last known status"),
+        (
+            clusters(false),
+            EXIT_UNREACHABLE,
+            "down outranks the last known status",
+        ),
         (never, EXIT_UNREACHABLE, "never read: nothing is known"),
     ];
     for (c, code, why) in rows {
@@ -109,13 +115,19 @@ fn json_is_the_api_document() {
     let api = serde_json::to_value(crate::report::status_report(&c)).expect("value");
     assert_eq!(got, api);
     assert_eq!(got["schema_version"], 1);
-    assert_eq!(got["clusters"][0]["groups"][0]["topics"][0]["drain_eta_seconds"], "inf");
+    assert_eq!(
+        got["clusters"][0]["groups"][0]["topics"][0]["drain_eta_seconds"],
+        "inf"
+    );
 }
 
 #[test]
 fn unreachable_cluster_and_colors() {
     let got = table(&clusters(false), opts(false));
-    assert_eq!(got, "cluster prod: UNREACHABLE (poll did not finish within 1s)\n");
+    assert_eq!(
+        got,
+        "cluster prod: UNREACHABLE (poll did not finish within 1s)\n"
+    );
     let colored = table(
         &clusters(true),
         TableOptions {

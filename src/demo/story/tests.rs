@@ -68,11 +68,35 @@ fn acts_advance_on_what_lagwatch_reports() {
     let mut seen = Seen::default();
     // Rows: (act, view, at, expected next act, why)
     let rows: [(Act, &GroupTopicView, f64, Option<Act>, &str); 6] = [
-        (Act::Replay, &no_rates, 1.0, None, "critical but rates unknown: not the full story yet"),
-        (Act::Replay, &full, 3.0, None, "incident first seen at 3 s: hold it on screen"),
+        (
+            Act::Replay,
+            &no_rates,
+            1.0,
+            None,
+            "critical but rates unknown: not the full story yet",
+        ),
+        (
+            Act::Replay,
+            &full,
+            3.0,
+            None,
+            "incident first seen at 3 s: hold it on screen",
+        ),
         (Act::Replay, &full, 22.9, None, "held 19.9 s < 20 s"),
-        (Act::Replay, &full, 23.0, Some(Act::Drain), "held 20 s: start the batch job"),
-        (Act::Drain, &full, 30.0, None, "still critical while draining"),
+        (
+            Act::Replay,
+            &full,
+            23.0,
+            Some(Act::Drain),
+            "held 20 s: start the batch job",
+        ),
+        (
+            Act::Drain,
+            &full,
+            30.0,
+            None,
+            "still critical while draining",
+        ),
         (Act::Drain, &ok, 45.0, Some(Act::Done), "ok again: resolved"),
     ];
     for (act, v, at, want, why) in rows {
@@ -95,10 +119,28 @@ fn status_line_shows_rates_verdict_and_eta() {
         "[   12s] lag 2,970,000  produce 100 msg/s  consume 1,000 msg/s  ratio 10.00x \
          (meets 1.2x)  ETA ~55 min  CRITICAL [lag_critical, backlog_replay]"
     );
-    let slow = gt(Status::Critical, &[Reason::FallingBehind], 500_000, Some((1_000.0, 900.0)));
+    let slow = gt(
+        Status::Critical,
+        &[Reason::FallingBehind],
+        500_000,
+        Some((1_000.0, 900.0)),
+    );
     assert!(
-        status_line(1.0, &slow, 1.2).contains("ratio 0.90x (< 1.0x: lag grows)  ETA never at current rates"),
+        status_line(1.0, &slow, 1.2)
+            .contains("ratio 0.90x (< 1.0x: lag grows)  ETA never at current rates"),
         "{}",
         status_line(1.0, &slow, 1.2)
+    );
+}
+
+#[test]
+fn caught_up_consumer_gets_no_verdict_or_eta() {
+    // A caught-up consumer's 0.97x is jitter (it consumes exactly what is produced): neither
+    // "lag grows" nor an ETA of hours for 40 in-flight messages.
+    let t = gt(Status::Ok, &[], 40, Some((100.0, 97.0)));
+    assert_eq!(
+        status_line(5.0, &t, 1.2),
+        "[    5s] lag        40  produce 100 msg/s  consume 97 msg/s  ratio 0.97x (caught up)  \
+         ETA -  OK"
     );
 }
