@@ -1,4 +1,4 @@
-//! Command line: `run`, `validate`, `notify-test` (and the one-shot tools).
+//! Command line: `run`, `validate`, `check`, `demo`, `notify-test`, `healthcheck`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -45,6 +45,13 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:9358/healthz")]
         url: String,
     },
+    /// Poll twice and print lag, rates, ETA, status and action; exit 0 ok, 1 warning,
+    /// 2 critical, 3 a cluster unreachable, 4 bad arguments or config. Status hysteresis is
+    /// off here (for_polls = 1) so the two-poll verdict is not hidden.
+    Check(crate::check::CheckArgs),
+    /// Replay the seed incident on an in-process mock Kafka with the real pipeline (no
+    /// broker needed): a 3,000,000-message backlog read from earliest, then drained.
+    Demo(crate::demo::DemoArgs),
     /// Send a sample alert (the seed incident) to the configured notifiers.
     NotifyTest {
         /// Config file (YAML).
@@ -83,6 +90,8 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Check(args) => crate::check::main(&args),
+        Command::Demo(args) => crate::demo::main(&args),
         Command::NotifyTest { config, notifier } => notify_test(&config, notifier.as_deref()),
         Command::Run { config } => {
             let cfg = match crate::config::load_file(&config) {

@@ -5,11 +5,14 @@
 //! read as virtual groups) → `snapshot` → `history` (bounded sample rings) → `model`
 //! (lag via `lag`, `rates`, `timelag`, status via `rules`) → `view` → `state` →
 //! `metrics` / `http` / `report` / `notify`,
-//! driven by `poller` and wired together in `app`; `cli` parses the command line.
+//! driven by `poller` and wired together in `app`; `cli` parses the command line;
+//! `check` is the one-shot table/JSON verdict and `demo` replays the seed incident.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod history;
 pub mod http;
 pub mod kafka;
