@@ -65,7 +65,19 @@ pub enum Command {
 
 /// Parses arguments, sets up logging and runs the command; the exit code says how it went.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors exit 4, not clap's 2: for `check`, 2 means "critical".
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(4),
+            };
+        }
+    };
     init_logging(cli.log_level.as_deref(), cli.log_json);
     match cli.command {
         Command::Healthcheck { url } => match healthcheck(&url) {

@@ -128,6 +128,7 @@ pub fn build_config(a: &CheckArgs) -> Result<Config, CheckError> {
                 notifiers: Vec::new(),
                 state_dir: None,
                 shutdown_timeout: Duration::from_secs(1),
+                web: Default::default(),
             }
         }
     };
