@@ -73,14 +73,13 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     for c in &cfg.clusters {
         let reader: Arc<dyn ClusterReader> =
             Arc::new(KafkaReader::new(c.clone()).with_context(|| format!("cluster `{}`", c.name))?);
-        let ctx = PollerCtx {
-            cluster: c.name.clone(),
-            interval: cfg.poll_interval,
-            timeout: c.poll_timeout,
-            state: state.clone(),
-            metrics: metrics.clone(),
-            views: views.clone(),
-        };
+        let ctx = PollerCtx::new(
+            c,
+            cfg.poll_interval,
+            state.clone(),
+            metrics.clone(),
+            views.clone(),
+        );
         let model = Model::new(cfg.rules.clone(), cfg.poll_interval);
         tasks.push(tokio::spawn(poller::run(
             ctx,

@@ -113,15 +113,9 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match runtime(true, ExitCode::FAILURE) {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
             match rt.block_on(crate::app::run(
                 cfg,
@@ -177,6 +171,20 @@ fn healthcheck(url: &str) -> Result<(), String> {
     }
 }
 
+/// A tokio runtime for a subcommand; on failure the message is printed and `Err` is the
+/// exit code to return (`fail`).
+pub fn runtime(multi_thread: bool, fail: ExitCode) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut b = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    b.enable_all().build().map_err(|e| {
+        eprintln!("cannot start the async runtime: {e}");
+        fail
+    })
+}
+
 /// Sends the sample; exit 0 only when every chosen notifier accepted it.
 fn notify_test(config: &std::path::Path, notifier: Option<&str>) -> ExitCode {
     let cfg = match crate::config::load_file(config) {
@@ -186,15 +194,9 @@ fn notify_test(config: &std::path::Path, notifier: Option<&str>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime(false, ExitCode::FAILURE) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let cluster = cfg.clusters.first().map_or("example", |c| c.name.as_str());
     let sent = rt.block_on(crate::notify::sample::send(

@@ -27,6 +27,26 @@ pub struct PollerCtx {
     pub views: broadcast::Sender<Arc<ClusterView>>,
 }
 
+impl PollerCtx {
+    /// The context of one configured cluster.
+    pub fn new(
+        cluster: &crate::config::ClusterConfig,
+        interval: Duration,
+        state: Arc<AppState>,
+        metrics: Arc<Metrics>,
+        views: broadcast::Sender<Arc<ClusterView>>,
+    ) -> Self {
+        PollerCtx {
+            cluster: cluster.name.clone(),
+            interval,
+            timeout: cluster.poll_timeout,
+            state,
+            metrics,
+            views,
+        }
+    }
+}
+
 /// Runs polls until `shutdown` turns true.
 pub async fn run(
     ctx: PollerCtx,

@@ -68,7 +68,12 @@ async fn serve(v: ClusterView) -> (std::net::SocketAddr, tokio::sync::oneshot::S
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(http::serve(listener, HttpCtx { state, metrics }, async {
+    let ctx = HttpCtx {
+        state,
+        metrics,
+        auth: None,
+    };
+    tokio::spawn(http::serve(listener, ctx, None, async {
         let _ = rx.await;
     }));
     (addr, tx)

@@ -151,14 +151,13 @@ pub async fn poll_twice(cfg: &Config, progress: bool) -> BTreeMap<String, Cluste
     let (views, _) = broadcast::channel(4);
     let mut polls = Vec::new();
     for c in &cfg.clusters {
-        let ctx = PollerCtx {
-            cluster: c.name.clone(),
-            interval: cfg.poll_interval,
-            timeout: c.poll_timeout,
-            state: state.clone(),
-            metrics: metrics.clone(),
-            views: views.clone(),
-        };
+        let ctx = PollerCtx::new(
+            c,
+            cfg.poll_interval,
+            state.clone(),
+            metrics.clone(),
+            views.clone(),
+        );
         let model = Model::new(cfg.rules.clone(), cfg.poll_interval);
         let reader = KafkaReader::new(c.clone());
         polls.push(async move {
@@ -215,16 +214,9 @@ pub fn main(a: &CheckArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::cli::runtime(true, ExitCode::from(EXIT_USAGE)) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     crate::app::rustls_provider();
     let clusters = rt.block_on(poll_twice(&cfg, std::io::stderr().is_terminal()));

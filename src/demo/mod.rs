@@ -63,15 +63,9 @@ pub enum DemoError {
 
 /// Runs the demo until Ctrl-C or `--duration`; exit 0 when it stopped cleanly.
 pub fn main(a: &DemoArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::cli::runtime(true, ExitCode::FAILURE) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match rt.block_on(run(a, crate::app::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
