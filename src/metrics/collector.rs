@@ -1,7 +1,14 @@
 //! Encodes the latest views at scrape time; no Kafka call happens here.
+//!
+//! Samples are streamed family by family straight from the views into the encoder: no
+//! per-sample allocation is kept, so a scrape of a large cluster costs the output buffer
+//! and little else (collecting the samples first made RSS grow with every series).
 
+use crate::snapshot::GroupSource;
 use crate::state::AppState;
-use crate::view::{ClusterView, Reason, Status};
+use crate::view::{
+    ClusterView, GroupPartitionView, GroupTopicView, GroupView, PartitionView, Status, TopicView,
+};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
@@ -22,12 +29,6 @@ impl ViewCollector {
     }
 }
 
-type Labels<'a> = Vec<(&'static str, Cow<'a, str>)>;
-
-fn b(s: &str) -> Cow<'_, str> {
-    Cow::Borrowed(s)
-}
-
 /// A sample value: offsets and counts stay exact integers (f64 would round above 2^53).
 #[derive(Clone, Copy)]
 enum Num {
@@ -35,279 +36,360 @@ enum Num {
     F(f64),
 }
 
-impl From<i64> for Num {
-    fn from(v: i64) -> Self {
-        Num::I(v)
-    }
+type Label<'a> = (&'static str, Cow<'a, str>);
+
+fn b(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
 }
 
-impl From<f64> for Num {
-    fn from(v: f64) -> Self {
-        Num::F(v)
-    }
+fn part(p: i32) -> Cow<'static, str> {
+    Cow::Owned(p.to_string())
 }
 
-/// One gauge family: name, help, and its samples.
-struct Fam<'a> {
-    name: &'static str,
-    help: &'static str,
-    samples: Vec<(Labels<'a>, Num)>,
+/// Encodes one gauge family from `rows`; a family with no sample is left out entirely, so
+/// a scrape shows nothing that is not known.
+fn family<'v, R: Copy, const N: usize>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: impl Iterator<Item = R> + Clone,
+    labels: impl Fn(R) -> [Label<'v>; N],
+    value: impl Fn(R) -> Option<Num>,
+) -> Result<(), Error> {
+    if !rows.clone().any(|r| value(r).is_some()) {
+        return Ok(());
+    }
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for r in rows {
+        let Some(v) = value(r) else { continue };
+        let l = labels(r);
+        let mut f = m.encode_family(&l)?;
+        match v {
+            Num::I(i) => f.encode_gauge(&i)?,
+            Num::F(x) => f.encode_gauge(&x)?,
+        }
+    }
+    Ok(())
 }
 
-impl<'a> Fam<'a> {
-    fn new(name: &'static str, help: &'static str) -> Self {
-        Fam {
-            name,
-            help,
-            samples: Vec::new(),
-        }
-    }
-    fn add(&mut self, labels: Labels<'a>, v: impl Into<Num>) {
-        self.samples.push((labels, v.into()));
-    }
-    fn encode(&self, enc: &mut DescriptorEncoder) -> Result<(), Error> {
-        // Families with no sample are left out so a scrape shows nothing that is not known.
-        if self.samples.is_empty() {
-            return Ok(());
-        }
-        let mut m = enc.encode_descriptor(self.name, self.help, None, MetricType::Gauge)?;
-        for (labels, v) in &self.samples {
-            let mut f = m.encode_family(labels)?;
-            match v {
-                Num::I(i) => f.encode_gauge(i)?,
-                Num::F(x) => f.encode_gauge(x)?,
-            }
-        }
-        Ok(())
-    }
+type Views<'v> = [(&'v str, &'v ClusterView)];
+
+fn topics<'v>(vs: &'v Views<'v>) -> impl Iterator<Item = (&'v str, &'v TopicView)> + Clone {
+    vs.iter()
+        .flat_map(|(c, v)| v.topics.iter().map(move |t| (*c, t)))
+}
+
+fn partitions<'v>(
+    vs: &'v Views<'v>,
+) -> impl Iterator<Item = (&'v str, &'v TopicView, &'v PartitionView)> + Clone {
+    topics(vs).flat_map(|(c, t)| t.partitions.iter().map(move |p| (c, t, p)))
+}
+
+fn groups<'v>(vs: &'v Views<'v>) -> impl Iterator<Item = (&'v str, &'v GroupView)> + Clone {
+    vs.iter()
+        .flat_map(|(c, v)| v.groups.iter().map(move |g| (*c, g)))
+}
+
+fn group_topics<'v>(
+    vs: &'v Views<'v>,
+) -> impl Iterator<Item = (&'v str, &'v GroupView, &'v GroupTopicView)> + Clone {
+    groups(vs).flat_map(|(c, g)| g.topics.iter().map(move |t| (c, g, t)))
+}
+
+type GpRow<'v> = (
+    &'v str,
+    &'v GroupView,
+    &'v GroupTopicView,
+    &'v GroupPartitionView,
+);
+
+fn group_partitions<'v>(vs: &'v Views<'v>) -> impl Iterator<Item = GpRow<'v>> + Clone {
+    group_topics(vs).flat_map(|(c, g, t)| t.partitions.iter().map(move |p| (c, g, t, p)))
+}
+
+fn c1<'v>((c, _): (&'v str, &'v crate::state::ClusterStatus)) -> [Label<'v>; 1] {
+    [("cluster", b(c))]
+}
+
+fn pl<'v>((c, t, p): (&'v str, &'v TopicView, &'v PartitionView)) -> [Label<'v>; 3] {
+    [
+        ("cluster", b(c)),
+        ("topic", b(&t.topic)),
+        ("partition", part(p.partition)),
+    ]
+}
+
+fn gl<'v>((c, g): (&'v str, &'v GroupView)) -> [Label<'v>; 2] {
+    [("cluster", b(c)), ("group", b(&g.group))]
+}
+
+fn gtl<'v>((c, g, t): (&'v str, &'v GroupView, &'v GroupTopicView)) -> [Label<'v>; 3] {
+    [
+        ("cluster", b(c)),
+        ("group", b(&g.group)),
+        ("topic", b(&t.topic)),
+    ]
+}
+
+fn gpl<'v>((c, g, t, p): GpRow<'v>) -> [Label<'v>; 4] {
+    [
+        ("cluster", b(c)),
+        ("group", b(&g.group)),
+        ("topic", b(&t.topic)),
+        ("partition", part(p.partition)),
+    ]
+}
+
+fn flag(b: bool) -> Option<Num> {
+    Some(Num::I(i64::from(b)))
 }
 
 impl Collector for ViewCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), Error> {
         let clusters = self.state.snapshot();
-        let mut up = Fam::new(
+        let e = &mut enc;
+        let cl = || clusters.iter().map(|(n, s)| (n.as_str(), s));
+        family(
+            e,
             "lagwatch_cluster_up",
             "1 if the last poll reached the cluster",
-        );
-        let mut partial = Fam::new(
+            cl(),
+            c1,
+            |(_, s)| flag(s.up),
+        )?;
+        family(
+            e,
             "lagwatch_poll_partial",
             "1 if the last poll got only part of the answers",
-        );
-        let mut last = Fam::new(
+            cl(),
+            c1,
+            |(_, s)| flag(s.view.as_ref().is_some_and(|v| v.partial)),
+        )?;
+        family(
+            e,
             "lagwatch_last_poll_timestamp_seconds",
             "Unix time of the last poll that read the cluster",
-        );
-        let views: Vec<(&String, Option<&Arc<ClusterView>>)> =
-            clusters.iter().map(|(n, s)| (n, s.view.as_ref())).collect();
-        for (name, s) in &clusters {
-            up.add(vec![("cluster", b(name))], i64::from(s.up));
-            let p = s.view.as_ref().is_some_and(|v| v.partial);
-            partial.add(vec![("cluster", b(name))], i64::from(p));
-            if let Some(t) = s.last_success {
-                last.add(vec![("cluster", b(name))], t);
-            }
-        }
-        for f in [&up, &partial, &last] {
-            f.encode(&mut enc)?;
-        }
-        encode_views(&views, &mut enc)
+            cl(),
+            c1,
+            |(_, s)| s.last_success.map(Num::F),
+        )?;
+        let views: Vec<(&str, &ClusterView)> = clusters
+            .iter()
+            .filter_map(|(n, s)| s.view.as_deref().map(|v| (n.as_str(), v)))
+            .collect();
+        encode_views(&views, e)
     }
 }
 
-fn encode_views(
-    views: &[(&String, Option<&Arc<ClusterView>>)],
-    enc: &mut DescriptorEncoder,
-) -> Result<(), Error> {
-    let mut end = Fam::new(
+fn encode_views(vs: &Views<'_>, e: &mut DescriptorEncoder) -> Result<(), Error> {
+    family(
+        e,
         "lagwatch_partition_log_end_offset",
         "High watermark of the partition",
-    );
-    let mut start = Fam::new(
+        partitions(vs),
+        pl,
+        |(_, _, p)| Some(Num::I(p.log_end)),
+    )?;
+    family(
+        e,
         "lagwatch_partition_log_start_offset",
         "First retained offset of the partition",
-    );
-    let mut prate = Fam::new(
+        partitions(vs),
+        pl,
+        |(_, _, p)| Some(Num::I(p.log_start)),
+    )?;
+    family(
+        e,
         "lagwatch_partition_produce_rate",
         "Messages per second produced to the partition",
-    );
-    let mut trate = Fam::new(
+        partitions(vs),
+        pl,
+        |(_, _, p)| p.produce_rate.map(Num::F),
+    )?;
+    family(
+        e,
         "lagwatch_topic_produce_rate",
         "Messages per second produced to the topic",
-    );
-    let mut info = Fam::new(
+        topics(vs),
+        |(c, t)| [("cluster", b(c)), ("topic", b(&t.topic))],
+        |(_, t)| t.produce_rate.map(Num::F),
+    )?;
+    family(
+        e,
         "lagwatch_group_info",
         "Group state and source (kafka or spark)",
-    );
-    let mut members = Fam::new("lagwatch_group_members", "Members of the consumer group");
-    let mut committed = Fam::new(
+        groups(vs),
+        |(c, g)| {
+            let source = match g.source {
+                GroupSource::Kafka => "kafka",
+                GroupSource::Spark => "spark",
+            };
+            [
+                ("cluster", b(c)),
+                ("group", b(&g.group)),
+                ("state", b(&g.state)),
+                ("source", b(source)),
+            ]
+        },
+        |_| Some(Num::I(1)),
+    )?;
+    family(
+        e,
+        "lagwatch_group_members",
+        "Members of the consumer group",
+        groups(vs),
+        gl,
+        |(_, g)| g.members.map(|m| Num::I(i64::from(m))),
+    )?;
+    family(
+        e,
         "lagwatch_group_partition_committed_offset",
         "Committed offset (next to consume)",
-    );
-    let mut plag = Fam::new(
+        group_partitions(vs),
+        gpl,
+        |r| Some(Num::I(r.3.committed)),
+    )?;
+    family(
+        e,
         "lagwatch_group_partition_lag",
         "log_end - committed, messages",
-    );
-    let mut plag_s = Fam::new(
+        group_partitions(vs),
+        gpl,
+        |r| Some(Num::I(r.3.lag)),
+    )?;
+    family(
+        e,
         "lagwatch_group_partition_lag_seconds",
         "Time lag of the partition, seconds",
-    );
-    let mut lost = Fam::new(
+        group_partitions(vs),
+        gpl,
+        |r| r.3.lag_seconds.map(Num::F),
+    )?;
+    family(
+        e,
         "lagwatch_group_partition_messages_lost",
         "Messages deleted before consumption (committed < log start)",
-    );
-    let mut inflight = Fam::new(
+        group_partitions(vs),
+        gpl,
+        |r| Some(Num::I(r.3.messages_lost)),
+    )?;
+    family(
+        e,
         "lagwatch_group_partition_inflight_lag",
         "Spark: lag once the in-flight batch commits",
-    );
-    let mut tlag = Fam::new(
+        group_partitions(vs),
+        gpl,
+        |r| r.3.inflight_lag.map(Num::I),
+    )?;
+    family(
+        e,
         "lagwatch_group_topic_lag",
         "Lag of the group on the topic, messages",
-    );
-    let mut tlag_s = Fam::new(
+        group_topics(vs),
+        gtl,
+        |r| Some(Num::I(r.2.lag)),
+    )?;
+    family(
+        e,
         "lagwatch_group_topic_max_lag_seconds",
         "Worst partition time lag on the topic, seconds",
-    );
-    let mut crate_ = Fam::new(
+        group_topics(vs),
+        gtl,
+        |r| r.2.max_lag_seconds.map(Num::F),
+    )?;
+    family(
+        e,
         "lagwatch_group_topic_consume_rate",
         "Messages per second the group consumes from the topic",
-    );
-    let mut ratio = Fam::new(
+        group_topics(vs),
+        gtl,
+        |r| r.2.consume_rate.map(Num::F),
+    )?;
+    family(
+        e,
         "lagwatch_group_topic_throughput_ratio",
         "consume rate / produce rate (>= 1.2 wanted when backlogged)",
-    );
-    let mut eta = Fam::new(
+        group_topics(vs),
+        gtl,
+        |r| r.2.throughput_ratio.map(Num::F),
+    )?;
+    family(
+        e,
         "lagwatch_group_topic_drain_eta_seconds",
         "Seconds until the lag drains at current rates (+Inf: never)",
-    );
-    let mut tstatus = Fam::new(
+        group_topics(vs),
+        gtl,
+        |r| r.2.drain_eta_seconds.map(Num::F),
+    )?;
+    family(
+        e,
         "lagwatch_group_topic_status",
         "1 for the current status of the group on the topic",
-    );
-    let mut treason = Fam::new(
+        group_topics(vs).flat_map(|r| Status::ALL.into_iter().map(move |s| (r, s))),
+        |((c, g, t), s)| {
+            [
+                ("cluster", b(c)),
+                ("group", b(&g.group)),
+                ("topic", b(&t.topic)),
+                ("status", b(s.as_str())),
+            ]
+        },
+        |((_, _, t), s)| flag(t.status == s),
+    )?;
+    family(
+        e,
         "lagwatch_group_topic_reason",
         "1 per active reason of the group on the topic",
-    );
-    let mut glag = Fam::new("lagwatch_group_lag", "Total lag of the group, messages");
-    let mut glag_s = Fam::new(
+        group_topics(vs).flat_map(|r| r.2.reasons.iter().map(move |why| (r, *why))),
+        |((c, g, t), why)| {
+            [
+                ("cluster", b(c)),
+                ("group", b(&g.group)),
+                ("topic", b(&t.topic)),
+                ("reason", b(why.as_str())),
+            ]
+        },
+        |_| Some(Num::I(1)),
+    )?;
+    family(
+        e,
+        "lagwatch_group_lag",
+        "Total lag of the group, messages",
+        groups(vs),
+        gl,
+        |(_, g)| Some(Num::I(g.lag)),
+    )?;
+    family(
+        e,
         "lagwatch_group_max_lag_seconds",
         "Worst time lag of the group, seconds",
-    );
-    let mut gstatus = Fam::new(
+        groups(vs),
+        gl,
+        |(_, g)| g.max_lag_seconds.map(Num::F),
+    )?;
+    family(
+        e,
         "lagwatch_group_status",
         "1 for the current status of the group",
-    );
-    let mut spark_age = Fam::new(
+        groups(vs).flat_map(|r| Status::ALL.into_iter().map(move |s| (r, s))),
+        |((c, g), s)| {
+            [
+                ("cluster", b(c)),
+                ("group", b(&g.group)),
+                ("status", b(s.as_str())),
+            ]
+        },
+        |((_, g), s)| flag(g.status == s),
+    )?;
+    family(
+        e,
         "lagwatch_spark_last_commit_age_seconds",
         "Seconds since the Spark query committed a batch",
-    );
-    for (cluster, view) in views {
-        let Some(v) = view else { continue };
-        let c: &str = cluster;
-        for t in &v.topics {
-            let topic: &str = &t.topic;
-            if let Some(r) = t.produce_rate {
-                trate.add(vec![("cluster", b(c)), ("topic", b(topic))], r);
-            }
-            for p in &t.partitions {
-                let part: Cow<'_, str> = Cow::Owned(p.partition.to_string());
-                let l = vec![
-                    ("cluster", b(c)),
-                    ("topic", b(topic)),
-                    ("partition", part.clone()),
-                ];
-                end.add(l.clone(), p.log_end);
-                start.add(l.clone(), p.log_start);
-                if let Some(r) = p.produce_rate {
-                    prate.add(l, r);
-                }
-            }
-        }
-        for g in &v.groups {
-            let group: &str = &g.group;
-            let source = match g.source {
-                crate::snapshot::GroupSource::Kafka => "kafka",
-                crate::snapshot::GroupSource::Spark => "spark",
-            };
-            info.add(
-                vec![
-                    ("cluster", b(c)),
-                    ("group", b(group)),
-                    ("state", b(&g.state)),
-                    ("source", b(source)),
-                ],
-                1.0,
-            );
-            let gl = vec![("cluster", b(c)), ("group", b(group))];
-            if let Some(m) = g.members {
-                members.add(gl.clone(), i64::from(m));
-            }
-            glag.add(gl.clone(), g.lag);
-            if let Some(s) = g.max_lag_seconds {
-                glag_s.add(gl.clone(), s);
-            }
-            for st in Status::ALL {
-                let mut l = gl.clone();
-                l.push(("status", b(st.as_str())));
-                gstatus.add(l, i64::from(st == g.status));
-            }
-            if let (crate::snapshot::GroupSource::Spark, Some(age)) =
-                (g.source, g.last_commit_age_seconds)
-            {
-                spark_age.add(vec![("cluster", b(c)), ("query", b(group))], age);
-            }
-            for t in &g.topics {
-                let topic: &str = &t.topic;
-                let tl = vec![("cluster", b(c)), ("group", b(group)), ("topic", b(topic))];
-                tlag.add(tl.clone(), t.lag);
-                if let Some(s) = t.max_lag_seconds {
-                    tlag_s.add(tl.clone(), s);
-                }
-                if let Some(r) = t.consume_rate {
-                    crate_.add(tl.clone(), r);
-                }
-                if let Some(r) = t.throughput_ratio {
-                    ratio.add(tl.clone(), r);
-                }
-                if let Some(e) = t.drain_eta_seconds {
-                    eta.add(tl.clone(), e);
-                }
-                for st in Status::ALL {
-                    let mut l = tl.clone();
-                    l.push(("status", b(st.as_str())));
-                    tstatus.add(l, i64::from(st == t.status));
-                }
-                for r in &t.reasons {
-                    let mut l = tl.clone();
-                    l.push(("reason", b(Reason::as_str(*r))));
-                    treason.add(l, 1i64);
-                }
-                for p in &t.partitions {
-                    let part: Cow<'_, str> = Cow::Owned(p.partition.to_string());
-                    let pl = vec![
-                        ("cluster", b(c)),
-                        ("group", b(group)),
-                        ("topic", b(topic)),
-                        ("partition", part.clone()),
-                    ];
-                    committed.add(pl.clone(), p.committed);
-                    plag.add(pl.clone(), p.lag);
-                    lost.add(pl.clone(), p.messages_lost);
-                    if let Some(s) = p.lag_seconds {
-                        plag_s.add(pl.clone(), s);
-                    }
-                    if let Some(i) = p.inflight_lag {
-                        inflight.add(pl, i);
-                    }
-                }
-            }
-        }
-    }
-    for f in [
-        &end, &start, &prate, &trate, &info, &members, &committed, &plag, &plag_s, &lost,
-        &inflight, &tlag, &tlag_s, &crate_, &ratio, &eta, &tstatus, &treason, &glag, &glag_s,
-        &gstatus, &spark_age,
-    ] {
-        f.encode(enc)?;
-    }
-    Ok(())
+        groups(vs),
+        |(c, g)| [("cluster", b(c)), ("query", b(&g.group))],
+        |(_, g)| match g.source {
+            GroupSource::Spark => g.last_commit_age_seconds.map(Num::F),
+            GroupSource::Kafka => None,
+        },
+    )
 }
