@@ -91,6 +91,9 @@ pub struct Metrics {
     pub notifications: Family<NotifyLabels, Counter>,
     /// Pending notifications per notifier.
     pub queue_length: Family<NotifierLabel, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    // Size of the previous body: the next one is allocated once at about that size instead
+    // of growing by doubling, which at 8 MB held old and new buffers (24 MB) at once.
+    last_len: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -147,12 +150,14 @@ impl Metrics {
             poll_errors,
             notifications,
             queue_length,
+            last_len: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
     /// Renders all metrics: OpenMetrics text when `openmetrics`, else classic text 0.0.4.
     pub fn render(&self, openmetrics: bool) -> Result<String, std::fmt::Error> {
-        let mut out = String::with_capacity(64 * 1024);
+        let hint = self.last_len.load(std::sync::atomic::Ordering::Relaxed);
+        let mut out = String::with_capacity((hint + hint / 16).max(64 * 1024));
         if openmetrics {
             text::encode(&mut out, &self.registry)?;
         } else {
