@@ -24,7 +24,7 @@ mod server;
 mod traffic;
 
 use server::{active_alerts, eval, prometheus_bin, Prometheus};
-use traffic::{committer, produce_big, producer, spark_checkpoint, Traffic, BACKLOG};
+use traffic::{committer, producer, spark_checkpoint, Traffic, BACKLOG};
 
 /// Dashboard targets that may legitimately be empty here, with the reason; the scenario
 /// below produces data for every other panel.

@@ -98,27 +98,6 @@ fn committer(bs: String, tr: Arc<Traffic>) {
     }
 }
 
-/// Large records, one per batch: the mock keeps 5 MB per partition, so early ones are
-/// deleted and the log start moves (the mock has no DeleteRecords).
-fn produce_big(bs: &str, n: usize) {
-    let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bs)
-        .set("linger.ms", "0")
-        .create()
-        .expect("producer");
-    let payload = vec![b'x'; 600_000];
-    for _ in 0..n {
-        p.send(
-            BaseRecord::<(), _>::to("big")
-                .partition(0)
-                .payload(&payload),
-        )
-        .map_err(|(e, _)| e)
-        .expect("send");
-        p.flush(Duration::from_secs(10)).expect("flush");
-    }
-}
-
 fn find<'a>(v: &'a ClusterView, g: &str, t: &str) -> Option<&'a GroupTopicView> {
     v.groups
         .iter()

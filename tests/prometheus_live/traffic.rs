@@ -65,27 +65,6 @@ pub fn committer(bs: String, tr: Arc<Traffic>, group: &'static str, start: i64, 
     }
 }
 
-/// Large records, one per batch: the mock keeps ~5 MB per partition, so the first ones
-/// are deleted and the log start moves past a commit at 0 (data loss).
-pub fn produce_big(bs: &str, n: usize) {
-    let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bs)
-        .set("linger.ms", "0")
-        .create()
-        .expect("producer");
-    let payload = vec![b'x'; 600_000];
-    for _ in 0..n {
-        p.send(
-            BaseRecord::<(), _>::to("big")
-                .partition(0)
-                .payload(&payload),
-        )
-        .map_err(|(e, _)| e)
-        .expect("send");
-        p.flush(Duration::from_secs(10)).expect("flush");
-    }
-}
-
 /// A Spark checkpoint with batch 0 committed at events/0 = 5 and batch 1 (to 10) in flight.
 pub fn spark_checkpoint(root: &Path) {
     let meta = r#"{"batchWatermarkMs":0,"batchTimestampMs":1700000000000,"conf":{}}"#;

@@ -290,3 +290,25 @@ pub fn config(yaml: &str) -> lagwatch::config::Config {
     let env = |k: &str| std::env::var(k).ok();
     lagwatch::config::from_str("test.yaml", yaml, &env).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Large records (600 kB), one per batch, to topic "big" partition 0: the mock cluster keeps
+/// about 5 MB per partition, so the first ones are deleted and the log start moves past
+/// early commits (data loss) without DeleteRecords, which the mock lacks.
+pub fn produce_big(bs: &str, n: usize) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bs)
+        .set("linger.ms", "0")
+        .create()
+        .expect("producer");
+    let payload = vec![b'x'; 600_000];
+    for _ in 0..n {
+        p.send(
+            BaseRecord::<(), _>::to("big")
+                .partition(0)
+                .payload(&payload),
+        )
+        .map_err(|(e, _)| e)
+        .expect("send");
+        p.flush(Duration::from_secs(10)).expect("flush");
+    }
+}
