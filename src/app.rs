@@ -4,8 +4,7 @@ use crate::config::Config;
 use crate::http::{self, HttpCtx};
 use crate::kafka::{ClusterReader, KafkaReader};
 use crate::metrics::Metrics;
-use crate::model::Model;
-use crate::poller::{self, PollerCtx};
+use crate::poller;
 use crate::state::AppState;
 use crate::view::ClusterView;
 use anyhow::Context;
@@ -73,14 +72,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     for c in &cfg.clusters {
         let reader: Arc<dyn ClusterReader> =
             Arc::new(KafkaReader::new(c.clone()).with_context(|| format!("cluster `{}`", c.name))?);
-        let ctx = PollerCtx::new(
-            c,
-            cfg.poll_interval,
-            state.clone(),
-            metrics.clone(),
-            views.clone(),
-        );
-        let model = Model::new(cfg.rules.clone(), cfg.poll_interval);
+        let (ctx, model) =
+            poller::for_cluster(c, &cfg, state.clone(), metrics.clone(), views.clone());
         tasks.push(tokio::spawn(poller::run(
             ctx,
             reader,

@@ -47,6 +47,18 @@ impl PollerCtx {
     }
 }
 
+/// The context and a fresh model for one cluster of `cfg`: what every poller starts from.
+pub fn for_cluster(
+    c: &crate::config::ClusterConfig,
+    cfg: &crate::config::Config,
+    state: Arc<AppState>,
+    metrics: Arc<Metrics>,
+    views: broadcast::Sender<Arc<ClusterView>>,
+) -> (PollerCtx, Model) {
+    let ctx = PollerCtx::new(c, cfg.poll_interval, state, metrics, views);
+    (ctx, Model::new(cfg.rules.clone(), cfg.poll_interval))
+}
+
 /// Runs polls until `shutdown` turns true.
 pub async fn run(
     ctx: PollerCtx,

@@ -7,7 +7,6 @@ use lagwatch::view::{ClusterView, GroupTopicView, Reason, Status};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,21 +52,9 @@ struct Traffic {
     stop: AtomicBool,
 }
 
-/// One record per tick (its own batch) to events/0, counting what reached the log.
+/// The steady producer of the test, feeding `tr.produced` until `tr.stop`.
 fn producer(bs: String, tr: Arc<Traffic>) {
-    let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &bs)
-        .set("linger.ms", "0")
-        .create()
-        .expect("producer");
-    while !tr.stop.load(Ordering::Relaxed) {
-        p.send(BaseRecord::<(), _>::to("events").partition(0).payload("x"))
-            .map_err(|(e, _)| e)
-            .expect("send");
-        p.flush(Duration::from_secs(10)).expect("flush");
-        tr.produced.fetch_add(1, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    produce_steadily(&bs, "events", &tr.produced, &tr.stop);
 }
 
 /// Commits for group `app` at `ratio` × the producer's progress, never past the log end,

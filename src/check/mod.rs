@@ -7,8 +7,7 @@ pub mod render;
 use crate::config::{ClusterConfig, Config, Filter, GroupFilter, RulesConfig};
 use crate::kafka::{ClusterReader, KafkaReader};
 use crate::metrics::Metrics;
-use crate::model::Model;
-use crate::poller::{poll_once, PollerCtx};
+use crate::poller::poll_once;
 use crate::state::{AppState, ClusterStatus};
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -151,14 +150,8 @@ pub async fn poll_twice(cfg: &Config, progress: bool) -> BTreeMap<String, Cluste
     let (views, _) = broadcast::channel(4);
     let mut polls = Vec::new();
     for c in &cfg.clusters {
-        let ctx = PollerCtx::new(
-            c,
-            cfg.poll_interval,
-            state.clone(),
-            metrics.clone(),
-            views.clone(),
-        );
-        let model = Model::new(cfg.rules.clone(), cfg.poll_interval);
+        let (ctx, model) =
+            crate::poller::for_cluster(c, cfg, state.clone(), metrics.clone(), views.clone());
         let reader = KafkaReader::new(c.clone());
         polls.push(async move {
             let reader: Arc<dyn ClusterReader> = match reader {

@@ -1,9 +1,9 @@
 //! Background traffic on the mock cluster: a steady producer, committers at chosen speeds,
 //! retention-driven data loss and a Spark checkpoint.
 
+use crate::support::produce_steadily;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -20,21 +20,9 @@ pub struct Traffic {
     pub stop: AtomicBool,
 }
 
-/// One record per batch to events/0 every ~20 ms, counting what reached the log.
+/// The steady producer of the test, feeding `tr.produced` until `tr.stop`.
 pub fn producer(bs: String, tr: Arc<Traffic>) {
-    let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &bs)
-        .set("linger.ms", "0")
-        .create()
-        .expect("producer");
-    while !tr.stop.load(Ordering::Relaxed) {
-        p.send(BaseRecord::<(), _>::to("events").partition(0).payload("x"))
-            .map_err(|(e, _)| e)
-            .expect("send");
-        p.flush(Duration::from_secs(10)).expect("flush");
-        tr.produced.fetch_add(1, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    produce_steadily(&bs, "events", &tr.produced, &tr.stop);
 }
 
 /// Commits for `group` on events/0 from `start`, advancing `ratio` × the producer's

@@ -312,3 +312,27 @@ pub fn produce_big(bs: &str, n: usize) {
         p.flush(Duration::from_secs(10)).expect("flush");
     }
 }
+
+/// One record per batch to `topic`/0 every ~20 ms until `stop`, counting in `produced` what
+/// reached the log: a steady producer whose real progress tests can pace a consumer by.
+pub fn produce_steadily(
+    bs: &str,
+    topic: &str,
+    produced: &std::sync::atomic::AtomicI64,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    use std::sync::atomic::Ordering;
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bs)
+        .set("linger.ms", "0")
+        .create()
+        .expect("producer");
+    while !stop.load(Ordering::Relaxed) {
+        p.send(BaseRecord::<(), _>::to(topic).partition(0).payload("x"))
+            .map_err(|(e, _)| e)
+            .expect("send");
+        p.flush(Duration::from_secs(10)).expect("flush");
+        produced.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
