@@ -122,6 +122,7 @@ pub fn build_config(a: &CheckArgs) -> Result<Config, CheckError> {
                     client: Vec::new(),
                     poll_timeout: a.timeout,
                     spark_queries: Vec::new(),
+                    batched_offsets: true,
                 }],
                 rules: RulesConfig::default(),
                 notifiers: Vec::new(),

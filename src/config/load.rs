@@ -23,6 +23,7 @@ const CLUSTER_KEYS: &[&str] = &[
     "client",
     "poll_timeout",
     "spark_queries",
+    "batched_offsets",
 ];
 const THRESHOLD_KEYS: &[&str] = &[
     "lag_warning",
@@ -264,6 +265,7 @@ fn read_cluster(
     };
     let client = cx.opt_string_map(m, path, "client");
     let poll_timeout = cx.opt_duration(m, path, "poll_timeout").unwrap_or(interval);
+    let batched_offsets = cx.opt_bool(m, path, "batched_offsets").unwrap_or(true);
     let mut spark_queries = Vec::new();
     for (qp, qn) in cx.opt_list(m, path, "spark_queries") {
         if let Some(q) = read_spark(cx, qn, &qp) {
@@ -278,6 +280,7 @@ fn read_cluster(
         client,
         poll_timeout,
         spark_queries,
+        batched_offsets,
     })
 }
 

@@ -52,6 +52,8 @@ pub struct ClusterConfig {
     pub poll_timeout: Duration,
     /// Spark Structured Streaming queries whose checkpoints are read as virtual groups.
     pub spark_queries: Vec<SparkQueryConfig>,
+    /// Read offsets with a few batched requests per broker (plaintext, Kafka >= 3.0).
+    pub batched_offsets: bool,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -66,6 +68,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("client_keys", &client)
             .field("poll_timeout", &self.poll_timeout)
             .field("spark_queries", &self.spark_queries)
+            .field("batched_offsets", &self.batched_offsets)
             .finish()
     }
 }

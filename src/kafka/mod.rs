@@ -1,12 +1,15 @@
 //! Reads one Kafka cluster with one client and O(brokers) round trips per poll.
 
+pub mod direct;
 pub mod ffi;
+pub mod wire;
 
 use crate::config::ClusterConfig;
 use crate::snapshot::{
     GroupSnapshot, PartitionOffsets, PollError, Snapshot, Stage, TopicPartition,
 };
 use crate::spark::SparkReader;
+use direct::{Broker, Direct};
 use ffi::{OffsetSpec, OffsetsRequest};
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
@@ -58,6 +61,37 @@ pub struct KafkaReader {
     // starting on the same client until it is done.
     busy: Arc<AtomicBool>,
     describe_cache: Arc<DescribeCache>,
+    // Batched offset requests, when the cluster is plaintext and the config allows them.
+    direct: Option<Arc<Mutex<DirectState>>>,
+}
+
+/// The batched path's connections, and the last reason it could not be used.
+struct DirectState {
+    direct: Direct,
+    unsupported: Option<String>,
+}
+
+impl DirectState {
+    /// Logs (once per reason) that a step falls back to librdkafka.
+    fn fell_back(&mut self, cluster: &str, why: String) {
+        if self.unsupported.as_deref() != Some(why.as_str()) {
+            tracing::info!(
+                cluster,
+                "batched offset requests unavailable ({why}); using one request per group"
+            );
+            self.unsupported = Some(why);
+        }
+    }
+}
+
+/// Whether the batched path can talk to this cluster: it speaks plain TCP only.
+fn batched_allowed(cfg: &ClusterConfig) -> bool {
+    cfg.batched_offsets
+        && cfg
+            .client
+            .iter()
+            .filter(|(k, _)| k == "security.protocol")
+            .all(|(_, v)| v.eq_ignore_ascii_case("plaintext"))
 }
 
 /// Group descriptions with the time they were read.
@@ -102,11 +136,17 @@ impl KafkaReader {
         // Half the poll budget: the Kafka reads after it need the rest.
         let spark = SparkReader::new(&cfg.spark_queries, &env, cfg.poll_timeout / 2)?;
         Ok(KafkaReader {
-            cfg,
             admin: Arc::new(admin),
             busy: Arc::new(AtomicBool::new(false)),
             describe_cache: Arc::new(Mutex::new(HashMap::new())),
             spark: Arc::new(spark),
+            direct: batched_allowed(&cfg).then(|| {
+                Arc::new(Mutex::new(DirectState {
+                    direct: Direct::new(),
+                    unsupported: None,
+                }))
+            }),
+            cfg,
         })
     }
 
@@ -114,6 +154,7 @@ impl KafkaReader {
         cfg: &ClusterConfig,
         admin: &AdminClient<DefaultClientContext>,
         describe_cache: &DescribeCache,
+        direct: Option<&Mutex<DirectState>>,
     ) -> Result<Snapshot, ReadError> {
         let timeout = cfg.poll_timeout;
         let client = admin.inner();
@@ -127,6 +168,20 @@ impl KafkaReader {
             })?;
         let mut topic_parts: Vec<(String, i32)> = Vec::new();
         let mut topic_arcs: HashMap<String, Arc<str>> = HashMap::new();
+        let brokers: HashMap<i32, Broker> = md
+            .brokers()
+            .iter()
+            .map(|b| {
+                (
+                    b.id(),
+                    Broker {
+                        host: b.host().to_owned(),
+                        port: b.port(),
+                    },
+                )
+            })
+            .collect();
+        let mut leaders: HashMap<(String, i32), Broker> = HashMap::new();
         for t in md.topics() {
             if t.error().is_some() || !cfg.topics.matches(t.name()) {
                 continue;
@@ -134,8 +189,14 @@ impl KafkaReader {
             topic_arcs.insert(t.name().to_owned(), Arc::from(t.name()));
             for p in t.partitions() {
                 topic_parts.push((t.name().to_owned(), p.id()));
+                if let Some(b) = brokers.get(&p.leader()) {
+                    leaders.insert((t.name().to_owned(), p.id()), b.clone());
+                }
             }
         }
+        let mut brokers: Vec<Broker> = brokers.into_values().collect();
+        brokers.sort();
+        let mut direct = direct.map(|d| d.lock().unwrap_or_else(|p| p.into_inner()));
         topic_parts.sort();
 
         // Groups: explicit names plus, when asked, discovery.
@@ -246,8 +307,21 @@ impl KafkaReader {
         }
 
         // Committed offsets first, end offsets after: lag is then never negative.
-        let committed =
-            ffi::list_consumer_group_offsets(client, &requests, OFFSET_FETCH_IN_FLIGHT, timeout);
+        let batched = direct.as_mut().and_then(|d| {
+            match d
+                .direct
+                .committed(&brokers, &requests, Instant::now() + timeout)
+            {
+                Ok(c) => Some(c),
+                Err(why) => {
+                    d.fell_back(&cfg.name, why.0);
+                    None
+                }
+            }
+        });
+        let committed = batched.unwrap_or_else(|| {
+            ffi::list_consumer_group_offsets(client, &requests, OFFSET_FETCH_IN_FLIGHT, timeout)
+        });
         for (req, res) in requests.iter().zip(committed) {
             match res {
                 Ok(offsets) => {
@@ -277,15 +351,31 @@ impl KafkaReader {
             }
         }
 
-        let (earliest, latest) = std::thread::scope(|s| {
-            let e =
-                s.spawn(|| ffi::list_offsets(client, &topic_parts, OffsetSpec::Earliest, timeout));
-            let l = ffi::list_offsets(client, &topic_parts, OffsetSpec::Latest, timeout);
-            (
-                e.join()
-                    .unwrap_or_else(|_| Err("ListOffsets earliest panicked".into())),
-                l,
-            )
+        let batched = direct.as_mut().and_then(|d| {
+            match d
+                .direct
+                .log_offsets(&topic_parts, &leaders, Instant::now() + timeout)
+            {
+                Ok((e, l)) => Some((Ok(e), Ok(l))),
+                Err(why) => {
+                    d.fell_back(&cfg.name, why.0);
+                    None
+                }
+            }
+        });
+        drop(direct);
+        let (earliest, latest) = batched.unwrap_or_else(|| {
+            std::thread::scope(|s| {
+                let e = s.spawn(|| {
+                    ffi::list_offsets(client, &topic_parts, OffsetSpec::Earliest, timeout)
+                });
+                let l = ffi::list_offsets(client, &topic_parts, OffsetSpec::Latest, timeout);
+                (
+                    e.join()
+                        .unwrap_or_else(|_| Err("ListOffsets earliest panicked".into())),
+                    l,
+                )
+            })
         });
         snap.taken_at = crate::now();
         let (earliest, latest) = match (earliest, latest) {
@@ -379,9 +469,10 @@ impl ClusterReader for KafkaReader {
         let cfg = self.cfg.clone();
         let admin = self.admin.clone();
         let cache = self.describe_cache.clone();
+        let direct = self.direct.clone();
         let mut snap = tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            Self::read_blocking(&cfg, &admin, &cache)
+            Self::read_blocking(&cfg, &admin, &cache, direct.as_deref())
         })
         .await
         .unwrap_or_else(|e| {

@@ -157,6 +157,7 @@ pub struct Tansu {
     pub addr: String,
     child: Child,
     port: u16,
+    advertised: u16,
 }
 
 /// The tansu binary, or None (with a note) when this machine has none and CI is not set.
@@ -184,9 +185,25 @@ impl Tansu {
             addr: format!("127.0.0.1:{port}"),
             child,
             port,
+            advertised: port,
         };
         wait_port(port, Duration::from_secs(10));
         Some(t)
+    }
+
+    /// Starts a broker on `port` that advertises `advertised` instead (a proxy in front
+    /// of it); returns it with the port it really listens on.
+    pub fn start_advertising_on(port: u16, advertised: u16) -> Option<(Tansu, u16)> {
+        let bin = tansu_bin()?;
+        let child = spawn_tansu_at(&bin, port, advertised);
+        wait_port(port, Duration::from_secs(10));
+        let t = Tansu {
+            addr: format!("127.0.0.1:{advertised}"),
+            child,
+            port,
+            advertised,
+        };
+        Some((t, port))
     }
 
     /// Kills the broker (its in-memory data is gone).
@@ -198,7 +215,7 @@ impl Tansu {
     /// Starts a fresh broker on the same port after `kill`.
     pub fn restart(&mut self) {
         let bin = tansu_bin().expect("tansu");
-        self.child = spawn_tansu(&bin, self.port);
+        self.child = spawn_tansu_at(&bin, self.port, self.advertised);
         wait_port(self.port, Duration::from_secs(10));
     }
 }
@@ -210,14 +227,19 @@ impl Drop for Tansu {
 }
 
 fn spawn_tansu(bin: &str, port: u16) -> Child {
+    spawn_tansu_at(bin, port, port)
+}
+
+fn spawn_tansu_at(bin: &str, port: u16, advertised: u16) -> Child {
     let url = format!("tcp://127.0.0.1:{port}");
+    let adv = format!("tcp://127.0.0.1:{advertised}");
     let mut cmd = Command::new(bin);
     cmd.args([
         "broker",
         "--listener-url",
         &url,
         "--advertised-listener-url",
-        &url,
+        &adv,
     ])
     .args(["--storage-engine", "memory://tansu/"])
     .stdout(Stdio::null())
