@@ -111,9 +111,21 @@ async fn same_offsets(proxy: &proxy::Proxy, upstream: u16) {
 
     let batched = reader(&bs, true, &["named-idle"]);
     let per_group = reader(&bs, false, &["named-idle"]);
+    let before = proxy.counters.snapshot();
     let first = batched.read().await.expect("batched poll");
     assert!(first.errors.is_empty(), "{:?}", first.errors);
     assert_eq!(committed(&first), truth);
+    assert_eq!(
+        sent(proxy, &before, 10),
+        1,
+        "one FindCoordinator for 31 groups"
+    );
+    assert_eq!(
+        sent(proxy, &before, 15),
+        1,
+        "one DescribeGroups for 31 groups"
+    );
+    assert_eq!(sent(proxy, &before, 9), 1, "one OffsetFetch for 31 groups");
 
     // Steady state: coordinators are known and connections open.
     let before = proxy.counters.snapshot();
@@ -137,6 +149,17 @@ async fn same_offsets(proxy: &proxy::Proxy, upstream: u16) {
         "librdkafka: one OffsetFetch per group"
     );
     assert_eq!(committed(&old), committed(&second));
+    let states = |s: &lagwatch::snapshot::Snapshot| -> Vec<(String, String, Option<u32>)> {
+        s.groups
+            .values()
+            .map(|g| (g.name.clone(), g.state.clone(), g.members))
+            .collect()
+    };
+    assert_eq!(
+        states(&old),
+        states(&first),
+        "same states and member counts"
+    );
     assert_eq!(
         old.partitions, second.partitions,
         "same log offsets both ways"

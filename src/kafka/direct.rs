@@ -8,7 +8,7 @@
 //! A broker that lacks these versions (before Kafka 3.0, or the librdkafka mock) makes the
 //! call return [`Unsupported`], and the reader falls back to librdkafka for that step.
 
-use super::ffi::{CommittedOffsets, ListOffsetsResult, OffsetsRequest};
+use super::ffi::{CommittedOffsets, GroupDescription, ListOffsetsResult, OffsetsRequest};
 use super::wire::conn::{Conn, Request, Response};
 use super::wire::messages::{self as msg, GroupFetch};
 use super::wire::WireError;
@@ -178,30 +178,34 @@ impl Direct {
             .collect())
     }
 
-    /// Committed offsets of every request's group, in request order.
-    pub fn committed(
+    /// Sends every group's coordinator one batched request for its groups: looks up the
+    /// coordinators not known yet, sends what `build` makes of each coordinator's groups,
+    /// and reads each answer with `decode` into `(group, error code, value)`. Groups whose
+    /// coordinator moved or went away are looked up and asked again once.
+    fn per_coordinator<T>(
         &mut self,
+        api: &str,
         brokers: &[Broker],
-        requests: &[OffsetsRequest],
+        groups: &[&str],
         deadline: Instant,
-    ) -> Result<Vec<Committed>, Unsupported> {
-        let mut out: Vec<Option<Committed>> = vec![None; requests.len()];
-        let index: HashMap<&str, usize> = requests
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.group.as_str(), i))
-            .collect();
-        // Round two retries the groups whose coordinator moved or went away in round one.
+        build: impl Fn(&[&str]) -> Vec<Request>,
+        decode: impl Fn(&Response) -> Result<Vec<(String, i16, T)>, WireError>,
+    ) -> Result<HashMap<String, Result<T, String>>, Unsupported> {
+        let mut out: HashMap<String, Result<T, String>> = HashMap::with_capacity(groups.len());
         for round in 0..2 {
             let last = round == 1;
             let now = Instant::now();
-            let pending: Vec<usize> = (0..requests.len()).filter(|i| out[*i].is_none()).collect();
+            let pending: Vec<&str> = groups
+                .iter()
+                .copied()
+                .filter(|g| !out.contains_key(*g))
+                .collect();
             if pending.is_empty() {
                 break;
             }
             let unknown: Vec<&str> = pending
                 .iter()
-                .map(|i| requests[*i].group.as_str())
+                .copied()
                 .filter(|g| {
                     self.coordinators
                         .get(*g)
@@ -216,81 +220,145 @@ impl Direct {
                         }
                         Err(e) => {
                             self.coordinators.remove(&g);
-                            if let Some(i) = index.get(g.as_str()) {
-                                out[*i] = Some(Err(e));
-                            }
+                            out.insert(g, Err(e));
                         }
                     }
                 }
             }
-            let mut by_coord: BTreeMap<Broker, Vec<usize>> = BTreeMap::new();
-            for i in pending {
-                if out[i].is_some() {
+            let mut by_coord: BTreeMap<Broker, Vec<&str>> = BTreeMap::new();
+            for g in pending {
+                if out.contains_key(g) {
                     continue;
                 }
-                match self.coordinators.get(&requests[i].group) {
-                    Some((b, _)) => by_coord.entry(b.clone()).or_default().push(i),
-                    None => out[i] = Some(Err("no coordinator".into())),
+                match self.coordinators.get(g) {
+                    Some((b, _)) => by_coord.entry(b.clone()).or_default().push(g),
+                    None => {
+                        out.insert(g.to_owned(), Err("no coordinator".into()));
+                    }
                 }
             }
             let jobs: Vec<(Broker, Vec<Request>)> = by_coord
                 .iter()
-                .map(|(b, idx)| (b.clone(), fetch_requests(requests, idx)))
+                .map(|(b, gs)| (b.clone(), build(gs)))
                 .collect();
             let outcomes = self.exchange(jobs, deadline);
-            for ((b, idx), outcome) in by_coord.iter().zip(outcomes) {
-                match outcome {
+            for ((b, gs), outcome) in by_coord.iter().zip(outcomes) {
+                let answers = match outcome {
                     Outcome::Unsupported(why) => return Err(Unsupported(why)),
                     Outcome::Failed(e) => {
-                        for i in idx {
-                            self.coordinators.remove(&requests[*i].group);
+                        for g in gs {
+                            self.coordinators.remove(*g);
                             if last {
-                                out[*i] = Some(Err(format!("OffsetFetch: {e}")));
+                                out.insert((*g).to_owned(), Err(format!("{api}: {e}")));
                             }
                         }
+                        continue;
                     }
-                    Outcome::Answered(responses) => {
-                        let mut answered = 0usize;
-                        for r in &responses {
-                            match msg::offset_fetch_response(&mut r.body()) {
-                                Ok(groups) => {
-                                    for g in groups {
-                                        let Some(&i) = index.get(g.group.as_str()) else {
-                                            continue;
-                                        };
-                                        answered += 1;
-                                        if msg::is_coordinator_moved(g.error_code) {
-                                            self.coordinators.remove(&g.group);
-                                            if !last {
-                                                continue;
-                                            }
-                                        }
-                                        out[i] = Some(group_offsets(&g));
-                                    }
-                                }
-                                Err(e) => {
-                                    let why = format!("OffsetFetch from {}: {e}", b.key());
-                                    for i in idx {
-                                        out[*i].get_or_insert_with(|| Err(why.clone()));
-                                    }
-                                }
+                    Outcome::Answered(a) => a,
+                };
+                for r in &answers {
+                    let decoded = match decode(r) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            let why = format!("{api} from {}: {e}", b.key());
+                            for g in gs {
+                                out.entry((*g).to_owned())
+                                    .or_insert_with(|| Err(why.clone()));
+                            }
+                            continue;
+                        }
+                    };
+                    for (g, code, value) in decoded {
+                        if msg::is_coordinator_moved(code) {
+                            self.coordinators.remove(&g);
+                            if !last {
+                                continue;
                             }
                         }
-                        if answered < idx.len() {
-                            for i in idx {
-                                if out[*i].is_none() && last {
-                                    out[*i] = Some(Err("group missing from the answer".into()));
-                                }
-                            }
-                        }
+                        let v = if code == 0 {
+                            Ok(value)
+                        } else {
+                            Err(format!("{api}: {}", msg::error_name(code)))
+                        };
+                        out.insert(g, v);
+                    }
+                }
+                if last {
+                    for g in gs {
+                        out.entry((*g).to_owned())
+                            .or_insert_with(|| Err("group missing from the answer".into()));
                     }
                 }
             }
         }
-        Ok(out
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err("no answer".into())))
+        Ok(out)
+    }
+
+    /// Committed offsets of every request's group, in request order.
+    pub fn committed(
+        &mut self,
+        brokers: &[Broker],
+        requests: &[OffsetsRequest],
+        deadline: Instant,
+    ) -> Result<Vec<Committed>, Unsupported> {
+        let by_name: HashMap<&str, &OffsetsRequest> =
+            requests.iter().map(|r| (r.group.as_str(), r)).collect();
+        let names: Vec<&str> = requests.iter().map(|r| r.group.as_str()).collect();
+        let build = |groups: &[&str]| fetch_requests(groups, &by_name);
+        let decode = |r: &Response| {
+            let groups = msg::offset_fetch_response(&mut r.body())?;
+            Ok(groups
+                .into_iter()
+                .map(|g| (g.group.clone(), g.error_code, g))
+                .collect())
+        };
+        let mut got =
+            self.per_coordinator("OffsetFetch", brokers, &names, deadline, build, decode)?;
+        Ok(requests
+            .iter()
+            .map(|r| match got.remove(&r.group) {
+                Some(Ok(g)) => group_offsets(&g),
+                Some(Err(e)) => Err(e),
+                None => Err("no answer".into()),
+            })
             .collect())
+    }
+
+    /// State and member count of each group, one DescribeGroups per coordinator. A group
+    /// the classic API cannot describe (KIP-848 groups answer GROUP_ID_NOT_FOUND) comes
+    /// back as an error; the caller asks librdkafka for those.
+    pub fn describe(
+        &mut self,
+        brokers: &[Broker],
+        groups: &[String],
+        deadline: Instant,
+    ) -> Result<HashMap<String, Result<GroupDescription, String>>, Unsupported> {
+        let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let build = |groups: &[&str]| {
+            groups
+                .chunks(GROUPS_PER_FETCH)
+                .map(|c| Request {
+                    api_key: msg::DESCRIBE_GROUPS,
+                    version: msg::DESCRIBE_GROUPS_VERSION,
+                    body: msg::describe_groups_request(c),
+                })
+                .collect()
+        };
+        let decode = |r: &Response| {
+            let groups = msg::describe_groups_response(&mut r.body())?;
+            Ok(groups
+                .into_iter()
+                .map(|g| {
+                    let d = GroupDescription {
+                        name: g.group.clone(),
+                        state: g.state,
+                        members: g.members,
+                    };
+                    (g.group, g.error_code, d)
+                })
+                .collect())
+        };
+        self.per_coordinator("DescribeGroups", brokers, &names, deadline, build, decode)
     }
 
     /// Earliest and latest offsets of every partition, asked of its leader.
@@ -380,23 +448,24 @@ impl Direct {
 }
 
 /// OffsetFetch v8 requests for these groups, [`GROUPS_PER_FETCH`] to a request.
-fn fetch_requests(requests: &[OffsetsRequest], idx: &[usize]) -> Vec<Request> {
-    idx.chunks(GROUPS_PER_FETCH)
+fn fetch_requests(groups: &[&str], requests: &HashMap<&str, &OffsetsRequest>) -> Vec<Request> {
+    groups
+        .chunks(GROUPS_PER_FETCH)
         .map(|chunk| {
             let groups: Vec<GroupFetch<'_>> = chunk
                 .iter()
-                .map(|i| {
-                    let r = &requests[*i];
-                    GroupFetch {
-                        group: &r.group,
-                        topics: r.partitions.as_ref().map(|parts| {
+                .map(|g| GroupFetch {
+                    group: g,
+                    topics: requests
+                        .get(g)
+                        .and_then(|r| r.partitions.as_ref())
+                        .map(|parts| {
                             let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
                             for (t, p) in parts {
                                 by_topic.entry(t.as_str()).or_default().push(*p);
                             }
                             by_topic.into_iter().collect()
                         }),
-                    }
                 })
                 .collect();
             Request {
@@ -469,6 +538,7 @@ fn api_name(key: i16) -> &'static str {
         msg::LIST_OFFSETS => "ListOffsets",
         msg::OFFSET_FETCH => "OffsetFetch",
         msg::FIND_COORDINATOR => "FindCoordinator",
+        msg::DESCRIBE_GROUPS => "DescribeGroups",
         _ => "ApiVersions",
     }
 }

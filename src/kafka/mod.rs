@@ -249,7 +249,30 @@ impl KafkaReader {
             })
             .cloned()
             .collect();
-        let mut descriptions = ffi::describe_consumer_groups(client, &stale, timeout);
+        // Batched per coordinator when possible; what that cannot describe (KIP-848 groups,
+        // older brokers) goes to librdkafka, one request per group.
+        let mut descriptions = HashMap::new();
+        let mut per_group = stale;
+        if let Some(d) = direct.as_mut().filter(|_| !per_group.is_empty()) {
+            match d
+                .direct
+                .describe(&brokers, &per_group, Instant::now() + timeout)
+            {
+                Ok(found) => {
+                    per_group.clear();
+                    for (name, r) in found {
+                        match r {
+                            Ok(desc) => {
+                                descriptions.insert(name, Ok(desc));
+                            }
+                            Err(_) => per_group.push(name),
+                        }
+                    }
+                }
+                Err(why) => d.fell_back(&cfg.name, why.0),
+            }
+        }
+        descriptions.extend(ffi::describe_consumer_groups(client, &per_group, timeout));
         for (name, d) in &descriptions {
             if let Ok(d) = d {
                 cache.insert(name.clone(), (d.clone(), now));

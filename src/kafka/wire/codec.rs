@@ -232,6 +232,14 @@ impl<'a> Reader<'a> {
         self.checked_len(n.saturating_sub(1), what, min_item)
     }
 
+    /// Skips compact bytes (varint length + 1, then the bytes; 0 = null).
+    pub fn skip_compact_bytes(&mut self, what: &'static str) -> Result<(), WireError> {
+        let n = self.uvarint(what)?;
+        let len = self.checked_len(n.saturating_sub(1), what, 1)?;
+        self.take(len, what)?;
+        Ok(())
+    }
+
     /// Skips a tagged-field section (fields we do not know are ignored, as the spec says).
     pub fn skip_tags(&mut self, what: &'static str) -> Result<(), WireError> {
         let n = self.uvarint(what)?;

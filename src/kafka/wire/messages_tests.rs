@@ -209,6 +209,60 @@ fn api_versions_v0_answer_gives_ranges() {
     assert!(!supports(&v, LIST_OFFSETS, 2), "absent = unsupported");
 }
 
+#[test]
+fn describe_groups_v5_counts_members_and_keeps_librdkafka_state_names() {
+    assert_eq!(
+        describe_groups_request(&["g"]),
+        vec![2, 2, b'g', 0, 0],
+        "one group, no authorized operations, no tags"
+    );
+    let b = body(|w| {
+        w.i32(0);
+        w.compact_array_len(Some(2));
+        w.i16(0);
+        w.compact_string("g");
+        w.compact_string("Stable");
+        w.compact_string("consumer");
+        w.compact_string("range");
+        w.compact_array_len(Some(2));
+        for m in ["m1", "m2"] {
+            w.compact_string(m);
+            w.compact_array_len(None); // null group_instance_id
+            w.compact_string("client");
+            w.compact_string("/10.0.0.1");
+            w.compact_string("meta"); // bytes share the compact string encoding
+            w.compact_string("assignment");
+            w.no_tags();
+        }
+        w.i32(i32::MIN);
+        w.no_tags();
+        w.i16(69);
+        w.compact_string("new-protocol");
+        w.compact_string("");
+        w.compact_string("");
+        w.compact_string("");
+        w.compact_array_len(Some(0));
+        w.i32(i32::MIN);
+        w.no_tags();
+        w.no_tags();
+    });
+    let got = describe_groups_response(&mut Reader::new(&b)).unwrap();
+    assert_eq!(
+        got[0],
+        DescribedGroup {
+            group: "g".into(),
+            error_code: 0,
+            state: "Stable".into(),
+            members: 2
+        }
+    );
+    assert_eq!(
+        got[1].error_code, 69,
+        "KIP-848 groups are not classic groups"
+    );
+    assert_eq!(got[1].state, "Unknown");
+}
+
 proptest::proptest! {
     #[test]
     fn decoding_arbitrary_bytes_never_panics(b in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
@@ -216,5 +270,6 @@ proptest::proptest! {
         let _ = find_coordinator_response(&mut Reader::new(&b));
         let _ = list_offsets_response(&mut Reader::new(&b));
         let _ = api_versions_response(&mut Reader::new(&b));
+        let _ = describe_groups_response(&mut Reader::new(&b));
     }
 }
