@@ -120,6 +120,9 @@ pub fn client_config(cfg: &ClusterConfig) -> ClientConfig {
     );
     // librdkafka logs each failed connect; our poller reports faults once per change instead.
     cc.set("log_level", "3");
+    // KIP-714 client metrics would add a GetTelemetrySubscriptions/PushTelemetry exchange
+    // per broker for an admin client that nobody monitors; the user may turn it back on.
+    cc.set("enable.metrics.push", "false");
     for (k, v) in &cfg.client {
         cc.set(k, v);
     }
@@ -539,3 +542,54 @@ pub fn carry_over(snap: &mut Snapshot, prev: Option<&Snapshot>) {
 
 /// Default timeout for a one-shot client call in tests and tools.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(batched: bool, client: &[(&str, &str)]) -> ClusterConfig {
+        let mut c = crate::config::from_str(
+            "t.yaml",
+            "clusters: [{name: c, bootstrap_servers: 'h:1'}]",
+            &|_| None,
+        )
+        .expect("config")
+        .clusters
+        .remove(0);
+        c.batched_offsets = batched;
+        c.client = client
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        c
+    }
+
+    #[test]
+    fn batched_requests_only_on_plaintext_clusters_that_allow_them() {
+        let cases: &[(&str, bool, &[(&str, &str)], bool)] = &[
+            ("default: plaintext, allowed", true, &[], true),
+            (
+                "plaintext spelled out, any case",
+                true,
+                &[("security.protocol", "PLAINTEXT")],
+                true,
+            ),
+            (
+                "TLS needs librdkafka",
+                true,
+                &[("security.protocol", "SSL")],
+                false,
+            ),
+            (
+                "SASL needs librdkafka",
+                true,
+                &[("security.protocol", "sasl_plaintext")],
+                false,
+            ),
+            ("switched off in the config", false, &[], false),
+        ];
+        for (why, batched, client, want) in cases {
+            assert_eq!(batched_allowed(&cluster(*batched, client)), *want, "{why}");
+        }
+    }
+}
