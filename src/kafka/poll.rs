@@ -1,0 +1,465 @@
+//! One poll of one cluster, step by step: metadata, groups, committed offsets, then log
+//! offsets (committed first, so lag is never negative). Each step uses the batched protocol
+//! client when the cluster allows it and librdkafka otherwise.
+
+use super::direct::{Broker, Direct};
+use super::ffi::{self, GroupDescription, OffsetSpec, OffsetsRequest};
+use super::ReadError;
+use crate::config::ClusterConfig;
+use crate::snapshot::{
+    GroupSnapshot, PartitionOffsets, PollError, Snapshot, Stage, TopicPartition,
+};
+use rdkafka::client::{Client, DefaultClientContext};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Committed-offset requests kept in flight at once on the one client (librdkafka path).
+const OFFSET_FETCH_IN_FLIGHT: usize = 200;
+
+/// Group descriptions with the time they were read.
+pub(super) type DescribeCache = Mutex<HashMap<String, (GroupDescription, Instant)>>;
+
+/// How long a group description is reused before the group is described again.
+const DESCRIBE_TTL: Duration = Duration::from_secs(60);
+
+/// The batched path's connections, and the last reason it could not be used.
+pub(super) struct DirectState {
+    direct: Direct,
+    unsupported: Option<String>,
+}
+
+impl DirectState {
+    /// A batched path with no connections yet.
+    pub(super) fn new() -> Self {
+        DirectState {
+            direct: Direct::new(),
+            unsupported: None,
+        }
+    }
+
+    /// Logs (once per reason) that a step falls back to librdkafka.
+    fn fell_back(&mut self, cluster: &str, why: String) {
+        if self.unsupported.as_deref() != Some(why.as_str()) {
+            tracing::info!(
+                cluster,
+                "batched offset requests unavailable ({why}); using one request per group"
+            );
+            self.unsupported = Some(why);
+        }
+    }
+}
+
+/// Whether the batched path can talk to this cluster: it speaks plain TCP only.
+pub(super) fn batched_allowed(cfg: &ClusterConfig) -> bool {
+    cfg.batched_offsets
+        && cfg
+            .client
+            .iter()
+            .filter(|(k, _)| k == "security.protocol")
+            .all(|(_, v)| v.eq_ignore_ascii_case("plaintext"))
+}
+
+/// Brokers that lack an API answer with one of these; such a gap is not a fault of the poll.
+fn is_unsupported(e: &str) -> bool {
+    let e = e.to_ascii_lowercase();
+    e.contains("unsupported") || e.contains("not supported")
+}
+
+/// Reads everything watched in one blocking poll.
+pub(super) fn read(
+    cfg: &ClusterConfig,
+    client: &Client<DefaultClientContext>,
+    describe_cache: &DescribeCache,
+    direct: Option<&Mutex<DirectState>>,
+) -> Result<Snapshot, ReadError> {
+    let mut p = Poll::metadata(cfg, client, direct)?;
+    let requests = p.groups(describe_cache);
+    p.committed(&requests);
+    p.log_offsets();
+    Ok(p.snap)
+}
+
+/// One poll in progress: what the metadata said, and the snapshot being filled.
+struct Poll<'a> {
+    cfg: &'a ClusterConfig,
+    client: &'a Client<DefaultClientContext>,
+    direct: Option<MutexGuard<'a, DirectState>>,
+    snap: Snapshot,
+    /// Watched partitions, sorted.
+    topic_parts: Vec<(String, i32)>,
+    /// One shared name per watched topic, for the snapshot's keys.
+    topic_arcs: HashMap<String, Arc<str>>,
+    brokers: Vec<Broker>,
+    leaders: HashMap<(String, i32), Broker>,
+}
+
+impl<'a> Poll<'a> {
+    fn metadata(
+        cfg: &'a ClusterConfig,
+        client: &'a Client<DefaultClientContext>,
+        direct: Option<&'a Mutex<DirectState>>,
+    ) -> Result<Self, ReadError> {
+        let md =
+            client
+                .fetch_metadata(None, cfg.poll_timeout)
+                .map_err(|e| ReadError::Unreachable {
+                    bootstrap: cfg.bootstrap_servers.clone(),
+                    message: e.to_string(),
+                })?;
+        let by_id: HashMap<i32, Broker> = md
+            .brokers()
+            .iter()
+            .map(|b| {
+                let broker = Broker {
+                    host: b.host().to_owned(),
+                    port: b.port(),
+                };
+                (b.id(), broker)
+            })
+            .collect();
+        let mut topic_parts = Vec::new();
+        let mut topic_arcs = HashMap::new();
+        let mut leaders = HashMap::new();
+        for t in md.topics() {
+            if t.error().is_some() || !cfg.topics.matches(t.name()) {
+                continue;
+            }
+            topic_arcs.insert(t.name().to_owned(), Arc::from(t.name()));
+            for p in t.partitions() {
+                topic_parts.push((t.name().to_owned(), p.id()));
+                if let Some(b) = by_id.get(&p.leader()) {
+                    leaders.insert((t.name().to_owned(), p.id()), b.clone());
+                }
+            }
+        }
+        topic_parts.sort();
+        let mut brokers: Vec<Broker> = by_id.into_values().collect();
+        brokers.sort();
+        Ok(Poll {
+            cfg,
+            client,
+            direct: direct.map(|d| d.lock().unwrap_or_else(|p| p.into_inner())),
+            snap: Snapshot::new(cfg.name.clone(), 0.0),
+            topic_parts,
+            topic_arcs,
+            brokers,
+            leaders,
+        })
+    }
+
+    fn error(&mut self, stage: Stage, subject: Option<String>, message: String) {
+        self.snap.errors.push(PollError {
+            stage,
+            subject,
+            message,
+        });
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.cfg.poll_timeout
+    }
+
+    /// Named groups, then discovered ones; returns them with their listed states and how
+    /// many of them were named.
+    fn list(&mut self) -> (Vec<String>, HashMap<String, String>, usize) {
+        let mut names: Vec<String> = self.cfg.groups.names.clone();
+        let explicit = names.len();
+        let mut states = HashMap::new();
+        if !self.cfg.groups.discover {
+            return (names, states, explicit);
+        }
+        match ffi::list_consumer_groups(self.client, self.cfg.poll_timeout) {
+            Ok((listed, errors)) => {
+                for e in errors {
+                    self.error(Stage::ListGroups, None, e);
+                }
+                let named: HashSet<String> = names.iter().cloned().collect();
+                for g in listed {
+                    if self.cfg.groups.filter.matches(&g.name) && !named.contains(&g.name) {
+                        states.insert(g.name.clone(), g.state);
+                        names.push(g.name);
+                    }
+                }
+            }
+            Err(e) => self.error(Stage::ListGroups, None, e),
+        }
+        (names, states, explicit)
+    }
+
+    /// Descriptions of `names`: from the cache while fresh (state and members change slowly),
+    /// else batched per coordinator, else (KIP-848 groups, older brokers) from librdkafka.
+    fn describe(
+        &mut self,
+        cache: &DescribeCache,
+        names: &[String],
+        states: &HashMap<String, String>,
+    ) -> HashMap<String, Result<GroupDescription, String>> {
+        let now = Instant::now();
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
+        cache.retain(|name, _| wanted.contains(name.as_str()));
+        let mut per_group: Vec<String> = names
+            .iter()
+            .filter(|n| match cache.get(*n) {
+                None => true,
+                Some((d, at)) => {
+                    now.duration_since(*at) > DESCRIBE_TTL
+                        || states
+                            .get(*n)
+                            .is_some_and(|s| s != "Unknown" && *s != d.state)
+                }
+            })
+            .cloned()
+            .collect();
+        let mut descriptions = HashMap::new();
+        let deadline = self.deadline();
+        if let Some(d) = self.direct.as_mut().filter(|_| !per_group.is_empty()) {
+            match d.direct.describe(&self.brokers, &per_group, deadline) {
+                Ok(found) => {
+                    per_group.clear();
+                    for (name, r) in found {
+                        match r {
+                            Ok(desc) => {
+                                descriptions.insert(name, Ok(desc));
+                            }
+                            Err(_) => per_group.push(name),
+                        }
+                    }
+                }
+                Err(why) => d.fell_back(&self.cfg.name, why.0),
+            }
+        }
+        descriptions.extend(ffi::describe_consumer_groups(
+            self.client,
+            &per_group,
+            self.cfg.poll_timeout,
+        ));
+        for (name, d) in &descriptions {
+            if let Ok(d) = d {
+                cache.insert(name.clone(), (d.clone(), now));
+            }
+        }
+        for name in names {
+            if let Some((d, _)) = cache.get(name) {
+                descriptions
+                    .entry(name.clone())
+                    .or_insert_with(|| Ok(d.clone()));
+            }
+        }
+        descriptions
+    }
+
+    /// Lists and describes the groups into the snapshot; returns what to fetch for each.
+    fn groups(&mut self, cache: &DescribeCache) -> Vec<OffsetsRequest> {
+        let (names, states, explicit) = self.list();
+        let descriptions = self.describe(cache, &names, &states);
+        let mut requests = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let listed = || {
+                states
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| "Unknown".into())
+            };
+            let (state, members) = match descriptions.get(name) {
+                Some(Ok(d)) => (d.state.clone(), Some(d.members)),
+                Some(Err(e)) => {
+                    if !is_unsupported(e) {
+                        self.error(Stage::DescribeGroups, Some(name.clone()), e.clone());
+                    }
+                    (listed(), None)
+                }
+                None => (listed(), None),
+            };
+            self.snap.groups.insert(
+                name.clone(),
+                GroupSnapshot::kafka(name.clone(), state, members),
+            );
+            // A named group is asked for the watched partitions; with none watched there is
+            // nothing to ask (librdkafka rejects an empty list), and nothing to lag on.
+            if i < explicit && self.topic_parts.is_empty() {
+                continue;
+            }
+            requests.push(OffsetsRequest {
+                group: name.clone(),
+                partitions: (i < explicit).then(|| self.topic_parts.clone()),
+            });
+        }
+        requests
+    }
+
+    /// Committed offsets of every requested group into the snapshot.
+    fn committed(&mut self, requests: &[OffsetsRequest]) {
+        let deadline = self.deadline();
+        let (cfg, brokers) = (self.cfg, &self.brokers);
+        let batched = self.direct.as_mut().and_then(|d| {
+            match d.direct.committed(brokers, requests, deadline) {
+                Ok(c) => Some(c),
+                Err(why) => {
+                    d.fell_back(&cfg.name, why.0);
+                    None
+                }
+            }
+        });
+        let committed = batched.unwrap_or_else(|| {
+            ffi::list_consumer_group_offsets(
+                self.client,
+                requests,
+                OFFSET_FETCH_IN_FLIGHT,
+                cfg.poll_timeout,
+            )
+        });
+        for (req, res) in requests.iter().zip(committed) {
+            match res {
+                Ok(offsets) => {
+                    let Some(g) = self.snap.groups.get_mut(&req.group) else {
+                        continue;
+                    };
+                    for ((t, p), off) in offsets {
+                        if let Some(arc) = self.topic_arcs.get(&t) {
+                            let tp = TopicPartition {
+                                topic: arc.clone(),
+                                partition: p,
+                            };
+                            g.committed.insert(tp, off);
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.error(Stage::CommittedOffsets, Some(req.group.clone()), e);
+                    self.snap.unreadable_groups.push(req.group.clone());
+                }
+            }
+        }
+    }
+
+    /// Log start and end offsets of every watched partition into the snapshot.
+    fn log_offsets(&mut self) {
+        let deadline = self.deadline();
+        let (cfg, parts, leaders) = (self.cfg, &self.topic_parts, &self.leaders);
+        let batched = self.direct.as_mut().and_then(|d| {
+            match d.direct.log_offsets(parts, leaders, deadline) {
+                Ok((e, l)) => Some((Ok(e), Ok(l))),
+                Err(why) => {
+                    d.fell_back(&cfg.name, why.0);
+                    None
+                }
+            }
+        });
+        // The batched path's lock is not needed past this point.
+        self.direct = None;
+        let (client, timeout) = (self.client, cfg.poll_timeout);
+        let (earliest, latest) = batched.unwrap_or_else(|| {
+            std::thread::scope(|s| {
+                let e = s.spawn(|| ffi::list_offsets(client, parts, OffsetSpec::Earliest, timeout));
+                let l = ffi::list_offsets(client, parts, OffsetSpec::Latest, timeout);
+                let e = e
+                    .join()
+                    .unwrap_or_else(|_| Err("ListOffsets earliest panicked".into()));
+                (e, l)
+            })
+        });
+        self.snap.taken_at = crate::now();
+        let (earliest, latest) = match (earliest, latest) {
+            (Ok(e), Ok(l)) => (e, l),
+            (Err(e), _) | (_, Err(e)) => {
+                self.error(Stage::LogOffsets, None, e);
+                (HashMap::new(), HashMap::new())
+            }
+        };
+        let mut failed_parts = 0usize;
+        let mut first_failure = None;
+        for (t, p) in &self.topic_parts {
+            let key = (t.clone(), *p);
+            match (earliest.get(&key), latest.get(&key)) {
+                (Some(Ok(s)), Some(Ok(e))) => {
+                    let Some(arc) = self.topic_arcs.get(t) else {
+                        continue;
+                    };
+                    let tp = TopicPartition {
+                        topic: arc.clone(),
+                        partition: *p,
+                    };
+                    let offsets = PartitionOffsets {
+                        log_start: (*s).min(*e),
+                        log_end: *e,
+                    };
+                    self.snap.partitions.insert(tp, offsets);
+                }
+                (a, b) => {
+                    failed_parts += 1;
+                    if first_failure.is_none() {
+                        let why = match (a, b) {
+                            (Some(Err(x)), _) | (_, Some(Err(x))) => x.clone(),
+                            _ => "no answer".to_owned(),
+                        };
+                        first_failure = Some(format!("{t}/{p}: {why}"));
+                    }
+                }
+            }
+        }
+        if failed_parts > 0 && !earliest.is_empty() {
+            let message = format!(
+                "{failed_parts} of {} partitions without offsets (first: {})",
+                self.topic_parts.len(),
+                first_failure.unwrap_or_default()
+            );
+            self.error(Stage::LogOffsets, None, message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(batched: bool, client: &[(&str, &str)]) -> ClusterConfig {
+        let mut c = crate::config::from_str(
+            "t.yaml",
+            "clusters: [{name: c, bootstrap_servers: 'h:1'}]",
+            &|_| None,
+        )
+        .expect("config")
+        .clusters
+        .remove(0);
+        c.batched_offsets = batched;
+        c.client = client
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        c
+    }
+
+    /// Why, `batched_offsets`, `client:` properties, whether the batched path is used.
+    type Case<'a> = (&'a str, bool, &'a [(&'a str, &'a str)], bool);
+
+    #[test]
+    fn batched_requests_only_on_plaintext_clusters_that_allow_them() {
+        let cases: &[Case<'_>] = &[
+            ("default: plaintext, allowed", true, &[], true),
+            (
+                "plaintext spelled out, any case",
+                true,
+                &[("security.protocol", "PLAINTEXT")],
+                true,
+            ),
+            (
+                "TLS needs librdkafka",
+                true,
+                &[("security.protocol", "SSL")],
+                false,
+            ),
+            (
+                "SASL needs librdkafka",
+                true,
+                &[("security.protocol", "sasl_plaintext")],
+                false,
+            ),
+            ("switched off in the config", false, &[], false),
+        ];
+        for (why, batched, client, want) in cases {
+            assert_eq!(batched_allowed(&cluster(*batched, client)), *want, "{why}");
+        }
+    }
+}
