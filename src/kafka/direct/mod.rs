@@ -339,3 +339,6 @@ fn api_name(key: i16) -> &'static str {
         _ => "ApiVersions",
     }
 }
+
+#[cfg(test)]
+mod tests;
