@@ -214,9 +214,13 @@ fn a_kept_connection_the_broker_closed_is_replaced_once() {
     });
     *me.lock().unwrap() = Some(b.clone());
     let mut d = Direct::new();
-    let first = d.committed(&[b.clone()], &all_of("g"), soon()).unwrap();
+    let first = d
+        .committed(std::slice::from_ref(&b), &all_of("g"), soon())
+        .unwrap();
     assert!(first[0].is_ok(), "{first:?}");
-    let second = d.committed(&[b.clone()], &all_of("g"), soon()).unwrap();
+    let second = d
+        .committed(std::slice::from_ref(&b), &all_of("g"), soon())
+        .unwrap();
     assert_eq!(second[0].as_ref().unwrap()[&("t".to_owned(), 0)], 7);
     let seen: Vec<(i16, usize)> = log.lock().unwrap().clone();
     let (fc, of) = (msg::FIND_COORDINATOR, msg::OFFSET_FETCH);
@@ -294,7 +298,9 @@ fn errors_are_per_group_and_a_broken_answer_is_an_error_not_a_panic() {
     *me.lock().unwrap() = Some(b.clone());
     let mut d = Direct::new();
     let reqs: Vec<OffsetsRequest> = ["auth", "part"].iter().flat_map(|g| all_of(g)).collect();
-    let got = d.committed(&[b.clone()], &reqs, soon()).unwrap();
+    let got = d
+        .committed(std::slice::from_ref(&b), &reqs, soon())
+        .unwrap();
     let auth = got[0].as_ref().unwrap_err();
     assert!(auth.contains("GROUP_AUTHORIZATION_FAILED"), "{auth}");
     let part = got[1].as_ref().unwrap_err();
