@@ -94,6 +94,8 @@ clusters:
   - name: demo
     bootstrap_servers: "{bootstrap}"
     poll_timeout: 5s
+    # The in-process mock speaks OffsetFetch v6 at most: librdkafka's path, said up front.
+    batched_offsets: false
     groups:
       names: ["{GROUP}"]
 notifiers:
