@@ -51,13 +51,37 @@ where
 
 /// Sum of rates, unknown if any part is unknown (a partial sum would understate the rate).
 pub fn sum_known(rates: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
-    let mut total = 0.0;
-    let mut any = false;
+    let mut sum = KnownSum::default();
     for r in rates {
-        total += r?;
-        any = true;
+        sum.add(r);
     }
-    any.then_some(total)
+    sum.total()
+}
+
+/// [`sum_known`] fed one rate at a time, so callers need not collect the rates first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KnownSum {
+    total: f64,
+    any: bool,
+    unknown: bool,
+}
+
+impl KnownSum {
+    /// Adds one rate; an unknown one makes the sum unknown.
+    pub fn add(&mut self, rate: Option<f64>) {
+        match rate {
+            Some(r) if !self.unknown => {
+                self.total += r;
+                self.any = true;
+            }
+            _ => self.unknown = true,
+        }
+    }
+
+    /// The sum: unknown when any rate was, or when there were none.
+    pub fn total(&self) -> Option<f64> {
+        (self.any && !self.unknown).then_some(self.total)
+    }
 }
 
 /// consume / produce, when both are known and the producer writes at all.

@@ -4,7 +4,7 @@ use super::index::{FxMap, SnapIndex};
 use super::track::{Faults, GroupPartitionTrack, GroupTrack, PartitionTrack, Tracks};
 use crate::config::{RulesConfig, Thresholds};
 use crate::lag::partition_lag;
-use crate::rates::{drain_eta, slope, sum_known, throughput_ratio, RateWindow};
+use crate::rates::{drain_eta, slope, sum_known, throughput_ratio, KnownSum, RateWindow};
 use crate::rules::{evaluate, severity, Facts};
 use crate::snapshot::{
     GroupSnapshot, GroupSource, PartitionOffsets, Snapshot, Timestamp, TopicPartition,
@@ -124,8 +124,9 @@ fn group_view(
     while let Some((first, _)) = commits.peek() {
         let topic = &first.topic;
         parts.clear();
+        let run = idx.topic(topic);
         while let Some((tp, &c)) = commits.next_if(|(tp, _)| tp.topic == *topic) {
-            if let Some(i) = idx.find(tp) {
+            if let Some(i) = run.as_ref().and_then(|r| idx.find_in(r, tp.partition)) {
                 parts.push((i, tp, c));
             }
         }
@@ -188,7 +189,7 @@ fn topic_view(
     let w = ctx.window(th);
     let window = w.window;
     let mut f = Facts::default();
-    let (mut produce, mut consume) = (Vec::new(), Vec::new());
+    let (mut produce, mut consume) = (KnownSum::default(), KnownSum::default());
     let mut last_change = f64::NEG_INFINITY;
     let mut lagging_since = f64::INFINITY;
     let mut partitions = Vec::with_capacity(parts.len());
@@ -202,7 +203,7 @@ fn topic_view(
         } else {
             ptrack.and_then(|p| slope(p.log_end.iter(), now, &w))
         };
-        produce.push(prate);
+        produce.add(prate);
         let fresh = ptrack
             .map(|p| {
                 time_lag(
@@ -216,7 +217,7 @@ fn topic_view(
             .unwrap_or(TimeLag::Unknown);
         let tl = match track.partitions.get_mut(tp) {
             Some(gp) => {
-                consume.push(slope(gp.committed.iter(), now, &w));
+                consume.add(slope(gp.committed.iter(), now, &w));
                 facts_from_track(
                     &mut f,
                     gp,
@@ -229,7 +230,7 @@ fn topic_view(
                 remembered_time_lag(gp, committed, fresh)
             }
             None => {
-                consume.push(None);
+                consume.add(None);
                 fresh
             }
         };
@@ -253,8 +254,8 @@ fn topic_view(
                 .map(|&o| partition_lag(o, off.log_start, off.log_end).lag),
         });
     }
-    f.produce_rate = sum_known(produce);
-    f.consume_rate = sum_known(consume);
+    f.produce_rate = produce.total();
+    f.consume_rate = consume.total();
     f.idle_for = idle_for(g, track, now, last_change, lagging_since);
     let (status, reasons) = evaluate(&f, th);
     GroupTopicView {

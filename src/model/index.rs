@@ -96,18 +96,25 @@ impl<'s> SnapIndex<'s> {
 
     /// Position of `tp` in `parts`, if the snapshot has it.
     pub fn find(&self, tp: &TopicPartition) -> Option<usize> {
-        let run = self.runs[*self.topics.get(&*tp.topic)?].clone();
+        self.find_in(&self.topic(&tp.topic)?, tp.partition)
+    }
+
+    /// Positions of `topic`'s partitions in `parts`, if the snapshot has the topic.
+    pub fn topic(&self, topic: &str) -> Option<std::ops::Range<usize>> {
+        Some(self.runs[*self.topics.get(topic)?].clone())
+    }
+
+    /// Position of `partition` within a topic's `run`.
+    pub fn find_in(&self, run: &std::ops::Range<usize>, partition: i32) -> Option<usize> {
         let in_run = &self.parts[run.clone()];
         // Partitions are usually 0..n, so the id is the offset into the run.
-        let dense = usize::try_from(tp.partition).ok().filter(|&p| {
-            in_run
-                .get(p)
-                .is_some_and(|(k, _)| k.partition == tp.partition)
-        });
+        let dense = usize::try_from(partition)
+            .ok()
+            .filter(|&p| in_run.get(p).is_some_and(|(k, _)| k.partition == partition));
         let at = match dense {
             Some(p) => p,
             None => in_run
-                .binary_search_by_key(&tp.partition, |(k, _)| k.partition)
+                .binary_search_by_key(&partition, |(k, _)| k.partition)
                 .ok()?,
         };
         Some(run.start + at)

@@ -7,6 +7,7 @@ use crate::history::{Pushed, Ring, RingPolicy, Sample};
 use crate::rules::Hysteresis;
 use crate::snapshot::{GroupSource, Snapshot, Stage, Timestamp, TopicPartition};
 use crate::timelag::TimeLag;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// One partition's log-end history.
@@ -126,8 +127,17 @@ impl Tracks {
             if faults.unreadable.contains(g.name.as_str()) {
                 continue;
             }
+            // Commits are ordered by topic: the topic is looked up once per run.
+            let mut run: Option<(&Arc<str>, Option<Range<usize>>)> = None;
             for (tp, &c) in &g.committed {
                 let s = Sample::new(t, c);
+                let topic_run = match &run {
+                    Some((topic, r)) if **topic == tp.topic => r,
+                    _ => &run.insert((&tp.topic, idx.topic(&tp.topic))).1,
+                };
+                let pos = topic_run
+                    .as_ref()
+                    .and_then(|r| idx.find_in(r, tp.partition));
                 let gp =
                     match track.partitions.get_mut(tp) {
                         Some(gp) => gp,
@@ -151,7 +161,7 @@ impl Tracks {
                     gp.last_change_at = t;
                     gp.last_value = c;
                 }
-                let lagging = idx.find(tp).is_some_and(|i| idx.parts[i].1.log_end > c);
+                let lagging = pos.is_some_and(|i| idx.parts[i].1.log_end > c);
                 if lagging {
                     gp.lagging_since.get_or_insert(t);
                 } else {
