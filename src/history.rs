@@ -136,20 +136,11 @@ impl Ring {
         self.samples.iter().copied()
     }
 
-    /// Samples, oldest first, as one slice.
-    pub fn as_slice(&self) -> &[Sample] {
-        &self.samples
-    }
-
     /// The newest sample.
     pub fn last(&self) -> Option<Sample> {
         self.samples.last().copied()
     }
 
-    /// Bytes of heap the ring holds (its allocation, used or not).
-    pub fn heap_bytes(&self) -> usize {
-        self.samples.capacity() * std::mem::size_of::<Sample>()
-    }
 
     /// Number of samples held.
     pub fn len(&self) -> usize {
