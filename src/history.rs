@@ -141,7 +141,6 @@ impl Ring {
         self.samples.last().copied()
     }
 
-
     /// Number of samples held.
     pub fn len(&self) -> usize {
         self.samples.len()

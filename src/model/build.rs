@@ -101,8 +101,9 @@ pub(super) fn view(
     }
 }
 
-/// A group's commits on snapshot partitions: (position in the snapshot, partition, committed).
-type Commits<'s> = Vec<(usize, &'s TopicPartition, i64)>;
+/// A group's commits on snapshot partitions:
+/// (position in the snapshot, position among the group's commits, partition, committed).
+type Commits<'s> = Vec<(usize, usize, &'s TopicPartition, i64)>;
 
 fn group_view(
     ctx: &Ctx<'_>,
@@ -119,15 +120,15 @@ fn group_view(
     let unreadable = faults.unreadable.contains(g.name.as_str());
     let mut topics = Vec::new();
     let mut parts: Commits<'_> = Vec::new();
-    let mut commits = g.committed.iter().peekable();
+    let mut commits = g.committed.iter().enumerate().peekable();
     // Committed offsets are ordered by (topic, partition): each topic is one run.
-    while let Some((first, _)) = commits.peek() {
+    while let Some((_, (first, _))) = commits.peek() {
         let topic = &first.topic;
         parts.clear();
         let run = idx.topic(topic);
-        while let Some((tp, &c)) = commits.next_if(|(tp, _)| tp.topic == *topic) {
+        while let Some((n, (tp, &c))) = commits.next_if(|(_, (tp, _))| tp.topic == *topic) {
             if let Some(i) = run.as_ref().and_then(|r| idx.find_in(r, tp.partition)) {
-                parts.push((i, tp, c));
+                parts.push((i, n, tp, c));
             }
         }
         if parts.is_empty() {
@@ -193,7 +194,7 @@ fn topic_view(
     let mut last_change = f64::NEG_INFINITY;
     let mut lagging_since = f64::INFINITY;
     let mut partitions = Vec::with_capacity(parts.len());
-    for &(i, tp, committed) in parts {
+    for &(i, n, tp, committed) in parts {
         let slot = &slots[i];
         let off = slot.offsets;
         let l = partition_lag(committed, off.log_start, off.log_end);
@@ -215,7 +216,7 @@ fn topic_view(
                 )
             })
             .unwrap_or(TimeLag::Unknown);
-        let tl = match track.partitions.get_mut(tp) {
+        let tl = match track.partition_mut(n, tp) {
             Some(gp) => {
                 consume.add(slope(gp.committed.iter(), now, &w));
                 facts_from_track(

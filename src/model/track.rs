@@ -5,7 +5,7 @@
 use super::index::{FxMap, FxSet, SnapIndex};
 use crate::history::{Pushed, Ring, RingPolicy, Sample};
 use crate::rules::Hysteresis;
-use crate::snapshot::{GroupSource, Snapshot, Stage, Timestamp, TopicPartition};
+use crate::snapshot::{GroupSnapshot, GroupSource, Snapshot, Stage, Timestamp, TopicPartition};
 use crate::timelag::TimeLag;
 use std::ops::Range;
 use std::sync::Arc;
@@ -41,8 +41,9 @@ pub(crate) struct GroupPartitionTrack {
 pub(crate) struct GroupTrack {
     /// Since when the group has had no member (Kafka groups whose members are known).
     pub empty_since: Option<Timestamp>,
-    /// Per partition with a commit.
-    pub partitions: FxMap<TopicPartition, GroupPartitionTrack>,
+    /// Per partition with a commit, in the order of the group's commits (by topic, then
+    /// partition): reading one poll walks it alongside the snapshot instead of hashing.
+    pub partitions: Vec<(TopicPartition, GroupPartitionTrack)>,
     /// Reported status per topic.
     pub topics: FxMap<Arc<str>, Hysteresis>,
 }
@@ -127,9 +128,10 @@ impl Tracks {
             if faults.unreadable.contains(g.name.as_str()) {
                 continue;
             }
+            track.align(g, t);
             // Commits are ordered by topic: the topic is looked up once per run.
             let mut run: Option<(&Arc<str>, Option<Range<usize>>)> = None;
-            for (tp, &c) in &g.committed {
+            for ((_, gp), (tp, &c)) in track.partitions.iter_mut().zip(&g.committed) {
                 let s = Sample::new(t, c);
                 let topic_run = match &run {
                     Some((topic, r)) if **topic == tp.topic => r,
@@ -138,20 +140,6 @@ impl Tracks {
                 let pos = topic_run
                     .as_ref()
                     .and_then(|r| idx.find_in(r, tp.partition));
-                let gp =
-                    match track.partitions.get_mut(tp) {
-                        Some(gp) => gp,
-                        None => track.partitions.entry(tp.clone()).or_insert_with(|| {
-                            GroupPartitionTrack {
-                                committed: Ring::new(),
-                                last_value: c,
-                                last_change_at: t,
-                                lagging_since: None,
-                                rewound_at: None,
-                                time_lag: None,
-                            }
-                        }),
-                    };
                 gp.committed.push(s, policy);
                 gp.committed.prune(now, policy);
                 if c != gp.last_value {
@@ -167,11 +155,6 @@ impl Tracks {
                 } else {
                     gp.lagging_since = None;
                 }
-            }
-            if track.partitions.len() != g.committed.len() {
-                track
-                    .partitions
-                    .retain(|tp, _| g.committed.contains_key(tp));
             }
             if !track.topics.is_empty() {
                 // Commits are ordered by topic: each topic is one run.
@@ -194,6 +177,53 @@ impl Tracks {
     }
 }
 
+impl GroupTrack {
+    /// Makes `partitions` hold exactly the group's committed partitions, in their order:
+    /// new ones start at their first commit, gone ones are forgotten.
+    fn align(&mut self, g: &GroupSnapshot, t: Timestamp) {
+        let aligned = self.partitions.len() == g.committed.len()
+            && self
+                .partitions
+                .iter()
+                .zip(g.committed.keys())
+                .all(|((k, _), tp)| k == tp);
+        if aligned {
+            return;
+        }
+        let mut old: FxMap<TopicPartition, GroupPartitionTrack> =
+            std::mem::take(&mut self.partitions).into_iter().collect();
+        self.partitions = g
+            .committed
+            .iter()
+            .map(|(tp, &c)| {
+                let gp = old.remove(tp).unwrap_or(GroupPartitionTrack {
+                    committed: Ring::new(),
+                    last_value: c,
+                    last_change_at: t,
+                    lagging_since: None,
+                    rewound_at: None,
+                    time_lag: None,
+                });
+                (tp.clone(), gp)
+            })
+            .collect();
+    }
+
+    /// The track of `tp`, whose commit is the `i`-th of the group's (usually at `i`).
+    pub fn partition_mut(
+        &mut self,
+        i: usize,
+        tp: &TopicPartition,
+    ) -> Option<&mut GroupPartitionTrack> {
+        let at = match self.partitions.get(i) {
+            Some((k, _)) if k == tp => i,
+            // Not aligned when this poll could not read the group's offsets.
+            _ => self.partitions.binary_search_by(|(k, _)| k.cmp(tp)).ok()?,
+        };
+        Some(&mut self.partitions[at].1)
+    }
+}
+
 impl Tracks {
     /// Samples held in all rings.
     pub fn samples_held(&self) -> usize {
@@ -201,8 +231,8 @@ impl Tracks {
         let groups: usize = self
             .groups
             .values()
-            .flat_map(|g| g.partitions.values())
-            .map(|gp| gp.committed.len())
+            .flat_map(|g| g.partitions.iter())
+            .map(|(_, gp)| gp.committed.len())
             .sum();
         parts + groups
     }
