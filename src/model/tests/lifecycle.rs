@@ -272,7 +272,8 @@ fn partitions_joining_and_leaving_a_group_keep_the_others_history() {
     let parts = [("e", 0, 0, 1_000), ("e", 1, 0, 1_000)];
     let at = |i: i64| T0 + 10.0 * i as f64;
     // (commits, consume rate on e): each row says why.
-    let rows: [(&[(&str, i32, i64)], Option<f64>); 5] = [
+    type Row = (&'static [(&'static str, i32, i64)], Option<f64>);
+    let rows: [Row; 5] = [
         (&[("e", 0, 100)], None),
         // Two polls of e/0: 10 msg/s.
         (&[("e", 0, 200)], Some(10.0)),
