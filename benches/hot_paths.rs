@@ -10,9 +10,38 @@ use lagwatch::metrics::Metrics;
 use lagwatch::model::Model;
 use lagwatch::snapshot::{GroupSnapshot, PartitionOffsets, Snapshot, TopicPartition};
 use lagwatch::state::AppState;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Counts live heap bytes so the bench can say what the model holds between polls.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 const TOPICS: usize = 1_000;
 const PARTITIONS: usize = 10;
@@ -64,9 +93,33 @@ fn snapshot(k: usize, t0: f64) -> Snapshot {
     s
 }
 
+/// Prints the heap the model holds once its rings are full (the window plus margin).
+fn model_memory(t0: f64) {
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut model = Model::new(
+        RulesConfig::default(),
+        std::time::Duration::from_secs(STEP as u64),
+    );
+    // 300 s window + 30 s margin at 15 s polls: 23 samples per ring from poll 23 on.
+    for k in 0..30 {
+        let s = snapshot(k, t0);
+        black_box(model.update(&s, s.taken_at));
+    }
+    // Snapshots and views are dropped: what is left is the model's memory between polls.
+    let held = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    let parts = TOPICS * PARTITIONS;
+    eprintln!(
+        "model heap at steady state: {held} bytes = {} per partition \
+         (each with one group's commits), {} samples held",
+        held / parts,
+        model.samples_held()
+    );
+}
+
 fn model_update(c: &mut Criterion) {
     let t0 = 1_700_000_000.0;
     let snaps: Vec<Snapshot> = (0..STEPS).map(|k| snapshot(k, t0)).collect();
+    model_memory(t0);
     let mut model = Model::new(
         RulesConfig::default(),
         std::time::Duration::from_secs(STEP as u64),

@@ -6,7 +6,6 @@
 //! the newest one so the window stays covered with evenly spaced points.
 
 use crate::snapshot::Timestamp;
-use std::collections::VecDeque;
 
 /// No ring ever holds more samples than this, whatever the window and poll interval.
 pub const HARD_CAP: usize = 32;
@@ -75,9 +74,13 @@ pub enum Pushed {
 }
 
 /// A bounded, time-ordered series of samples.
+///
+/// A contiguous `Vec` rather than a `VecDeque`: rings are read (rates, time lag) far more
+/// than written, slice scans are the cheapest reads, and dropping the oldest of at most
+/// [`HARD_CAP`] samples is one short memmove. Allocated once at the policy's capacity.
 #[derive(Debug, Clone, Default)]
 pub struct Ring {
-    samples: VecDeque<Sample>,
+    samples: Vec<Sample>,
 }
 
 impl Ring {
@@ -88,8 +91,11 @@ impl Ring {
 
     /// Adds a sample; a value below the previous one starts the series afresh.
     pub fn push(&mut self, s: Sample, policy: &RingPolicy) -> Pushed {
-        let Some(&last) = self.samples.back() else {
-            self.samples.push_back(s);
+        let Some(&last) = self.samples.last() else {
+            if self.samples.capacity() == 0 {
+                self.samples.reserve_exact(policy.capacity);
+            }
+            self.samples.push(s);
             return Pushed::Appended;
         };
         if s.t < last.t {
@@ -98,7 +104,7 @@ impl Ring {
         if s.v < last.v {
             // A reset group or a recreated topic: a slope across it would be nonsense.
             self.samples.clear();
-            self.samples.push_back(s);
+            self.samples.push(s);
             return Pushed::Reset;
         }
         let n = self.samples.len();
@@ -108,29 +114,31 @@ impl Ring {
             self.samples[n - 1] = s;
             return Pushed::Merged;
         }
-        self.samples.push_back(s);
-        while self.samples.len() > policy.capacity {
-            self.samples.pop_front();
-        }
+        // Make room first so the allocation never grows past the capacity.
+        let excess = (n + 1).saturating_sub(policy.capacity.max(1));
+        self.samples.drain(..excess.min(n));
+        self.samples.push(s);
         Pushed::Appended
     }
 
     /// Drops samples older than the policy keeps, as seen at `now`.
     pub fn prune(&mut self, now: Timestamp, policy: &RingPolicy) {
         let oldest = now - policy.keep;
-        while self.samples.front().is_some_and(|s| s.t < oldest) && self.samples.len() > 1 {
-            self.samples.pop_front();
+        let old = self.samples.iter().take_while(|s| s.t < oldest).count();
+        let drop = old.min(self.samples.len().saturating_sub(1));
+        if drop > 0 {
+            self.samples.drain(..drop);
         }
     }
 
     /// Samples, oldest first.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = Sample> + Clone + '_ {
+    pub fn iter(&self) -> std::iter::Copied<std::slice::Iter<'_, Sample>> {
         self.samples.iter().copied()
     }
 
     /// The newest sample.
     pub fn last(&self) -> Option<Sample> {
-        self.samples.back().copied()
+        self.samples.last().copied()
     }
 
     /// Number of samples held.

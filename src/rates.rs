@@ -24,22 +24,20 @@ where
 {
     let from = now - w.window;
     let inside = samples.filter(move |s| s.t >= from && s.t <= now);
-    let (mut n, mut t0, mut t_last) = (0usize, None::<f64>, 0.0);
-    for s in inside.clone() {
-        n += 1;
-        t0.get_or_insert(s.t);
-        t_last = s.t;
-    }
-    let t0 = t0?;
-    if n < 2 || t_last - t0 < w.min_span || t_last <= t0 {
-        return None;
-    }
-    // Centre on the first sample: Unix seconds squared would eat the f64 precision.
-    let v0 = inside.clone().next().map(|s| s.v)?;
+    // One pass for the count, span and sums, one for the moments: two scans, not three.
+    // Centred on the first sample: Unix seconds squared would eat the f64 precision.
+    let (mut n, mut first, mut t_last) = (0usize, None::<Sample>, 0.0);
     let (mut st, mut sv) = (0.0, 0.0);
     for s in inside.clone() {
-        st += s.t - t0;
-        sv += (s.v - v0) as f64;
+        let f = *first.get_or_insert(s);
+        n += 1;
+        t_last = s.t;
+        st += s.t - f.t;
+        sv += (s.v - f.v) as f64;
+    }
+    let Sample { t: t0, v: v0 } = first?;
+    if n < 2 || t_last - t0 < w.min_span || t_last <= t0 {
+        return None;
     }
     let (mt, mv) = (st / n as f64, sv / n as f64);
     let (mut num, mut den) = (0.0, 0.0);
@@ -53,13 +51,37 @@ where
 
 /// Sum of rates, unknown if any part is unknown (a partial sum would understate the rate).
 pub fn sum_known(rates: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
-    let mut total = 0.0;
-    let mut any = false;
+    let mut sum = KnownSum::default();
     for r in rates {
-        total += r?;
-        any = true;
+        sum.add(r);
     }
-    any.then_some(total)
+    sum.total()
+}
+
+/// [`sum_known`] fed one rate at a time, so callers need not collect the rates first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KnownSum {
+    total: f64,
+    any: bool,
+    unknown: bool,
+}
+
+impl KnownSum {
+    /// Adds one rate; an unknown one makes the sum unknown.
+    pub fn add(&mut self, rate: Option<f64>) {
+        match rate {
+            Some(r) if !self.unknown => {
+                self.total += r;
+                self.any = true;
+            }
+            _ => self.unknown = true,
+        }
+    }
+
+    /// The sum: unknown when any rate was, or when there were none.
+    pub fn total(&self) -> Option<f64> {
+        (self.any && !self.unknown).then_some(self.total)
+    }
 }
 
 /// consume / produce, when both are known and the producer writes at all.
@@ -201,6 +223,56 @@ mod tests {
         // One partition unknown: the topic rate is unknown, not understated.
         assert_eq!(sum_known([Some(1.0), None]), None);
         assert_eq!(sum_known(std::iter::empty()), None);
+    }
+
+    /// The three-scan slope this module computed before the scans were fused: the
+    /// reference the fused one must match bit for bit.
+    fn slope_three_scans(samples: &[Sample], now: Timestamp, w: &RateWindow) -> Option<f64> {
+        let from = now - w.window;
+        let inside = || samples.iter().filter(|s| s.t >= from && s.t <= now);
+        let n = inside().count();
+        let t0 = inside().next()?.t;
+        let t_last = inside().next_back()?.t;
+        if n < 2 || t_last - t0 < w.min_span || t_last <= t0 {
+            return None;
+        }
+        let v0 = inside().next()?.v;
+        let (mut st, mut sv) = (0.0, 0.0);
+        for s in inside() {
+            st += s.t - t0;
+            sv += (s.v - v0) as f64;
+        }
+        let (mt, mv) = (st / n as f64, sv / n as f64);
+        let (mut num, mut den) = (0.0, 0.0);
+        for s in inside() {
+            let dt = s.t - t0 - mt;
+            num += dt * ((s.v - v0) as f64 - mv);
+            den += dt * dt;
+        }
+        (den > 0.0).then(|| num / den)
+    }
+
+    proptest! {
+        // Fusing the scans reorders no float operation: results are identical, not close.
+        #[test]
+        fn fused_slope_is_bit_identical(
+            steps in prop::collection::vec((0.0f64..40.0, -1000i64..100_000), 0..40),
+            t0 in 1.6e9f64..1.8e9,
+            window in 1.0f64..600.0,
+            min_span in 0.0f64..20.0,
+            back in 0.0f64..100.0,
+        ) {
+            let (mut t, mut v) = (t0, 1_000_000i64);
+            let s: Vec<Sample> = steps
+                .iter()
+                .map(|&(dt, dv)| { t += dt; v += dv; Sample::new(t, v) })
+                .collect();
+            let now = t - back;
+            let w = RateWindow { window, min_span };
+            let got = slope(s.iter().copied(), now, &w).map(f64::to_bits);
+            let want = slope_three_scans(&s, now, &w).map(f64::to_bits);
+            prop_assert_eq!(got, want);
+        }
     }
 
     proptest! {

@@ -1,14 +1,16 @@
 //! Derives one poll's view from the snapshot and the tracked history.
 
-use super::track::{Faults, GroupPartitionTrack, Tracks};
-use crate::config::RulesConfig;
+use super::index::{FxMap, SnapIndex};
+use super::track::{Faults, GroupPartitionTrack, GroupTrack, PartitionTrack, Tracks};
+use crate::config::{RulesConfig, Thresholds};
 use crate::lag::partition_lag;
-use crate::rates::{drain_eta, slope, sum_known, throughput_ratio, RateWindow};
+use crate::rates::{drain_eta, slope, sum_known, throughput_ratio, KnownSum, RateWindow};
 use crate::rules::{evaluate, severity, Facts};
-use crate::snapshot::{GroupSnapshot, GroupSource, Snapshot, Timestamp, TopicPartition};
+use crate::snapshot::{
+    GroupSnapshot, GroupSource, PartitionOffsets, Snapshot, Timestamp, TopicPartition,
+};
 use crate::timelag::{time_lag, TimeLag};
 use crate::view::*;
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What every derivation of one poll shares.
@@ -22,62 +24,71 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn window(&self, group: &str, topic: &str) -> RateWindow {
+    fn window(&self, th: &Thresholds) -> RateWindow {
         RateWindow {
-            window: self
-                .rules
-                .for_group_topic(group, topic)
-                .rate_window
-                .as_secs_f64(),
+            window: th.rate_window.as_secs_f64(),
             min_span: self.min_span,
         }
     }
 }
 
-/// Partition produce rates as computed for the topic view, reused by groups on the same window.
-type TopicRates<'s> = HashMap<&'s TopicPartition, (RateWindow, Option<f64>)>;
+/// One snapshot partition as the topic view saw it, by position in the snapshot.
+struct Slot<'s, 't> {
+    /// Log start and end read this poll.
+    offsets: &'s PartitionOffsets,
+    /// The window of the topic-level rate.
+    window: RateWindow,
+    /// The topic-level produce rate, reused by groups on the same window.
+    rate: Option<f64>,
+    /// The partition's history.
+    track: Option<&'t PartitionTrack>,
+}
 
 /// The whole cluster view.
 pub(super) fn view(
     ctx: &Ctx<'_>,
     tracks: &mut Tracks,
     snap: &Snapshot,
+    idx: &SnapIndex<'_>,
     faults: &Faults<'_>,
 ) -> ClusterView {
-    let mut topics: BTreeMap<Arc<str>, TopicView> = BTreeMap::new();
-    let mut rates: TopicRates<'_> = HashMap::with_capacity(snap.partitions.len());
-    let mut counts: HashMap<&Arc<str>, usize> = HashMap::new();
-    for (tp, off) in &snap.partitions {
+    let Tracks {
+        partitions: ptracks,
+        groups: gtracks,
+    } = tracks;
+    let mut slots: Vec<Slot<'_, '_>> = Vec::with_capacity(idx.parts.len());
+    let mut topics: Vec<TopicView> = Vec::with_capacity(idx.runs.len());
+    for run in &idx.runs {
+        let topic = &idx.parts[run.start].0.topic;
         // Topic-level rates use the thresholds of a topic-only match (no group).
-        let w = ctx.window("", &tp.topic);
-        let rate = tracks
-            .partitions
-            .get(tp)
-            .and_then(|p| slope(p.log_end.iter(), ctx.now, &w));
-        rates.insert(tp, (w, rate));
-        *counts.entry(&tp.topic).or_default() += 1;
-        topics
-            .entry(tp.topic.clone())
-            .or_insert_with(|| TopicView {
-                topic: tp.topic.clone(),
-                produce_rate: None,
-                partitions: Vec::new(),
-            })
-            .partitions
-            .push(PartitionView {
+        let w = ctx.window(ctx.rules.for_group_topic("", topic));
+        let mut partitions = Vec::with_capacity(run.len());
+        for &(tp, off) in &idx.parts[run.clone()] {
+            let track = ptracks.get(tp);
+            let rate = track.and_then(|p| slope(p.log_end.iter(), ctx.now, &w));
+            slots.push(Slot {
+                offsets: off,
+                window: w,
+                rate,
+                track,
+            });
+            partitions.push(PartitionView {
                 partition: tp.partition,
                 log_start: off.log_start,
                 log_end: off.log_end,
                 produce_rate: rate,
             });
-    }
-    for t in topics.values_mut() {
-        t.produce_rate = sum_known(t.partitions.iter().map(|p| p.produce_rate));
+        }
+        topics.push(TopicView {
+            topic: topic.clone(),
+            produce_rate: sum_known(partitions.iter().map(|p| p.produce_rate)),
+            partitions,
+        });
     }
     let groups = snap
         .groups
         .values()
-        .map(|g| group_view(ctx, tracks, snap, faults, &rates, &counts, g))
+        .map(|g| group_view(ctx, gtracks, idx, &slots, faults, g))
         .collect();
     ClusterView {
         cluster: snap.cluster.clone(),
@@ -85,41 +96,57 @@ pub(super) fn view(
         up: true,
         partial: !snap.errors.is_empty(),
         errors: snap.errors.clone(),
-        topics: topics.into_values().collect(),
+        topics,
         groups,
     }
 }
 
+/// A group's commits on snapshot partitions:
+/// (position in the snapshot, position among the group's commits, partition, committed).
+type Commits<'s> = Vec<(usize, usize, &'s TopicPartition, i64)>;
+
 fn group_view(
     ctx: &Ctx<'_>,
-    tracks: &mut Tracks,
-    snap: &Snapshot,
+    gtracks: &mut FxMap<String, GroupTrack>,
+    idx: &SnapIndex<'_>,
+    slots: &[Slot<'_, '_>],
     faults: &Faults<'_>,
-    rates: &TopicRates<'_>,
-    counts: &HashMap<&Arc<str>, usize>,
     g: &GroupSnapshot,
 ) -> GroupView {
-    // Committed offsets are ordered by (topic, partition): each topic is one run.
-    let mut by_topic: BTreeMap<&Arc<str>, Vec<(&TopicPartition, i64)>> = BTreeMap::new();
-    for (tp, &c) in &g.committed {
-        if snap.partitions.contains_key(tp) {
-            by_topic.entry(&tp.topic).or_default().push((tp, c));
-        }
-    }
+    let track = match gtracks.get_mut(g.name.as_str()) {
+        Some(track) => track,
+        None => gtracks.entry(g.name.clone()).or_default(),
+    };
     let unreadable = faults.unreadable.contains(g.name.as_str());
-    let mut topics = Vec::with_capacity(by_topic.len());
-    for (topic, parts) in by_topic {
-        let mut t = topic_view(ctx, tracks, snap, rates, g, topic, &parts);
-        let track = tracks.groups.entry(g.name.clone()).or_default();
-        let h = track.topics.entry(topic.clone()).or_default();
+    let mut topics = Vec::new();
+    let mut parts: Commits<'_> = Vec::new();
+    let mut commits = g.committed.iter().enumerate().peekable();
+    // Committed offsets are ordered by (topic, partition): each topic is one run.
+    while let Some((_, (first, _))) = commits.peek() {
+        let topic = &first.topic;
+        parts.clear();
+        let run = idx.topic(topic);
+        while let Some((n, (tp, &c))) = commits.next_if(|(_, (tp, _))| tp.topic == *topic) {
+            if let Some(i) = run.as_ref().and_then(|r| idx.find_in(r, tp.partition)) {
+                parts.push((i, n, tp, c));
+            }
+        }
+        if parts.is_empty() {
+            continue;
+        }
         let th = ctx.rules.for_group_topic(&g.name, topic);
+        let mut t = topic_view(ctx, th, track, slots, g, topic, &parts);
+        let h = match track.topics.get_mut(topic) {
+            Some(h) => h,
+            None => track.topics.entry(topic.clone()).or_default(),
+        };
         // An unreadable group's offsets are last poll's: no new verdict from stale data.
         let (status, mut reasons) = if unreadable {
             h.current()
         } else {
             h.step(t.status, std::mem::take(&mut t.reasons), th.for_polls)
         };
-        if counts.get(topic).is_some_and(|&n| parts.len() < n) {
+        if parts.len() < idx.topic_len(topic) {
             reasons.push(Reason::NoCommit);
         }
         t.status = status;
@@ -152,35 +179,32 @@ fn group_view(
 /// One group×topic with its raw (pre-hysteresis) status and reasons.
 fn topic_view(
     ctx: &Ctx<'_>,
-    tracks: &mut Tracks,
-    snap: &Snapshot,
-    rates: &TopicRates<'_>,
+    th: &Thresholds,
+    track: &mut GroupTrack,
+    slots: &[Slot<'_, '_>],
     g: &GroupSnapshot,
     topic: &Arc<str>,
-    parts: &[(&TopicPartition, i64)],
+    parts: &Commits<'_>,
 ) -> GroupTopicView {
     let now = ctx.now;
-    let th = ctx.rules.for_group_topic(&g.name, topic);
-    let w = ctx.window(&g.name, topic);
+    let w = ctx.window(th);
     let window = w.window;
     let mut f = Facts::default();
-    let (mut produce, mut consume) = (Vec::new(), Vec::new());
+    let (mut produce, mut consume) = (KnownSum::default(), KnownSum::default());
     let mut last_change = f64::NEG_INFINITY;
     let mut lagging_since = f64::INFINITY;
     let mut partitions = Vec::with_capacity(parts.len());
-    let gtrack = tracks.groups.get_mut(&g.name);
-    let mut gparts = gtrack.map(|t| &mut t.partitions);
-    for &(tp, committed) in parts {
-        let Some(off) = snap.partitions.get(tp) else {
-            continue;
-        };
+    for &(i, n, tp, committed) in parts {
+        let slot = &slots[i];
+        let off = slot.offsets;
         let l = partition_lag(committed, off.log_start, off.log_end);
-        let ptrack = tracks.partitions.get(tp);
-        let prate = match rates.get(tp) {
-            Some((rw, r)) if *rw == w => *r,
-            _ => ptrack.and_then(|p| slope(p.log_end.iter(), now, &w)),
+        let ptrack = slot.track;
+        let prate = if slot.window == w {
+            slot.rate
+        } else {
+            ptrack.and_then(|p| slope(p.log_end.iter(), now, &w))
         };
-        produce.push(prate);
+        produce.add(prate);
         let fresh = ptrack
             .map(|p| {
                 time_lag(
@@ -192,10 +216,9 @@ fn topic_view(
                 )
             })
             .unwrap_or(TimeLag::Unknown);
-        let gp = gparts.as_mut().and_then(|m| m.get_mut(tp));
-        let tl = match gp {
+        let tl = match track.partition_mut(n, tp) {
             Some(gp) => {
-                consume.push(slope(gp.committed.iter(), now, &w));
+                consume.add(slope(gp.committed.iter(), now, &w));
                 facts_from_track(
                     &mut f,
                     gp,
@@ -208,7 +231,7 @@ fn topic_view(
                 remembered_time_lag(gp, committed, fresh)
             }
             None => {
-                consume.push(None);
+                consume.add(None);
                 fresh
             }
         };
@@ -232,9 +255,9 @@ fn topic_view(
                 .map(|&o| partition_lag(o, off.log_start, off.log_end).lag),
         });
     }
-    f.produce_rate = sum_known(produce);
-    f.consume_rate = sum_known(consume);
-    f.idle_for = idle_for(g, tracks, now, last_change, lagging_since);
+    f.produce_rate = produce.total();
+    f.consume_rate = consume.total();
+    f.idle_for = idle_for(g, track, now, last_change, lagging_since);
     let (status, reasons) = evaluate(&f, th);
     GroupTopicView {
         topic: topic.clone(),
@@ -279,7 +302,7 @@ fn facts_from_track(
 /// its source offers: Spark batch commits, Kafka membership, else commits.
 fn idle_for(
     g: &GroupSnapshot,
-    tracks: &Tracks,
+    track: &GroupTrack,
     now: Timestamp,
     last_change: f64,
     lagging_since: f64,
@@ -289,10 +312,7 @@ fn idle_for(
     }
     let last_life = match g.source {
         GroupSource::Spark => g.last_commit_at?,
-        GroupSource::Kafka => match (
-            g.members,
-            tracks.groups.get(&g.name).and_then(|t| t.empty_since),
-        ) {
+        GroupSource::Kafka => match (g.members, track.empty_since) {
             (_, Some(empty)) => empty,
             (Some(_), None) => return None,
             (None, None) => last_change,

@@ -5,12 +5,14 @@
 //! Both are pure: time comes in as `now`.
 
 mod build;
+mod index;
 mod track;
 
 use crate::config::RulesConfig;
 use crate::history::RingPolicy;
 use crate::snapshot::{Snapshot, Timestamp};
 use crate::view::ClusterView;
+use index::SnapIndex;
 use std::time::Duration;
 use track::{Faults, Tracks};
 
@@ -49,13 +51,14 @@ impl Model {
     /// Builds the view of one poll; `now` is injected so tests control time.
     pub fn update(&mut self, snap: &Snapshot, now: Timestamp) -> ClusterView {
         let faults = Faults::of(snap);
-        self.tracks.observe(snap, &faults, now, &self.policy);
+        let idx = SnapIndex::of(snap);
+        self.tracks.observe(snap, &idx, &faults, now, &self.policy);
         let ctx = build::Ctx {
             rules: &self.rules,
             min_span: self.min_span,
             now,
         };
-        build::view(&ctx, &mut self.tracks, snap, &faults)
+        build::view(&ctx, &mut self.tracks, snap, &idx, &faults)
     }
 
     /// Samples held in all rings: what the model's memory grows with.

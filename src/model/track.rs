@@ -2,11 +2,12 @@
 //! rings, when each committed offset last moved, membership, hysteresis. Anything the
 //! snapshot no longer holds is forgotten, except what a fault kept from being read.
 
+use super::index::{FxMap, FxSet, SnapIndex};
 use crate::history::{Pushed, Ring, RingPolicy, Sample};
 use crate::rules::Hysteresis;
-use crate::snapshot::{GroupSource, Snapshot, Stage, Timestamp, TopicPartition};
+use crate::snapshot::{GroupSnapshot, GroupSource, Snapshot, Stage, Timestamp, TopicPartition};
 use crate::timelag::TimeLag;
-use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
 
 /// One partition's log-end history.
@@ -40,19 +41,20 @@ pub(crate) struct GroupPartitionTrack {
 pub(crate) struct GroupTrack {
     /// Since when the group has had no member (Kafka groups whose members are known).
     pub empty_since: Option<Timestamp>,
-    /// Per partition with a commit.
-    pub partitions: HashMap<TopicPartition, GroupPartitionTrack>,
+    /// Per partition with a commit, in the order of the group's commits (by topic, then
+    /// partition): reading one poll walks it alongside the snapshot instead of hashing.
+    pub partitions: Vec<(TopicPartition, GroupPartitionTrack)>,
     /// Reported status per topic.
-    pub topics: HashMap<Arc<str>, Hysteresis>,
+    pub topics: FxMap<Arc<str>, Hysteresis>,
 }
 
 /// Everything one cluster's model remembers.
 #[derive(Debug, Default)]
 pub(crate) struct Tracks {
     /// Per partition of a watched topic.
-    pub partitions: HashMap<TopicPartition, PartitionTrack>,
+    pub partitions: FxMap<TopicPartition, PartitionTrack>,
     /// Per group.
-    pub groups: HashMap<String, GroupTrack>,
+    pub groups: FxMap<String, GroupTrack>,
 }
 
 /// Which parts of a snapshot are stale copies of the previous poll rather than reads.
@@ -62,7 +64,7 @@ pub(crate) struct Faults<'a> {
     /// Group discovery failed: groups not found were carried over.
     pub list_groups: bool,
     /// Groups whose committed offsets were carried over.
-    pub unreadable: HashSet<&'a str>,
+    pub unreadable: FxSet<&'a str>,
 }
 
 impl<'a> Faults<'a> {
@@ -82,20 +84,25 @@ impl Tracks {
     pub fn observe(
         &mut self,
         snap: &Snapshot,
+        idx: &SnapIndex<'_>,
         faults: &Faults<'_>,
         now: Timestamp,
         policy: &RingPolicy,
     ) {
         let t = snap.taken_at;
-        for (tp, off) in &snap.partitions {
+        for &(tp, off) in &idx.parts {
             let s = Sample::new(t, off.log_end);
-            let track = self
-                .partitions
-                .entry(tp.clone())
-                .or_insert_with(|| PartitionTrack {
-                    log_end: Ring::new(),
-                    anchor: s,
-                });
+            // Look up before inserting: the key is cloned only for a new partition.
+            let track = match self.partitions.get_mut(tp) {
+                Some(track) => track,
+                None => self
+                    .partitions
+                    .entry(tp.clone())
+                    .or_insert_with(|| PartitionTrack {
+                        log_end: Ring::new(),
+                        anchor: s,
+                    }),
+            };
             // A carried-over value is last poll's read, not a new observation at `t`.
             let stale = faults.log_offsets && track.log_end.last().is_some_and(|l| l.v == s.v);
             if !stale && track.log_end.push(s, policy) == Pushed::Reset {
@@ -103,12 +110,15 @@ impl Tracks {
             }
             track.log_end.prune(now, policy);
         }
-        if !faults.log_offsets {
-            self.partitions
-                .retain(|tp, _| snap.partitions.contains_key(tp));
+        // Every snapshot partition is tracked now: equal counts mean nothing was deleted.
+        if !faults.log_offsets && self.partitions.len() != idx.parts.len() {
+            self.partitions.retain(|tp, _| idx.find(tp).is_some());
         }
         for g in snap.groups.values() {
-            let track = self.groups.entry(g.name.clone()).or_default();
+            let track = match self.groups.get_mut(g.name.as_str()) {
+                Some(track) => track,
+                None => self.groups.entry(g.name.clone()).or_default(),
+            };
             let empty = g.state.eq_ignore_ascii_case("empty") || g.members == Some(0);
             if g.source == GroupSource::Kafka && empty {
                 track.empty_since.get_or_insert(t);
@@ -118,20 +128,18 @@ impl Tracks {
             if faults.unreadable.contains(g.name.as_str()) {
                 continue;
             }
-            for (tp, &c) in &g.committed {
+            track.align(g, t);
+            // Commits are ordered by topic: the topic is looked up once per run.
+            let mut run: Option<(&Arc<str>, Option<Range<usize>>)> = None;
+            for ((_, gp), (tp, &c)) in track.partitions.iter_mut().zip(&g.committed) {
                 let s = Sample::new(t, c);
-                let gp =
-                    track
-                        .partitions
-                        .entry(tp.clone())
-                        .or_insert_with(|| GroupPartitionTrack {
-                            committed: Ring::new(),
-                            last_value: c,
-                            last_change_at: t,
-                            lagging_since: None,
-                            rewound_at: None,
-                            time_lag: None,
-                        });
+                let topic_run = match &run {
+                    Some((topic, r)) if **topic == tp.topic => r,
+                    _ => &run.insert((&tp.topic, idx.topic(&tp.topic))).1,
+                };
+                let pos = topic_run
+                    .as_ref()
+                    .and_then(|r| idx.find_in(r, tp.partition));
                 gp.committed.push(s, policy);
                 gp.committed.prune(now, policy);
                 if c != gp.last_value {
@@ -141,24 +149,78 @@ impl Tracks {
                     gp.last_change_at = t;
                     gp.last_value = c;
                 }
-                let lagging = snap.partitions.get(tp).is_some_and(|o| o.log_end > c);
+                let lagging = pos.is_some_and(|i| idx.parts[i].1.log_end > c);
                 if lagging {
                     gp.lagging_since.get_or_insert(t);
                 } else {
                     gp.lagging_since = None;
                 }
             }
-            track
-                .partitions
-                .retain(|tp, _| g.committed.contains_key(tp));
-            let topics: HashSet<&Arc<str>> = g.committed.keys().map(|tp| &tp.topic).collect();
-            track.topics.retain(|topic, _| topics.contains(topic));
+            if !track.topics.is_empty() {
+                // Commits are ordered by topic: each topic is one run.
+                let mut topics: Vec<&Arc<str>> = Vec::new();
+                for tp in g.committed.keys() {
+                    if topics.last() != Some(&&tp.topic) {
+                        topics.push(&tp.topic);
+                    }
+                }
+                track
+                    .topics
+                    .retain(|topic, _| topics.binary_search(&topic).is_ok());
+            }
         }
-        if !faults.list_groups {
+        if !faults.list_groups && self.groups.len() != snap.groups.len() {
             self.groups.retain(|name, _| {
                 snap.groups.contains_key(name) || faults.unreadable.contains(name.as_str())
             });
         }
+    }
+}
+
+impl GroupTrack {
+    /// Makes `partitions` hold exactly the group's committed partitions, in their order:
+    /// new ones start at their first commit, gone ones are forgotten.
+    fn align(&mut self, g: &GroupSnapshot, t: Timestamp) {
+        let aligned = self.partitions.len() == g.committed.len()
+            && self
+                .partitions
+                .iter()
+                .zip(g.committed.keys())
+                .all(|((k, _), tp)| k == tp);
+        if aligned {
+            return;
+        }
+        let mut old: FxMap<TopicPartition, GroupPartitionTrack> =
+            std::mem::take(&mut self.partitions).into_iter().collect();
+        self.partitions = g
+            .committed
+            .iter()
+            .map(|(tp, &c)| {
+                let gp = old.remove(tp).unwrap_or(GroupPartitionTrack {
+                    committed: Ring::new(),
+                    last_value: c,
+                    last_change_at: t,
+                    lagging_since: None,
+                    rewound_at: None,
+                    time_lag: None,
+                });
+                (tp.clone(), gp)
+            })
+            .collect();
+    }
+
+    /// The track of `tp`, whose commit is the `i`-th of the group's (usually at `i`).
+    pub fn partition_mut(
+        &mut self,
+        i: usize,
+        tp: &TopicPartition,
+    ) -> Option<&mut GroupPartitionTrack> {
+        let at = match self.partitions.get(i) {
+            Some((k, _)) if k == tp => i,
+            // Not aligned when this poll could not read the group's offsets.
+            _ => self.partitions.binary_search_by(|(k, _)| k.cmp(tp)).ok()?,
+        };
+        Some(&mut self.partitions[at].1)
     }
 }
 
@@ -169,8 +231,8 @@ impl Tracks {
         let groups: usize = self
             .groups
             .values()
-            .flat_map(|g| g.partitions.values())
-            .map(|gp| gp.committed.len())
+            .flat_map(|g| g.partitions.iter())
+            .map(|(_, gp)| gp.committed.len())
             .sum();
         parts + groups
     }

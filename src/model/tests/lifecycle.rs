@@ -265,3 +265,34 @@ fn faults_are_not_deletions() {
     m.update(&s, T0 + 30.0);
     assert_eq!(m.samples_held(), before + 1, "only the log end was sampled");
 }
+
+#[test]
+fn partitions_joining_and_leaving_a_group_keep_the_others_history() {
+    let mut m = model(Thresholds::default(), 10.0);
+    let parts = [("e", 0, 0, 1_000), ("e", 1, 0, 1_000)];
+    let at = |i: i64| T0 + 10.0 * i as f64;
+    // (commits, consume rate on e): each row says why.
+    type Row = (&'static [(&'static str, i32, i64)], Option<f64>);
+    let rows: [Row; 5] = [
+        (&[("e", 0, 100)], None),
+        // Two polls of e/0: 10 msg/s.
+        (&[("e", 0, 200)], Some(10.0)),
+        // e/1 joins: no rate for it yet, so the topic's is unknown, not understated.
+        (&[("e", 0, 300), ("e", 1, 50)], None),
+        // Both known.
+        (&[("e", 0, 400), ("e", 1, 100)], Some(15.0)),
+        // e/0 leaves: e/1 keeps its history and rate.
+        (&[("e", 1, 150)], Some(5.0)),
+    ];
+    for (i, (commits, want)) in rows.into_iter().enumerate() {
+        let t = at(i as i64);
+        let s = snap(t, &parts, vec![group("app", Some(1), commits)]);
+        let view = m.update(&s, t);
+        let rate = gt(&view, "app", "e").consume_rate;
+        match want {
+            Some(w) => assert!(close(rate, w), "poll {i}: {rate:?}, want {w}"),
+            None => assert_eq!(rate, None, "poll {i}"),
+        }
+    }
+    assert_eq!(m.tracks.groups["app"].partitions.len(), 1);
+}
