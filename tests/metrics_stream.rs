@@ -19,7 +19,7 @@ fn snapshot(now: f64, step: i64) -> Snapshot {
     let mut s = Snapshot::new("prod", now);
     for t in 0..TOPICS {
         let topic = format!("topic-{t:04}");
-        let mut g = GroupSnapshot::kafka(&format!("group-{t:04}"), "Stable", Some(3));
+        let mut g = GroupSnapshot::kafka(format!("group-{t:04}"), "Stable", Some(3));
         for p in 0..PARTITIONS {
             let tp = TopicPartition::new(topic.as_str(), p);
             s.partitions.insert(
