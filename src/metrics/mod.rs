@@ -2,8 +2,10 @@
 //! from the latest views so deleted groups and topics vanish with no stale series.
 
 mod collector;
+mod stream;
 
 pub use collector::ViewCollector;
+pub use stream::{Chunk, CHUNK};
 
 use crate::state::AppState;
 use prometheus_client::encoding::{text, EncodeLabelSet};
@@ -91,9 +93,6 @@ pub struct Metrics {
     pub notifications: Family<NotifyLabels, Counter>,
     /// Pending notifications per notifier.
     pub queue_length: Family<NotifierLabel, Gauge<i64, std::sync::atomic::AtomicI64>>,
-    // Size of the previous body: the next one is allocated once at about that size instead
-    // of growing by doubling, which at 8 MB held old and new buffers (24 MB) at once.
-    last_len: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -150,27 +149,37 @@ impl Metrics {
             poll_errors,
             notifications,
             queue_length,
-            last_len: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
-    /// Renders all metrics: OpenMetrics text when `openmetrics`, else classic text 0.0.4.
+    /// Renders all metrics into one string: OpenMetrics text when `openmetrics`, else
+    /// classic text 0.0.4. /metrics serves [`Metrics::stream`]; this whole-body form is for
+    /// tests, benchmarks and the reference the stream is checked against.
     pub fn render(&self, openmetrics: bool) -> Result<String, std::fmt::Error> {
-        let hint = self.last_len.load(std::sync::atomic::Ordering::Relaxed);
-        let mut out = String::with_capacity((hint + hint / 16).max(64 * 1024));
+        let mut out = String::with_capacity(64 * 1024);
         if openmetrics {
             text::encode(&mut out, &self.registry)?;
         } else {
             prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
         }
-        // The float formatter writes infinity as `inf`; both formats spell it `+Inf`
-        // (a never-draining ETA is +Inf), and strict OpenMetrics parsers insist.
-        if out.contains(" inf\n") || out.contains(" -inf\n") {
-            out = out
-                .replace(" inf\n", " +Inf\n")
-                .replace(" -inf\n", " -Inf\n");
-        }
-        Ok(out)
+        Ok(stream::fix_inf(out))
+    }
+
+    /// The same bytes as [`Metrics::render`] as a stream of chunks of about [`CHUNK`] bytes,
+    /// encoded on a blocking thread as the scraper reads, so the body never exists whole.
+    /// Must be called inside a tokio runtime.
+    pub fn stream(
+        self: &Arc<Self>,
+        openmetrics: bool,
+    ) -> impl futures::Stream<Item = Chunk> + Send + 'static {
+        let me = Arc::clone(self);
+        stream::spawn(move |mut w| {
+            if openmetrics {
+                text::encode(&mut w, &me.registry)
+            } else {
+                prometheus_client::encoding::prometheus_text::encode(&mut w, &me.registry)
+            }
+        })
     }
 
     /// Counts one poll error.
