@@ -114,6 +114,16 @@ fn model_memory(t0: f64) {
         held / parts,
         model.samples_held()
     );
+    // What one poll's input and output weigh: lagwatch holds the current and previous
+    // snapshot (for carry-over) and the latest view (for /metrics and the API).
+    let before = LIVE.load(Ordering::Relaxed);
+    let s = snapshot(30, t0);
+    let snap = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    let before = LIVE.load(Ordering::Relaxed);
+    let view = model.update(&s, s.taken_at);
+    let view_bytes = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    eprintln!("one snapshot: {snap} bytes; one view: {view_bytes} bytes");
+    black_box((s, view));
 }
 
 fn model_update(c: &mut Criterion) {

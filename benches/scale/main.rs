@@ -11,7 +11,7 @@ mod measure;
 mod proxy;
 mod seed;
 
-use measure::{cpu_seconds, get, poll_histogram, quantile, rss_mib, Verdict};
+use measure::{cpu_seconds, get, poll_histogram, quantile, rss_mib, Rss, Verdict};
 use seed::{Size, Truth, SIZES};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ struct Row {
     exact_cycles: usize,
     requests: Vec<(String, f64)>,
     rss_ready: f64,
-    rss_steady: f64,
+    rss_steady: Rss,
     rss_peak: f64,
     cpu_ms: f64,
     tansu_cpu_ms: f64,
@@ -135,7 +135,7 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
     let lw = broker::start_lagwatch(lagwatch, &cfg, &log)?;
     let pid = lw.pid();
     let ready_s = wait_ready(http, started)?;
-    let rss_ready = rss_mib(pid)?.0;
+    let rss_ready = rss_mib(pid)?.rss;
     eprintln!("[scale]   seeded in {seed_s:.1}s; lagwatch ready after {ready_s:.3}s");
 
     let interval = Duration::from_secs(size.interval_s);
@@ -148,10 +148,13 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
         cpu_seconds(broker.pid())?,
         proxy.counters.snapshot(),
     );
-    let mut rss_steady: f64 = 0.0;
+    let mut rss_steady = Rss::default();
     for _ in 0..QUIET_CYCLES {
         std::thread::sleep(interval);
-        rss_steady = rss_steady.max(rss_mib(pid)?.0);
+        let now = rss_mib(pid)?;
+        if now.rss > rss_steady.rss {
+            rss_steady = now;
+        }
     }
     let (cpu1, tcpu1, req1) = (
         cpu_seconds(pid)?,
@@ -180,8 +183,16 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
     }
     let verdict = measure::verify(&body, &truth);
     write(&dir.join("metrics.txt"), &body)?;
-    let rss_peak = rss_mib(pid)?.1;
+    let rss_peak = rss_mib(pid)?.peak;
     drop(lw);
+    // For experiments with other builds or settings against the same seeded broker.
+    if let Some(secs) = std::env::var("SCALE_KEEP_BROKER")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        eprintln!("[scale]   broker kept for {secs}s at {bootstrap} (SCALE_KEEP_BROKER)");
+        std::thread::sleep(Duration::from_secs(secs));
+    }
     drop(broker);
     let warnings = std::fs::read_to_string(&log)
         .map(|l| {
@@ -319,7 +330,10 @@ fn table(rows: &[Row]) -> String {
         format!("{:.1}", r.rss_ready)
     });
     line("RSS steady (MiB, max VmRSS)", &|r| {
-        format!("{:.1}", r.rss_steady)
+        format!("{:.1}", r.rss_steady.rss)
+    });
+    line("…of which anon (heap, stacks) / file (code)", &|r| {
+        format!("{:.1} / {:.1}", r.rss_steady.anon, r.rss_steady.file)
     });
     line("RSS peak (MiB, VmHWM)", &|r| format!("{:.1}", r.rss_peak));
     line("lagwatch CPU / cycle (ms)", &|r| format!("{:.1}", r.cpu_ms));

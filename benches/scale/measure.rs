@@ -44,8 +44,21 @@ pub fn cpu_seconds(pid: u32) -> Result<f64, String> {
     Ok((tick(11) + tick(12)) / hz.max(1.0))
 }
 
-/// (VmRSS, VmHWM) of a process in MiB.
-pub fn rss_mib(pid: u32) -> Result<(f64, f64), String> {
+/// Memory of a process in MiB, from `/proc/PID/status`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rss {
+    /// VmRSS: resident now.
+    pub rss: f64,
+    /// VmHWM: highest VmRSS so far.
+    pub peak: f64,
+    /// RssAnon: heap, stacks and other private memory.
+    pub anon: f64,
+    /// RssFile: resident pages of the binary and shared libraries (code, read-only data).
+    pub file: f64,
+}
+
+/// Reads a process's [`Rss`].
+pub fn rss_mib(pid: u32) -> Result<Rss, String> {
     let st = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     let kb = |key: &str| {
@@ -54,8 +67,14 @@ pub fn rss_mib(pid: u32) -> Result<(f64, f64), String> {
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0)
+            / 1024.0
     };
-    Ok((kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0))
+    Ok(Rss {
+        rss: kb("VmRSS:"),
+        peak: kb("VmHWM:"),
+        anon: kb("RssAnon:"),
+        file: kb("RssFile:"),
+    })
 }
 
 /// One exposition sample: name, labels, value.
