@@ -91,7 +91,8 @@ struct Poll<'a> {
     /// One shared name per watched topic, for the snapshot's keys.
     topic_arcs: HashMap<String, Arc<str>>,
     brokers: Vec<Broker>,
-    leaders: HashMap<(String, i32), Broker>,
+    /// Leader of each of `topic_parts`, as an index into `brokers`.
+    leaders: Vec<Option<usize>>,
 }
 
 impl<'a> Poll<'a> {
@@ -107,7 +108,7 @@ impl<'a> Poll<'a> {
                     bootstrap: cfg.bootstrap_servers.clone(),
                     message: e.to_string(),
                 })?;
-        let by_id: HashMap<i32, Broker> = md
+        let mut brokers: Vec<(i32, Broker)> = md
             .brokers()
             .iter()
             .map(|b| {
@@ -118,24 +119,27 @@ impl<'a> Poll<'a> {
                 (b.id(), broker)
             })
             .collect();
-        let mut topic_parts = Vec::new();
+        brokers.sort_by(|a, b| a.1.cmp(&b.1));
+        let index: HashMap<i32, usize> = brokers
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i))
+            .collect();
+        let mut parts: Vec<((String, i32), Option<usize>)> = Vec::new();
         let mut topic_arcs = HashMap::new();
-        let mut leaders = HashMap::new();
         for t in md.topics() {
             if t.error().is_some() || !cfg.topics.matches(t.name()) {
                 continue;
             }
             topic_arcs.insert(t.name().to_owned(), Arc::from(t.name()));
             for p in t.partitions() {
-                topic_parts.push((t.name().to_owned(), p.id()));
-                if let Some(b) = by_id.get(&p.leader()) {
-                    leaders.insert((t.name().to_owned(), p.id()), b.clone());
-                }
+                let leader = index.get(&p.leader()).copied();
+                parts.push(((t.name().to_owned(), p.id()), leader));
             }
         }
-        topic_parts.sort();
-        let mut brokers: Vec<Broker> = by_id.into_values().collect();
-        brokers.sort();
+        parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let (topic_parts, leaders) = parts.into_iter().unzip();
+        let brokers = brokers.into_iter().map(|(_, b)| b).collect();
         Ok(Poll {
             cfg,
             client,
@@ -337,9 +341,10 @@ impl<'a> Poll<'a> {
     /// Log start and end offsets of every watched partition into the snapshot.
     fn log_offsets(&mut self) {
         let deadline = self.deadline();
-        let (cfg, parts, leaders) = (self.cfg, &self.topic_parts, &self.leaders);
+        let (cfg, parts, leaders, brokers) =
+            (self.cfg, &self.topic_parts, &self.leaders, &self.brokers);
         let batched = self.direct.as_mut().and_then(|d| {
-            match d.direct.log_offsets(parts, leaders, deadline) {
+            match d.direct.log_offsets(parts, leaders, brokers, deadline) {
                 Ok((e, l)) => Some((Ok(e), Ok(l))),
                 Err(why) => {
                     d.fell_back(&cfg.name, why.0);

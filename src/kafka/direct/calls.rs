@@ -79,16 +79,23 @@ impl Direct {
     pub fn log_offsets(
         &mut self,
         partitions: &[(String, i32)],
-        leaders: &HashMap<(String, i32), Broker>,
+        leaders: &[Option<usize>],
+        brokers: &[Broker],
         deadline: Instant,
     ) -> Result<(ListOffsetsResult, ListOffsetsResult), Unsupported> {
         let mut earliest = ListOffsetsResult::with_capacity(partitions.len());
         let mut latest = ListOffsetsResult::with_capacity(partitions.len());
-        let mut by_leader: BTreeMap<Broker, BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
-        for (t, p) in partitions {
-            match leaders.get(&(t.clone(), *p)) {
+        // Leaders as indices into `brokers`: 10,000 partitions share a handful of brokers.
+        let mut by_leader: BTreeMap<&Broker, BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
+        for (i, (t, p)) in partitions.iter().enumerate() {
+            match leaders
+                .get(i)
+                .copied()
+                .flatten()
+                .and_then(|b| brokers.get(b))
+            {
                 Some(b) => by_leader
-                    .entry(b.clone())
+                    .entry(b)
                     .or_default()
                     .entry(t.as_str())
                     .or_default()
@@ -114,7 +121,7 @@ impl Direct {
                     body,
                 });
             }
-            jobs.push((b.clone(), reqs));
+            jobs.push(((*b).clone(), reqs));
         }
         let outcomes = self.exchange(jobs, deadline);
         for ((b, topics), outcome) in by_leader.iter().zip(outcomes) {

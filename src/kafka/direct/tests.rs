@@ -306,9 +306,13 @@ fn errors_are_per_group_and_a_broken_answer_is_an_error_not_a_panic() {
     let part = got[1].as_ref().unwrap_err();
     assert!(part.contains("t/0: UNKNOWN_TOPIC_OR_PARTITION"), "{part}");
 
-    let leaders = HashMap::from([(("t".to_owned(), 0), b.clone())]);
     let (earliest, latest) = d
-        .log_offsets(&[("t".to_owned(), 0)], &leaders, soon())
+        .log_offsets(
+            &[("t".to_owned(), 0)],
+            &[Some(0)],
+            std::slice::from_ref(&b),
+            soon(),
+        )
         .unwrap();
     for res in [earliest, latest] {
         let e = res[&("t".to_owned(), 0)].as_ref().unwrap_err();
