@@ -1,7 +1,7 @@
 //! The three batched calls: committed offsets, group descriptions, log offsets.
 
 use super::{Broker, Committed, Direct, Outcome, Unsupported, GROUPS_PER_FETCH};
-use crate::kafka::ffi::{CommittedOffsets, GroupDescription, ListOffsetsResult, OffsetsRequest};
+use crate::kafka::ffi::{GroupDescription, ListOffsetsResult, OffsetsRequest};
 use crate::kafka::wire::conn::{Request, Response};
 use crate::kafka::wire::messages::{self as msg, GroupFetch};
 use std::collections::{BTreeMap, HashMap};
@@ -31,7 +31,7 @@ impl Direct {
         Ok(requests
             .iter()
             .map(|r| match got.remove(&r.group) {
-                Some(Ok(g)) => group_offsets(&g),
+                Some(Ok(g)) => group_offsets(g),
                 Some(Err(e)) => Err(e),
                 None => Err("no answer".into()),
             })
@@ -200,23 +200,22 @@ fn fetch_requests(groups: &[&str], requests: &HashMap<&str, &OffsetsRequest>) ->
 
 /// One group's answer as the librdkafka path gives it: a partition error fails the group,
 /// and "no commit" (-1) is left out.
-fn group_offsets(g: &msg::GroupCommitted) -> Committed {
+fn group_offsets(g: msg::GroupCommitted) -> Committed {
     if g.error_code != 0 {
         return Err(format!("OffsetFetch: {}", msg::error_name(g.error_code)));
     }
-    let mut offsets = CommittedOffsets::with_capacity(g.partitions.len());
-    for p in &g.partitions {
-        if p.error_code != 0 {
-            return Err(format!(
-                "{}/{}: {}",
-                p.topic,
-                p.partition,
-                msg::error_name(p.error_code)
-            ));
-        }
-        if p.offset >= 0 {
-            offsets.insert((p.topic.clone(), p.partition), p.offset);
-        }
+    if let Some(p) = g.partitions.iter().find(|p| p.error_code != 0) {
+        return Err(format!(
+            "{}/{}: {}",
+            p.topic,
+            p.partition,
+            msg::error_name(p.error_code)
+        ));
     }
-    Ok(offsets)
+    // Moved, not cloned: one string per partition per poll is enough.
+    Ok(g.partitions
+        .into_iter()
+        .filter(|p| p.offset >= 0)
+        .map(|p| ((p.topic, p.partition), p.offset))
+        .collect())
 }
