@@ -97,19 +97,26 @@ const MODERN: &[(i16, i16, i16)] = &[
     (msg::LIST_OFFSETS, 0, 9),
 ];
 
-fn find_coordinator_answer(group: &str, at: &Broker) -> Vec<u8> {
+/// A FindCoordinator v4 answer placing every one of `groups` at `at`.
+fn coordinators_answer(groups: &[&str], at: &Broker) -> Vec<u8> {
     let mut w = Writer::new();
     w.i32(0);
-    w.compact_array_len(Some(1));
-    w.compact_string(group);
-    w.i32(1);
-    w.compact_string(&at.host);
-    w.i32(at.port);
-    w.i16(0);
-    w.compact_array_len(None);
-    w.no_tags();
+    w.compact_array_len(Some(groups.len()));
+    for g in groups {
+        w.compact_string(g);
+        w.i32(1);
+        w.compact_string(&at.host);
+        w.i32(at.port);
+        w.i16(0);
+        w.compact_array_len(None);
+        w.no_tags();
+    }
     w.no_tags();
     w.into_bytes()
+}
+
+fn find_coordinator_answer(group: &str, at: &Broker) -> Vec<u8> {
+    coordinators_answer(&[group], at)
 }
 
 /// An OffsetFetch v8 answer for one group: group error, or offsets of topic `t`.
@@ -250,24 +257,10 @@ fn errors_are_per_group_and_a_broken_answer_is_an_error_not_a_panic() {
     let me: Arc<Mutex<Option<Broker>>> = Arc::default();
     let me2 = me.clone();
     let (b, _) = broker(MODERN, move |key, _, body| match key {
-        msg::FIND_COORDINATOR => {
-            // Answer both groups of a two-key lookup.
-            let at = me2.lock().unwrap().clone().unwrap();
-            let mut w = Writer::new();
-            w.i32(0);
-            w.compact_array_len(Some(2));
-            for g in ["auth", "part"] {
-                w.compact_string(g);
-                w.i32(1);
-                w.compact_string(&at.host);
-                w.i32(at.port);
-                w.i16(0);
-                w.compact_array_len(None);
-                w.no_tags();
-            }
-            w.no_tags();
-            Reply::Body(w.into_bytes())
-        }
+        msg::FIND_COORDINATOR => Reply::Body(coordinators_answer(
+            &["auth", "part"],
+            &me2.lock().unwrap().clone().unwrap(),
+        )),
         msg::OFFSET_FETCH => {
             let mut r = Reader::new(body);
             let n = r.compact_array_len("groups", 1).unwrap();
