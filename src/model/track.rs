@@ -46,6 +46,9 @@ pub(crate) struct GroupTrack {
     pub partitions: Vec<(TopicPartition, GroupPartitionTrack)>,
     /// Reported status per topic.
     pub topics: FxMap<Arc<str>, Hysteresis>,
+    /// Whether `partitions` matches this poll's commits one to one (false when the
+    /// group's offsets could not be read): lookups then need no key compare.
+    aligned: bool,
 }
 
 /// Partition tracks of one topic, indexed by partition number: Kafka numbers a topic's
@@ -146,6 +149,7 @@ impl Tracks {
                 track.empty_since = None;
             }
             if faults.unreadable.contains(g.name.as_str()) {
+                track.aligned = false;
                 continue;
             }
             track.align(g, t);
@@ -230,13 +234,10 @@ impl GroupTrack {
     /// Makes `partitions` hold exactly the group's committed partitions, in their order:
     /// new ones start at their first commit, gone ones are forgotten.
     fn align(&mut self, g: &GroupSnapshot, t: Timestamp) {
-        let aligned = self.partitions.len() == g.committed.len()
-            && self
-                .partitions
-                .iter()
-                .zip(g.committed.keys())
-                .all(|((k, _), tp)| k == tp);
-        if aligned {
+        self.aligned = true;
+        if self.partitions.len() == g.committed.len()
+            && same_keys(&self.partitions, g.committed.keys())
+        {
             return;
         }
         let mut old: FxMap<TopicPartition, GroupPartitionTrack> =
@@ -265,12 +266,36 @@ impl GroupTrack {
         tp: &TopicPartition,
     ) -> Option<&mut GroupPartitionTrack> {
         let at = match self.partitions.get(i) {
+            Some(_) if self.aligned => i,
             Some((k, _)) if k == tp => i,
             // Not aligned when this poll could not read the group's offsets.
             _ => self.partitions.binary_search_by(|(k, _)| k.cmp(tp)).ok()?,
         };
         Some(&mut self.partitions[at].1)
     }
+}
+
+/// Whether `tracked` holds exactly `keys`, in order. Keys of one snapshot share their
+/// topic names, so a topic's name is compared once per run rather than per partition.
+fn same_keys<'k, T>(
+    tracked: &[(TopicPartition, T)],
+    keys: impl Iterator<Item = &'k TopicPartition>,
+) -> bool {
+    let mut known: Option<(&Arc<str>, &Arc<str>)> = None;
+    for ((k, _), tp) in tracked.iter().zip(keys) {
+        if k.partition != tp.partition {
+            return false;
+        }
+        let same =
+            known.is_some_and(|(a, b)| Arc::ptr_eq(a, &k.topic) && Arc::ptr_eq(b, &tp.topic));
+        if !same {
+            if k.topic != tp.topic {
+                return false;
+            }
+            known = Some((&k.topic, &tp.topic));
+        }
+    }
+    true
 }
 
 impl Tracks {
