@@ -1,6 +1,6 @@
 //! Derives one poll's view from the snapshot and the tracked history.
 
-use super::index::{FxMap, SnapIndex};
+use super::index::{same_topic, FxMap, SnapIndex};
 use super::track::{Faults, GroupPartitionTrack, GroupTrack, PartitionTrack, Tracks};
 use crate::config::{RulesConfig, Thresholds};
 use crate::lag::partition_lag;
@@ -55,6 +55,7 @@ pub(super) fn view(
     let Tracks {
         partitions: ptracks,
         groups: gtracks,
+        ..
     } = tracks;
     let mut slots: Vec<Slot<'_, '_>> = Vec::with_capacity(idx.parts.len());
     let mut topics: Vec<TopicView> = Vec::with_capacity(idx.runs.len());
@@ -63,8 +64,9 @@ pub(super) fn view(
         // Topic-level rates use the thresholds of a topic-only match (no group).
         let w = ctx.window(ctx.rules.for_group_topic("", topic));
         let mut partitions = Vec::with_capacity(run.len());
+        let topic_tracks = ptracks.get(&**topic);
         for &(tp, off) in &idx.parts[run.clone()] {
-            let track = ptracks.get(tp);
+            let track = Tracks::partition(topic_tracks, tp.partition);
             let rate = track.and_then(|p| slope(p.log_end.iter(), ctx.now, &w));
             slots.push(Slot {
                 offsets: off,
@@ -126,7 +128,8 @@ fn group_view(
         let topic = &first.topic;
         parts.clear();
         let run = idx.topic(topic);
-        while let Some((n, (tp, &c))) = commits.next_if(|(_, (tp, _))| tp.topic == *topic) {
+        while let Some((n, (tp, &c))) = commits.next_if(|(_, (tp, _))| same_topic(&tp.topic, topic))
+        {
             if let Some(i) = run.as_ref().and_then(|r| idx.find_in(r, tp.partition)) {
                 parts.push((i, n, tp, c));
             }

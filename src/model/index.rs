@@ -4,6 +4,12 @@
 use crate::snapshot::{PartitionOffsets, Snapshot, TopicPartition};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+/// Whether two topic names are equal; names shared from one snapshot skip the compare.
+pub(crate) fn same_topic(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
 
 /// FxHash, as in rustc: keys here are short topic and group names hashed tens of thousands
 /// of times per poll, where SipHash costs most of a lookup. The keys come from the
@@ -92,11 +98,6 @@ impl<'s> SnapIndex<'s> {
             runs,
             topics,
         }
-    }
-
-    /// Position of `tp` in `parts`, if the snapshot has it.
-    pub fn find(&self, tp: &TopicPartition) -> Option<usize> {
-        self.find_in(&self.topic(&tp.topic)?, tp.partition)
     }
 
     /// Positions of `topic`'s partitions in `parts`, if the snapshot has the topic.

@@ -2,7 +2,7 @@
 //! rings, when each committed offset last moved, membership, hysteresis. Anything the
 //! snapshot no longer holds is forgotten, except what a fault kept from being read.
 
-use super::index::{FxMap, FxSet, SnapIndex};
+use super::index::{same_topic, FxMap, FxSet, SnapIndex};
 use crate::history::{Pushed, Ring, RingPolicy, Sample};
 use crate::rules::Hysteresis;
 use crate::snapshot::{GroupSnapshot, GroupSource, Snapshot, Stage, Timestamp, TopicPartition};
@@ -46,13 +46,22 @@ pub(crate) struct GroupTrack {
     pub partitions: Vec<(TopicPartition, GroupPartitionTrack)>,
     /// Reported status per topic.
     pub topics: FxMap<Arc<str>, Hysteresis>,
+    /// Whether `partitions` matches this poll's commits one to one (false when the
+    /// group's offsets could not be read): lookups then need no key compare.
+    aligned: bool,
 }
+
+/// Partition tracks of one topic, indexed by partition number: Kafka numbers a topic's
+/// partitions 0..n, so a poll hashes each topic name once instead of every partition.
+pub(crate) type TopicTracks = Vec<Option<PartitionTrack>>;
 
 /// Everything one cluster's model remembers.
 #[derive(Debug, Default)]
 pub(crate) struct Tracks {
-    /// Per partition of a watched topic.
-    pub partitions: FxMap<TopicPartition, PartitionTrack>,
+    /// Per watched topic, per partition.
+    pub partitions: FxMap<Arc<str>, TopicTracks>,
+    /// How many partitions `partitions` tracks.
+    pub tracked: usize,
     /// Per group.
     pub groups: FxMap<String, GroupTrack>,
 }
@@ -90,29 +99,43 @@ impl Tracks {
         policy: &RingPolicy,
     ) {
         let t = snap.taken_at;
-        for &(tp, off) in &idx.parts {
-            let s = Sample::new(t, off.log_end);
-            // Look up before inserting: the key is cloned only for a new partition.
-            let track = match self.partitions.get_mut(tp) {
-                Some(track) => track,
-                None => self
-                    .partitions
-                    .entry(tp.clone())
-                    .or_insert_with(|| PartitionTrack {
-                        log_end: Ring::new(),
-                        anchor: s,
-                    }),
+        for run in &idx.runs {
+            let topic = &idx.parts[run.start].0.topic;
+            // Look up before inserting: the name is cloned only for a new topic.
+            let tracks = match self.partitions.get_mut(&**topic) {
+                Some(tracks) => tracks,
+                None => self.partitions.entry(topic.clone()).or_default(),
             };
-            // A carried-over value is last poll's read, not a new observation at `t`.
-            let stale = faults.log_offsets && track.log_end.last().is_some_and(|l| l.v == s.v);
-            if !stale && track.log_end.push(s, policy) == Pushed::Reset {
-                track.anchor = s;
+            for &(tp, off) in &idx.parts[run.clone()] {
+                // Kafka partition numbers are never negative.
+                let Ok(p) = usize::try_from(tp.partition) else {
+                    continue;
+                };
+                if tracks.len() <= p {
+                    tracks.resize_with(p + 1, || None);
+                }
+                let s = Sample::new(t, off.log_end);
+                let track = match &mut tracks[p] {
+                    Some(track) => track,
+                    slot @ None => {
+                        self.tracked += 1;
+                        slot.insert(PartitionTrack {
+                            log_end: Ring::new(),
+                            anchor: s,
+                        })
+                    }
+                };
+                // A carried-over value is last poll's read, not a new observation at `t`.
+                let stale = faults.log_offsets && track.log_end.last().is_some_and(|l| l.v == s.v);
+                if !stale && track.log_end.push(s, policy) == Pushed::Reset {
+                    track.anchor = s;
+                }
+                track.log_end.prune(now, policy);
             }
-            track.log_end.prune(now, policy);
         }
         // Every snapshot partition is tracked now: equal counts mean nothing was deleted.
-        if !faults.log_offsets && self.partitions.len() != idx.parts.len() {
-            self.partitions.retain(|tp, _| idx.find(tp).is_some());
+        if !faults.log_offsets && self.tracked != idx.parts.len() {
+            self.forget_deleted(idx);
         }
         for g in snap.groups.values() {
             let track = match self.groups.get_mut(g.name.as_str()) {
@@ -126,6 +149,7 @@ impl Tracks {
                 track.empty_since = None;
             }
             if faults.unreadable.contains(g.name.as_str()) {
+                track.aligned = false;
                 continue;
             }
             track.align(g, t);
@@ -134,7 +158,7 @@ impl Tracks {
             for ((_, gp), (tp, &c)) in track.partitions.iter_mut().zip(&g.committed) {
                 let s = Sample::new(t, c);
                 let topic_run = match &run {
-                    Some((topic, r)) if **topic == tp.topic => r,
+                    Some((topic, r)) if same_topic(topic, &tp.topic) => r,
                     _ => &run.insert((&tp.topic, idx.topic(&tp.topic))).1,
                 };
                 let pos = topic_run
@@ -177,17 +201,43 @@ impl Tracks {
     }
 }
 
+impl Tracks {
+    /// Drops the tracks of partitions the snapshot no longer has.
+    fn forget_deleted(&mut self, idx: &SnapIndex<'_>) {
+        let mut tracked = 0;
+        self.partitions.retain(|topic, tracks| {
+            let Some(run) = idx.topic(topic) else {
+                return false;
+            };
+            for (p, slot) in tracks.iter_mut().enumerate() {
+                let kept = i32::try_from(p).is_ok_and(|p| idx.find_in(&run, p).is_some());
+                if !kept {
+                    *slot = None;
+                }
+            }
+            while tracks.last().is_some_and(Option::is_none) {
+                tracks.pop();
+            }
+            tracked += tracks.iter().flatten().count();
+            !tracks.is_empty()
+        });
+        self.tracked = tracked;
+    }
+
+    /// The track of `partition` in `tracks`, a topic's entry in `partitions`.
+    pub fn partition(tracks: Option<&TopicTracks>, partition: i32) -> Option<&PartitionTrack> {
+        tracks?.get(usize::try_from(partition).ok()?)?.as_ref()
+    }
+}
+
 impl GroupTrack {
     /// Makes `partitions` hold exactly the group's committed partitions, in their order:
     /// new ones start at their first commit, gone ones are forgotten.
     fn align(&mut self, g: &GroupSnapshot, t: Timestamp) {
-        let aligned = self.partitions.len() == g.committed.len()
-            && self
-                .partitions
-                .iter()
-                .zip(g.committed.keys())
-                .all(|((k, _), tp)| k == tp);
-        if aligned {
+        self.aligned = true;
+        if self.partitions.len() == g.committed.len()
+            && same_keys(&self.partitions, g.committed.keys())
+        {
             return;
         }
         let mut old: FxMap<TopicPartition, GroupPartitionTrack> =
@@ -216,6 +266,7 @@ impl GroupTrack {
         tp: &TopicPartition,
     ) -> Option<&mut GroupPartitionTrack> {
         let at = match self.partitions.get(i) {
+            Some(_) if self.aligned => i,
             Some((k, _)) if k == tp => i,
             // Not aligned when this poll could not read the group's offsets.
             _ => self.partitions.binary_search_by(|(k, _)| k.cmp(tp)).ok()?,
@@ -224,10 +275,39 @@ impl GroupTrack {
     }
 }
 
+/// Whether `tracked` holds exactly `keys`, in order. Keys of one snapshot share their
+/// topic names, so a topic's name is compared once per run rather than per partition.
+fn same_keys<'k, T>(
+    tracked: &[(TopicPartition, T)],
+    keys: impl Iterator<Item = &'k TopicPartition>,
+) -> bool {
+    let mut known: Option<(&Arc<str>, &Arc<str>)> = None;
+    for ((k, _), tp) in tracked.iter().zip(keys) {
+        if k.partition != tp.partition {
+            return false;
+        }
+        let same =
+            known.is_some_and(|(a, b)| Arc::ptr_eq(a, &k.topic) && Arc::ptr_eq(b, &tp.topic));
+        if !same {
+            if k.topic != tp.topic {
+                return false;
+            }
+            known = Some((&k.topic, &tp.topic));
+        }
+    }
+    true
+}
+
 impl Tracks {
     /// Samples held in all rings.
     pub fn samples_held(&self) -> usize {
-        let parts: usize = self.partitions.values().map(|p| p.log_end.len()).sum();
+        let parts: usize = self
+            .partitions
+            .values()
+            .flatten()
+            .flatten()
+            .map(|p| p.log_end.len())
+            .sum();
         let groups: usize = self
             .groups
             .values()
