@@ -85,18 +85,42 @@ impl Direct {
                     (b, reqs, conn)
                 })
                 .collect();
-            let done: Vec<(Broker, Option<Conn>, Outcome)> = std::thread::scope(|s| {
-                let handles: Vec<_> = batch
+            // One broker (the usual cluster-of-one coordinator, or a single leader) is asked
+            // on this thread; several in parallel, one thread each.
+            let done: Vec<(Broker, Option<Conn>, Outcome)> = if batch.len() == 1 {
+                batch
                     .into_iter()
                     .map(|(b, reqs, conn)| {
-                        s.spawn(move || {
-                            let (conn, out) = exchange_one(&b, conn, &reqs, deadline);
-                            (b, conn, out)
-                        })
+                        let (conn, out) = exchange_one(&b, conn, &reqs, deadline);
+                        (b, conn, out)
                     })
-                    .collect();
-                handles.into_iter().filter_map(|h| h.join().ok()).collect()
-            });
+                    .collect()
+            } else {
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = batch
+                        .into_iter()
+                        .map(|(b, reqs, conn)| {
+                            let key = b.clone();
+                            let h = s.spawn(move || exchange_one(&b, conn, &reqs, deadline));
+                            (key, h)
+                        })
+                        .collect();
+                    // Callers zip outcomes with their jobs: every job gets exactly one.
+                    handles
+                        .into_iter()
+                        .map(|(b, h)| match h.join() {
+                            Ok((conn, out)) => (b, conn, out),
+                            Err(_) => {
+                                let e = WireError::Malformed {
+                                    what: "exchange",
+                                    why: "the worker thread panicked",
+                                };
+                                (b, None, Outcome::Failed(e))
+                            }
+                        })
+                        .collect()
+                })
+            };
             for (b, conn, out) in done {
                 if let Some(c) = conn {
                     self.conns.insert(b.key(), c);

@@ -97,12 +97,12 @@ const MODERN: &[(i16, i16, i16)] = &[
     (msg::LIST_OFFSETS, 0, 9),
 ];
 
-/// A FindCoordinator v4 answer placing every one of `groups` at `at`.
-fn coordinators_answer(groups: &[&str], at: &Broker) -> Vec<u8> {
+/// A FindCoordinator v4 answer placing each group at its broker.
+fn coordinators_answer(groups: &[(&str, &Broker)]) -> Vec<u8> {
     let mut w = Writer::new();
     w.i32(0);
     w.compact_array_len(Some(groups.len()));
-    for g in groups {
+    for (g, at) in groups {
         w.compact_string(g);
         w.i32(1);
         w.compact_string(&at.host);
@@ -116,7 +116,7 @@ fn coordinators_answer(groups: &[&str], at: &Broker) -> Vec<u8> {
 }
 
 fn find_coordinator_answer(group: &str, at: &Broker) -> Vec<u8> {
-    coordinators_answer(&[group], at)
+    coordinators_answer(&[(group, at)])
 }
 
 /// An OffsetFetch v8 answer for one group: group error, or offsets of topic `t`.
@@ -257,10 +257,10 @@ fn errors_are_per_group_and_a_broken_answer_is_an_error_not_a_panic() {
     let me: Arc<Mutex<Option<Broker>>> = Arc::default();
     let me2 = me.clone();
     let (b, _) = broker(MODERN, move |key, _, body| match key {
-        msg::FIND_COORDINATOR => Reply::Body(coordinators_answer(
-            &["auth", "part"],
-            &me2.lock().unwrap().clone().unwrap(),
-        )),
+        msg::FIND_COORDINATOR => {
+            let at = me2.lock().unwrap().clone().unwrap();
+            Reply::Body(coordinators_answer(&[("auth", &at), ("part", &at)]))
+        }
         msg::OFFSET_FETCH => {
             let mut r = Reader::new(body);
             let n = r.compact_array_len("groups", 1).unwrap();
@@ -311,4 +311,33 @@ fn errors_are_per_group_and_a_broken_answer_is_an_error_not_a_panic() {
         let e = res[&("t".to_owned(), 0)].as_ref().unwrap_err();
         assert!(e.contains("ListOffsets from 127.0.0.1"), "{e}");
     }
+}
+
+#[test]
+fn groups_on_two_coordinators_are_asked_of_each_in_the_same_poll() {
+    let (a, a_log) = broker(MODERN, |_, _, _| {
+        Reply::Body(offsets_answer("ga", 0, &[(0, 1, 0)]))
+    });
+    let (b, b_log) = broker(MODERN, |_, _, _| {
+        Reply::Body(offsets_answer("gb", 0, &[(0, 2, 0)]))
+    });
+    let (a2, b2) = (a.clone(), b.clone());
+    let (lookup, _) = broker(MODERN, move |_, _, _| {
+        Reply::Body(coordinators_answer(&[("ga", &a2), ("gb", &b2)]))
+    });
+    let mut d = Direct::new();
+    let reqs: Vec<OffsetsRequest> = ["ga", "gb"].iter().flat_map(|g| all_of(g)).collect();
+    let got = d.committed(&[lookup], &reqs, soon()).unwrap();
+    assert_eq!(
+        got[0].as_ref().unwrap()[&("t".to_owned(), 0)],
+        1,
+        "ga from a"
+    );
+    assert_eq!(
+        got[1].as_ref().unwrap()[&("t".to_owned(), 0)],
+        2,
+        "gb from b"
+    );
+    assert_eq!(count(&a_log, msg::OFFSET_FETCH), 1);
+    assert_eq!(count(&b_log, msg::OFFSET_FETCH), 1);
 }
