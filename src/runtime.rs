@@ -4,7 +4,7 @@
 use std::sync::Once;
 
 /// Current wall-clock time as Unix seconds (the only place lagwatch reads the clock for data).
-pub fn now() -> crate::snapshot::Timestamp {
+pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())

@@ -4,6 +4,7 @@
 //! `poll` runs the steps (metadata, groups, committed offsets, log offsets); each step asks
 //! `batched` first and `librdkafka` otherwise; both return the `types` here.
 
+mod admin;
 pub mod batched;
 mod describe_cache;
 pub mod librdkafka;

@@ -2,9 +2,9 @@
 //! offsets (committed first, so lag is never negative). Each step uses the batched protocol
 //! client when the cluster allows it and librdkafka otherwise.
 
+use super::admin;
 use super::batched::{Batched, Broker};
 use super::describe_cache::DescribeCache;
-use super::librdkafka;
 use super::types::{CallError, GroupDescription, OffsetSpec, OffsetsRequest};
 use crate::config::ClusterConfig;
 use crate::snapshot::{
@@ -163,7 +163,7 @@ impl<'a> Poll<'a> {
         if !self.cfg.groups.discover {
             return (names, states, explicit);
         }
-        match librdkafka::list_consumer_groups(self.client, self.cfg.poll_timeout) {
+        match admin::list_consumer_groups(self.client, self.cfg.poll_timeout) {
             Ok((listed, errors)) => {
                 for e in errors {
                     self.error(Stage::ListGroups, None, e);
@@ -209,7 +209,7 @@ impl<'a> Poll<'a> {
                 Err(why) => d.fell_back(&self.cfg.name, why.0),
             }
         }
-        descriptions.extend(librdkafka::describe_consumer_groups(
+        descriptions.extend(admin::describe_consumer_groups(
             self.client,
             &per_group,
             self.cfg.poll_timeout,
@@ -265,7 +265,7 @@ impl<'a> Poll<'a> {
             }
         });
         let committed = batched.unwrap_or_else(|| {
-            librdkafka::list_consumer_group_offsets(
+            admin::list_consumer_group_offsets(
                 self.client,
                 requests,
                 OFFSET_FETCH_IN_FLIGHT,
@@ -315,10 +315,9 @@ impl<'a> Poll<'a> {
         let (client, timeout) = (self.client, cfg.poll_timeout);
         let (earliest, latest) = batched.unwrap_or_else(|| {
             std::thread::scope(|s| {
-                let e = s.spawn(|| {
-                    librdkafka::list_offsets(client, parts, OffsetSpec::Earliest, timeout)
-                });
-                let l = librdkafka::list_offsets(client, parts, OffsetSpec::Latest, timeout);
+                let e =
+                    s.spawn(|| admin::list_offsets(client, parts, OffsetSpec::Earliest, timeout));
+                let l = admin::list_offsets(client, parts, OffsetSpec::Latest, timeout);
                 let e = e
                     .join()
                     .unwrap_or_else(|_| Err("ListOffsets earliest panicked".into()));
