@@ -15,9 +15,9 @@ mod broker;
 mod seed;
 
 use lagwatch::config::{ClusterConfig, Filter, GroupFilter, RulesConfig};
-use lagwatch::source::{carry_over, ClusterReader, Reader};
 use lagwatch::metrics::Metrics;
 use lagwatch::model::Model;
+use lagwatch::source::{carry_over, ClusterReader, Reader};
 use lagwatch::state::AppState;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
