@@ -1,6 +1,6 @@
 //! The batched path's recovery logic against scripted brokers on 127.0.0.1 (real TCP, real
 //! framing): coordinator moves, dropped connections, old brokers, broken answers. The
-//! happy path and exact offsets are proven against tansu in tests/batched_offsets.rs.
+//! happy path and exact offsets are proven against tansu in tests/it/source/batched_offsets.rs.
 
 use super::wire::codec::{Reader, Writer};
 use super::*;
