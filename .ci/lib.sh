@@ -177,8 +177,11 @@ stage_tests() {
         # cargo test shares its stdout with the tests' children: a leaked child
         # would hold a pipe (and this script) open, so write to a file instead.
         log "runner: cargo test (cargo-nextest not found); output shown when it ends"
+        # In the background + wait (as for nextest), so that a signal is handled by
+        # this shell with its own stdout: on_exit's summary must not go to $tlog.
         local rc=0
-        with_deadline cargo test --all-targets --no-fail-fast "${LOCKED[@]}" "$@" >"$tlog" 2>&1 || rc=$?
+        { with_deadline cargo test --all-targets --no-fail-fast "${LOCKED[@]}" "$@" >"$tlog" 2>&1; } &
+        wait "$!" || rc=$?
         cat "$tlog"
         return "$rc"
     fi
