@@ -9,6 +9,7 @@ RUN apt-get update \
 WORKDIR /src
 # Dependencies first, so source edits do not rebuild librdkafka.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
  && cargo build --release --locked || true
 COPY . .

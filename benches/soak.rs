@@ -15,7 +15,7 @@ mod broker;
 mod seed;
 
 use lagwatch::config::{ClusterConfig, Filter, GroupFilter, RulesConfig};
-use lagwatch::kafka::{carry_over, ClusterReader, KafkaReader};
+use lagwatch::source::{carry_over, ClusterReader, Reader};
 use lagwatch::metrics::Metrics;
 use lagwatch::model::Model;
 use lagwatch::state::AppState;
@@ -131,7 +131,7 @@ fn main() -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
-        lagwatch::app::rustls_provider();
+        lagwatch::runtime::rustls_provider();
         let cfg = ClusterConfig {
             name: "soak".into(),
             bootstrap_servers: bs.clone(),
@@ -146,7 +146,7 @@ fn main() -> Result<(), String> {
             spark_queries: Vec::new(),
             batched_offsets: true,
         };
-        let reader = KafkaReader::new(cfg).map_err(|e| e.to_string())?;
+        let reader = Reader::new(cfg).map_err(|e| e.to_string())?;
         let mut model = Model::new(RulesConfig::default(), Duration::from_millis(100));
         let state = AppState::new(["soak"]);
         let metrics = Metrics::new(state.clone());
@@ -161,7 +161,7 @@ fn main() -> Result<(), String> {
             }
             let mut snap = reader.read().await.map_err(|e| e.to_string())?;
             carry_over(&mut snap, prev.as_ref());
-            let view = Arc::new(model.update(&snap, lagwatch::now()));
+            let view = Arc::new(model.update(&snap, lagwatch::runtime::now()));
             let groups = view.groups.len();
             state.update("soak", |s| {
                 s.view = Some(view);

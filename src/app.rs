@@ -2,9 +2,9 @@
 
 use crate::config::Config;
 use crate::http::{self, HttpCtx};
-use crate::kafka::{ClusterReader, KafkaReader};
 use crate::metrics::Metrics;
 use crate::poller;
+use crate::source::{ClusterReader, Reader};
 use crate::state::AppState;
 use crate::view::ClusterView;
 use anyhow::Context;
@@ -36,7 +36,7 @@ impl Running {
 
 /// Starts everything and returns once the HTTP port is bound.
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
-    rustls_provider();
+    crate::runtime::rustls_provider();
     let state = AppState::new(cfg.clusters.iter().map(|c| c.name.as_str()));
     let metrics = Metrics::new(state.clone());
     let (views, _) = broadcast::channel(64);
@@ -44,7 +44,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     // TLS files are read before binding, so a bad certificate fails the start (or a
     // reload) instead of the first scrape.
     let tls = match &cfg.web.tls {
-        Some(files) => Some(crate::web::rustls_config(files).await?),
+        Some(files) => Some(crate::http::tls::rustls_config(files).await?),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -71,7 +71,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     }
     for c in &cfg.clusters {
         let reader: Arc<dyn ClusterReader> =
-            Arc::new(KafkaReader::new(c.clone()).with_context(|| format!("cluster `{}`", c.name))?);
+            Arc::new(Reader::new(c.clone()).with_context(|| format!("cluster `{}`", c.name))?);
         let (ctx, model) =
             poller::for_cluster(c, &cfg, state.clone(), metrics.clone(), views.clone());
         tasks.push(tokio::spawn(poller::run(
@@ -92,7 +92,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let hctx = HttpCtx {
         state: state.clone(),
         metrics: metrics.clone(),
-        auth: crate::web::BasicAuth::from_config(&cfg.web),
+        auth: crate::http::auth::BasicAuth::from_config(&cfg.web),
     };
     let https = tls.is_some();
     tasks.push(tokio::spawn(async move {
@@ -196,33 +196,4 @@ impl Hangup {
         }
         std::future::pending::<()>().await
     }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
-/// reqwest is built without a default crypto provider; install ring once.
-pub fn rustls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -1,40 +1,43 @@
 //! lagwatch: Kafka consumer-lag monitoring and alerting.
 //!
-//! The modules follow the data path:
-//! `config` → `kafka` (one client per cluster, batched reads) and `spark` (checkpoints
-//! read as virtual groups) → `snapshot` → `history` (bounded sample rings) → `model`
-//! (lag via `lag`, `rates`, `timelag`, status via `rules`) → `view` → `state` →
-//! `metrics` / `http` / `report` / `notify`,
-//! driven by `poller` and wired together in `app`; `cli` parses the command line;
-//! `check` is the one-shot table/JSON verdict and `demo` replays the seed incident.
+//! The modules follow the data path, each importing only from those listed before it
+//! (`tests/it/shipped/layout.rs` checks this):
+//!
+//! - `runtime`: the clock, the tokio runtime, the TLS provider, the shutdown signal.
+//! - `config`: the YAML file, typed, defaulted and validated with file:line errors.
+//! - `snapshot`: what one poll read (raw offsets), the type every source produces.
+//! - `source`: the readers that produce snapshots: Kafka (`source::kafka`, batched requests
+//!   or librdkafka) and Spark checkpoints (`source::spark`), in that read order.
+//! - `view`: what lagwatch concluded about a cluster (status, reasons), and its wording.
+//! - `model`: snapshot in, view out: history rings, lag, rates, time lag, rules.
+//! - `state`: the latest view per cluster, shared with every reader.
+//! - `metrics`: Prometheus families, built from `state` at scrape.
+//! - `poller`: one per cluster, reads on an interval and publishes views.
+//! - `http`, `notify`: the outputs (endpoints and JSON API; incidents and webhooks).
+//! - `app`: wires everything for `lagwatch run`, with SIGHUP reload.
+//! - `cli`: the commands (`run`, `validate`, `check`, `demo`, `notify-test`, `healthcheck`).
+
+pub mod runtime;
+
+pub mod config;
+
+pub mod snapshot;
+
+pub mod source;
+
+pub mod view;
+
+pub mod model;
+
+pub mod state;
+
+pub mod metrics;
+
+pub mod poller;
+
+pub mod http;
+pub mod notify;
 
 pub mod app;
-pub mod check;
-pub mod cli;
-pub mod config;
-pub mod demo;
-pub mod history;
-pub mod http;
-pub mod kafka;
-pub mod lag;
-pub mod metrics;
-pub mod model;
-pub mod notify;
-pub mod poller;
-pub mod rates;
-pub mod report;
-pub mod rules;
-pub mod snapshot;
-pub mod spark;
-pub mod state;
-pub mod timelag;
-pub mod view;
-pub mod web;
 
-/// Current wall-clock time as Unix seconds (the only place lagwatch reads the clock for data).
-pub fn now() -> snapshot::Timestamp {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
+pub mod cli;

@@ -1,10 +1,10 @@
 //! One poller per cluster: reads on an interval (never two reads at once), turns the
 //! snapshot into a view, publishes it, and reports faults once per change, not per poll.
 
-use crate::kafka::{carry_over, ClusterReader};
 use crate::metrics::Metrics;
 use crate::model::Model;
 use crate::snapshot::{Snapshot, Stage};
+use crate::source::{carry_over, ClusterReader, ReadError};
 use crate::state::AppState;
 use crate::view::ClusterView;
 use std::sync::Arc;
@@ -70,7 +70,7 @@ pub async fn run(
     // A poll that overruns delays the next one instead of bunching them up.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut prev: Option<Snapshot> = None;
-    let mut fault: Option<String> = None;
+    let mut fault: Option<Fault> = None;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -90,7 +90,7 @@ pub async fn poll_once(
     reader: &dyn ClusterReader,
     model: &mut Model,
     prev: &mut Option<Snapshot>,
-    fault: &mut Option<String>,
+    fault: &mut Option<Fault>,
 ) {
     let started = Instant::now();
     let res = tokio::time::timeout(ctx.timeout + Duration::from_secs(2), reader.read()).await;
@@ -107,9 +107,9 @@ pub async fn poll_once(
             for e in &snap.errors {
                 ctx.metrics.poll_error(&ctx.cluster, e.stage.as_str());
             }
-            let now = crate::now();
+            let now = crate::runtime::now();
             let view = Arc::new(model.update(&snap, now));
-            let new_fault = (!snap.errors.is_empty()).then(|| describe_partial(&snap));
+            let new_fault = (!snap.errors.is_empty()).then(|| Fault::partial(&snap));
             report_fault(&ctx.cluster, fault, new_fault);
             ctx.state.update(&ctx.cluster, |s| {
                 s.view = Some(view.clone());
@@ -126,14 +126,19 @@ pub async fn poll_once(
             ctx.metrics
                 .poll_error(&ctx.cluster, Stage::Metadata.as_str());
             let msg = e.to_string();
-            report_fault(&ctx.cluster, fault, Some(msg.clone()));
+            let kind = FaultKind::read(&e);
+            report_fault(&ctx.cluster, fault, Some(Fault::new(kind, msg.clone())));
             mark_down(ctx, msg);
         }
         Err(_) => {
             ctx.metrics
                 .poll_error(&ctx.cluster, Stage::Timeout.as_str());
-            let msg = format!("poll did not finish within {:?}", ctx.timeout);
-            report_fault(&ctx.cluster, fault, Some(msg.clone()));
+            let msg = format!(
+                "poll did not finish within {}",
+                humantime::format_duration(ctx.timeout)
+            );
+            let f = Fault::new(FaultKind::Timeout, msg.clone());
+            report_fault(&ctx.cluster, fault, Some(f));
             mark_down(ctx, msg);
         }
     }
@@ -154,31 +159,76 @@ fn mark_down(ctx: &PollerCtx, msg: String) {
     });
 }
 
-fn describe_partial(snap: &Snapshot) -> String {
-    let mut stages: Vec<&str> = snap.errors.iter().map(|e| e.stage.as_str()).collect();
-    stages.sort_unstable();
-    stages.dedup();
-    let first = &snap.errors[0];
-    let subject = first
-        .subject
-        .as_deref()
-        .map(|s| format!(" ({s})"))
-        .unwrap_or_default();
-    format!(
-        "partial poll: {} error(s) in {}; first{subject}: {}",
-        snap.errors.len(),
-        stages.join(", "),
-        first.message
-    )
+/// What kind of fault a poll had: a new kind is logged, the same kind again is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The poll read something; these stages failed (sorted, no repeats).
+    Partial(Vec<Stage>),
+    /// The client could not be created.
+    Client,
+    /// The previous poll was still running.
+    Busy,
+    /// A Spark checkpoint location was unusable.
+    Spark,
+    /// No broker answered.
+    Unreachable,
+    /// The poll task ended without an answer.
+    Task,
+    /// The poll overran its timeout.
+    Timeout,
+}
+
+impl FaultKind {
+    fn read(e: &ReadError) -> Self {
+        match e {
+            ReadError::Client(_) => FaultKind::Client,
+            ReadError::Busy => FaultKind::Busy,
+            ReadError::Spark(_) => FaultKind::Spark,
+            ReadError::Unreachable { .. } => FaultKind::Unreachable,
+            ReadError::Task(_) => FaultKind::Task,
+        }
+    }
+}
+
+/// The fault of the last poll, if it had one: its kind and the line that was logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    kind: FaultKind,
+    message: String,
+}
+
+impl Fault {
+    fn new(kind: FaultKind, message: String) -> Self {
+        Fault { kind, message }
+    }
+
+    fn partial(snap: &Snapshot) -> Self {
+        let mut stages: Vec<Stage> = snap.errors.iter().map(|e| e.stage).collect();
+        stages.sort_unstable_by_key(|s| s.as_str());
+        stages.dedup();
+        let first = &snap.errors[0];
+        let subject = first
+            .subject
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        let names: Vec<&str> = stages.iter().map(|s| s.as_str()).collect();
+        let message = format!(
+            "partial poll: {} error(s) in {}; first{subject}: {}",
+            snap.errors.len(),
+            names.join(", "),
+            first.message
+        );
+        Fault::new(FaultKind::Partial(stages), message)
+    }
 }
 
 /// Logs a fault when it starts or changes kind, and once when it clears.
-fn report_fault(cluster: &str, current: &mut Option<String>, new: Option<String>) {
-    let key = |s: &str| s.split(':').next().unwrap_or("").to_owned();
+fn report_fault(cluster: &str, current: &mut Option<Fault>, new: Option<Fault>) {
     match (&*current, &new) {
-        (None, Some(n)) => tracing::warn!(cluster, "{n}"),
-        (Some(c), Some(n)) if key(c) != key(n) => tracing::warn!(cluster, "{n}"),
-        (Some(c), None) => tracing::info!(cluster, "recovered (was: {c})"),
+        (None, Some(n)) => tracing::warn!(cluster, "{}", n.message),
+        (Some(c), Some(n)) if c.kind != n.kind => tracing::warn!(cluster, "{}", n.message),
+        (Some(c), None) => tracing::info!(cluster, "recovered (was: {})", c.message),
         _ => {}
     }
     *current = new;

@@ -44,6 +44,74 @@ pub enum GroupSource {
     Spark,
 }
 
+/// A group's state as its coordinator reports it, named as Kafka names it (classic and
+/// KIP-848 states); `Unknown` for anything else and for Spark queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+pub enum GroupState {
+    /// Members are (re)joining (classic).
+    PreparingRebalance,
+    /// The leader's assignment is awaited (classic).
+    CompletingRebalance,
+    /// Members consume with a settled assignment.
+    Stable,
+    /// The group was removed.
+    Dead,
+    /// No members; commits are kept until they expire.
+    Empty,
+    /// A new target assignment is being computed (KIP-848).
+    Assigning,
+    /// Members are moving to the target assignment (KIP-848).
+    Reconciling,
+    /// Not reported, or a state this version of lagwatch does not know.
+    #[default]
+    Unknown,
+}
+
+impl GroupState {
+    /// The name Kafka and librdkafka use (the `state` label and JSON value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::CompletingRebalance => "CompletingRebalance",
+            GroupState::Stable => "Stable",
+            GroupState::Dead => "Dead",
+            GroupState::Empty => "Empty",
+            GroupState::Assigning => "Assigning",
+            GroupState::Reconciling => "Reconciling",
+            GroupState::Unknown => "Unknown",
+        }
+    }
+
+    /// Reads a state name; case-insensitive, since Kafka's tools and the wire protocol
+    /// spell them differently (`STABLE`, `Stable`).
+    pub fn parse(s: &str) -> Self {
+        [
+            GroupState::PreparingRebalance,
+            GroupState::CompletingRebalance,
+            GroupState::Stable,
+            GroupState::Dead,
+            GroupState::Empty,
+            GroupState::Assigning,
+            GroupState::Reconciling,
+        ]
+        .into_iter()
+        .find(|g| g.as_str().eq_ignore_ascii_case(s))
+        .unwrap_or(GroupState::Unknown)
+    }
+}
+
+impl From<&str> for GroupState {
+    fn from(s: &str) -> Self {
+        GroupState::parse(s)
+    }
+}
+
+impl std::fmt::Display for GroupState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One consumer group's committed positions as read in this poll.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupSnapshot {
@@ -51,8 +119,8 @@ pub struct GroupSnapshot {
     pub name: String,
     /// Kafka group or Spark checkpoint.
     pub source: GroupSource,
-    /// Broker-reported state (`Stable`, `Empty`, ..., `Unknown`).
-    pub state: String,
+    /// Broker-reported state.
+    pub state: GroupState,
     /// Number of members, when the broker told us.
     pub members: Option<u32>,
     /// Committed offset (the next offset to consume) per partition that has a commit.
@@ -65,7 +133,11 @@ pub struct GroupSnapshot {
 
 impl GroupSnapshot {
     /// An empty Kafka group snapshot.
-    pub fn kafka(name: impl Into<String>, state: impl Into<String>, members: Option<u32>) -> Self {
+    pub fn kafka(
+        name: impl Into<String>,
+        state: impl Into<GroupState>,
+        members: Option<u32>,
+    ) -> Self {
         GroupSnapshot {
             name: name.into(),
             source: GroupSource::Kafka,

@@ -39,8 +39,7 @@ pub fn cpu_seconds(pid: u32) -> Result<f64, String> {
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // SAFETY: sysconf only reads a constant of the C library.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let hz = clock_ticks_per_second();
     Ok((tick(11) + tick(12)) / hz.max(1.0))
 }
 
@@ -194,4 +193,11 @@ pub fn quantile(xs: &[f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     let rank = (q * v.len() as f64).ceil() as usize;
     v[rank.clamp(1, v.len()) - 1]
+}
+
+/// The kernel's clock tick rate, in which /proc reports CPU time.
+#[allow(unsafe_code)] // a libc call; the crate denies `unsafe` elsewhere
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a constant of the C library.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
 }

@@ -1,18 +1,40 @@
-//! The configuration: typed, defaulted and validated, with file:line errors.
+//! The configuration: typed, defaulted and validated, with file:line errors. Each section
+//! has its own file with its types, defaults and reader; this one reads the root.
 
-mod cx;
-mod load;
+mod cluster;
+mod env;
+mod error;
+mod notifiers;
+mod reader;
+mod rules;
 mod web;
 pub mod yaml;
 
-pub use cx::{did_you_mean, expand_env, ConfigError, ConfigErrors, Cx, EnvLookup, MapView};
-pub use load::{from_str, load_file};
+pub use cluster::{ClusterConfig, Filter, FlagError, GroupFilter, S3Config, SparkQueryConfig};
+pub use env::{did_you_mean, expand_env, EnvLookup};
+pub use error::{ConfigError, ConfigErrors};
+pub use notifiers::{NotifierConfig, NotifierKind, Severity};
+pub use reader::{Cx, MapView, Scalar};
+pub use rules::{RuleOverride, RulesConfig, Thresholds};
 pub use web::{TlsFiles, WebConfig};
 
-use regex::Regex;
+use reader::join;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use yaml::Node;
+
+const ROOT_KEYS: &[&str] = &[
+    "listen",
+    "poll_interval",
+    "clusters",
+    "rules",
+    "notifiers",
+    "state_dir",
+    "shutdown_timeout",
+    "web",
+];
 
 /// The whole configuration file.
 #[derive(Debug, Clone)]
@@ -35,239 +57,165 @@ pub struct Config {
     pub web: WebConfig,
 }
 
-/// One Kafka cluster and what to watch in it.
-#[derive(Clone)]
-pub struct ClusterConfig {
-    /// Label value `cluster` on every series.
-    pub name: String,
-    /// `host:port[,host:port...]`.
-    pub bootstrap_servers: String,
-    /// Which consumer groups to report.
-    pub groups: GroupFilter,
-    /// Which topics to report.
-    pub topics: Filter,
-    /// librdkafka properties passed through (SASL/TLS); values may be secrets.
-    pub client: Vec<(String, String)>,
-    /// Upper bound for one poll of this cluster.
-    pub poll_timeout: Duration,
-    /// Spark Structured Streaming queries whose checkpoints are read as virtual groups.
-    pub spark_queries: Vec<SparkQueryConfig>,
-    /// Read offsets with a few batched requests per broker (plaintext, Kafka >= 3.0).
-    pub batched_offsets: bool,
-}
-
-impl std::fmt::Debug for ClusterConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // `client` holds SASL/TLS passwords: show which keys are set, never the values.
-        let client: Vec<&str> = self.client.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("ClusterConfig")
-            .field("name", &self.name)
-            .field("bootstrap_servers", &self.bootstrap_servers)
-            .field("groups", &self.groups)
-            .field("topics", &self.topics)
-            .field("client_keys", &client)
-            .field("poll_timeout", &self.poll_timeout)
-            .field("spark_queries", &self.spark_queries)
-            .field("batched_offsets", &self.batched_offsets)
-            .finish()
+impl Config {
+    /// The config of one cluster given on the command line (`check --bootstrap-servers`):
+    /// every default a file would get, groups and topics filtered by the given regexes.
+    pub fn for_bootstrap(
+        bootstrap_servers: &str,
+        groups: &[String],
+        topics: &[String],
+        poll_interval: Duration,
+        poll_timeout: Duration,
+    ) -> Result<Config, FlagError> {
+        if let Some(bad) = cluster::not_host_ports(bootstrap_servers).first() {
+            return Err(FlagError::Bootstrap((*bad).to_owned()));
+        }
+        let mut c = ClusterConfig::with_defaults("default", bootstrap_servers, poll_timeout);
+        c.groups.filter = Filter::from_patterns(groups, &[])?;
+        if !topics.is_empty() {
+            c.topics = Filter::from_patterns(topics, &[])?;
+        }
+        Ok(Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            poll_interval,
+            clusters: vec![c],
+            rules: RulesConfig::default(),
+            notifiers: Vec::new(),
+            state_dir: None,
+            shutdown_timeout: Duration::from_secs(1),
+            web: WebConfig::default(),
+        })
     }
 }
 
-/// Include/exclude regex filter; empty include means everything.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    /// Names matching any of these are kept (all when empty).
-    pub include: Vec<Regex>,
-    /// Names matching any of these are dropped, even if included.
-    pub exclude: Vec<Regex>,
+/// Reads and validates a config file; every problem is reported with file, line and field.
+pub fn load_file(path: &std::path::Path) -> Result<Config, ConfigErrors> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            field: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }])
+    })?;
+    let env = |k: &str| std::env::var(k).ok();
+    from_str(&file, &text, &env)
 }
 
-impl Filter {
-    /// Whether `name` passes the filter.
-    pub fn matches(&self, name: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|r| r.is_match(name)))
-            && !self.exclude.iter().any(|r| r.is_match(name))
+/// Parses config text; `file` is only used in messages, `env` resolves `${VAR}`.
+pub fn from_str(file: &str, text: &str, env: EnvLookup<'_>) -> Result<Config, ConfigErrors> {
+    let root = yaml::parse(text).map_err(|e| {
+        let pos = e.pos.unwrap_or_default();
+        ConfigErrors(vec![ConfigError {
+            file: file.to_owned(),
+            line: pos.line,
+            column: pos.column,
+            field: String::new(),
+            message: format!("invalid YAML: {}", e.message),
+        }])
+    })?;
+    let mut cx = Cx::new(file, env);
+    let config = read_root(&mut cx, &root);
+    cx.finish()?;
+    config.ok_or_else(|| ConfigErrors(Vec::new()))
+}
+
+fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
+    let m = cx.map(root, "", ROOT_KEYS)?;
+    let listen = match cx.opt_string(m, "", "listen") {
+        Some(s) => match s.parse() {
+            Ok(a) => a,
+            Err(_) => {
+                let pos = m.get("listen").map(|n| n.pos).unwrap_or_default();
+                cx.error(
+                    pos,
+                    "listen",
+                    format!("`{s}` is not an address like 0.0.0.0:9358"),
+                );
+                default_listen()
+            }
+        },
+        None => default_listen(),
+    };
+    let poll_interval = cx
+        .opt_duration(m, "", "poll_interval")
+        .unwrap_or(Duration::from_secs(15));
+    let rules = match m.get("rules") {
+        Some(n) => rules::read_rules(cx, n, "rules"),
+        None => RulesConfig::default(),
+    };
+    let mut clusters = Vec::new();
+    let mut seen = HashSet::new();
+    let items = cx.opt_list(m, "", "clusters");
+    if items.is_empty() && m.get("clusters").is_none() {
+        cx.error(
+            m.pos,
+            "clusters",
+            "missing required key `clusters` (at least one cluster)",
+        );
     }
-}
-
-/// Group selection: explicit names (no discovery needed) and/or regex discovery.
-#[derive(Debug, Clone, Default)]
-pub struct GroupFilter {
-    /// Groups asked for by name; they skip discovery (works without ListGroups).
-    pub names: Vec<String>,
-    /// Whether to discover groups with ListConsumerGroups (false when only names are given).
-    pub discover: bool,
-    /// Regex filter applied to discovered groups.
-    pub filter: Filter,
-}
-
-/// Thresholds of the status engine; defaults are the seed incident's.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Thresholds {
-    /// Lag (messages) at or above which a group/topic is `warning`.
-    pub lag_warning: i64,
-    /// Lag (messages) at or above which a group/topic is `critical`.
-    pub lag_critical: i64,
-    /// A backlogged consumer must consume at least this many times the produce rate.
-    pub headroom: f64,
-    /// Lag below this is never "backlogged" (a caught-up consumer's normal jitter).
-    pub backlog_min_messages: i64,
-    /// Lag must also exceed this much production time to count as backlogged.
-    pub backlog_min_seconds: f64,
-    /// Window over which rates are computed and stalls are judged.
-    pub rate_window: Duration,
-    /// No commit for this long with lag > 0 (or no members) means `stopped`.
-    pub stopped_after: Duration,
-    /// Consecutive polls a new status must hold before it is reported.
-    pub for_polls: u32,
-    /// Consumer within this fraction of the retained log from its start = replaying a backlog.
-    pub backlog_replay_fraction: f64,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            lag_warning: 100_000,
-            lag_critical: 1_000_000,
-            headroom: 1.2,
-            backlog_min_messages: 10_000,
-            backlog_min_seconds: 60.0,
-            rate_window: Duration::from_secs(300),
-            stopped_after: Duration::from_secs(900),
-            for_polls: 2,
-            backlog_replay_fraction: 0.1,
+    for (path, node) in items {
+        if let Some(c) = cluster::read_cluster(cx, node, &path, poll_interval) {
+            if !seen.insert(c.name.clone()) {
+                cx.error(
+                    value_pos(node, "name"),
+                    &join(&path, "name"),
+                    format!("duplicate cluster name `{}`", c.name),
+                );
+            }
+            clusters.push(c);
         }
     }
+    let mut notifiers = Vec::new();
+    let mut seen_n = HashSet::new();
+    for (path, node) in cx.opt_list(m, "", "notifiers") {
+        if let Some(n) = notifiers::read_notifier(cx, node, &path) {
+            if !seen_n.insert(n.name.clone()) {
+                cx.error(
+                    value_pos(node, "name"),
+                    &join(&path, "name"),
+                    format!("duplicate notifier name `{}`", n.name),
+                );
+            }
+            notifiers.push(n);
+        }
+    }
+    let state_dir = cx.opt_string(m, "", "state_dir").map(PathBuf::from);
+    let shutdown_timeout = cx
+        .opt_duration(m, "", "shutdown_timeout")
+        .unwrap_or(Duration::from_secs(10));
+    let web = m
+        .get("web")
+        .map(|n| web::read_web(cx, n, "web"))
+        .unwrap_or_default();
+    Some(Config {
+        listen,
+        poll_interval,
+        clusters,
+        rules,
+        notifiers,
+        state_dir,
+        shutdown_timeout,
+        web,
+    })
 }
 
-/// Global thresholds plus per group/topic overrides (first match wins per field).
-#[derive(Debug, Clone, Default)]
-pub struct RulesConfig {
-    /// Thresholds used where no override matches.
-    pub defaults: Thresholds,
-    /// Overrides in file order.
-    pub overrides: Vec<RuleOverride>,
-}
-
-/// Thresholds that apply to groups/topics matching the regexes.
-#[derive(Debug, Clone)]
-pub struct RuleOverride {
-    /// Group regex (any group when absent).
-    pub group: Option<Regex>,
-    /// Topic regex (any topic when absent).
-    pub topic: Option<Regex>,
-    /// The complete thresholds for matches (defaults merged with the fields set).
-    pub thresholds: Thresholds,
-}
-
-impl RulesConfig {
-    /// The thresholds for one group×topic: the first matching override, else the defaults.
-    pub fn for_group_topic(&self, group: &str, topic: &str) -> &Thresholds {
-        self.overrides
+/// Where the value of `key` in mapping `node` starts (the node itself when absent).
+fn value_pos(node: &Node, key: &str) -> yaml::Pos {
+    match &node.kind {
+        yaml::Kind::Map(entries) => entries
             .iter()
-            .find(|o| {
-                o.group.as_ref().is_none_or(|r| r.is_match(group))
-                    && o.topic.as_ref().is_none_or(|r| r.is_match(topic))
-            })
-            .map(|o| &o.thresholds)
-            .unwrap_or(&self.defaults)
+            .find(|(k, _, _)| k == key)
+            .map(|(_, _, v)| v.pos)
+            .unwrap_or(node.pos),
+        _ => node.pos,
     }
 }
 
-/// Where chat notifications go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotifierKind {
-    /// Slack incoming webhook (Block Kit).
-    Slack,
-    /// Discord webhook (embeds).
-    Discord,
-    /// Prints what Slack/Discord would receive to stdout (demo, dry runs).
-    Console,
-}
-
-/// Severity used for notifier filters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// Warnings and above.
-    Warning,
-    /// Critical only.
-    Critical,
-}
-
-/// One notification target.
-#[derive(Clone)]
-pub struct NotifierConfig {
-    /// Label value `notifier` in metrics and logs.
-    pub name: String,
-    /// Slack, Discord or console.
-    pub kind: NotifierKind,
-    /// The webhook URL (a secret: never logged).
-    pub url: Option<String>,
-    /// Groups to notify about.
-    pub groups: Filter,
-    /// Topics to notify about.
-    pub topics: Filter,
-    /// Lowest severity sent.
-    pub min_severity: Severity,
-    /// Base URL of a dashboard; `{cluster}`, `{group}`, `{topic}` are substituted.
-    pub dashboard_url: Option<String>,
-    /// Reminder period while an incident stays open.
-    pub repeat_interval: Duration,
-    /// Pending messages kept per notifier; older ones are dropped and counted.
-    pub queue_size: usize,
-    /// HTTP timeout of one delivery attempt.
-    pub timeout: Duration,
-}
-
-impl std::fmt::Debug for NotifierConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NotifierConfig")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
-            .field("min_severity", &self.min_severity)
-            .field("repeat_interval", &self.repeat_interval)
-            .finish_non_exhaustive()
-    }
-}
-
-/// One Spark Structured Streaming query read from its checkpoint.
-#[derive(Clone)]
-pub struct SparkQueryConfig {
-    /// Query name; reported as group `spark:<name>` unless `group` is set.
-    pub name: String,
-    /// The group name used in metrics and alerts.
-    pub group: String,
-    /// Local path, `file://`, `s3://` or `s3a://` URL of the checkpoint root.
-    pub checkpoint: String,
-    /// Object store settings for s3 URLs.
-    pub s3: Option<S3Config>,
-}
-
-impl std::fmt::Debug for SparkQueryConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SparkQueryConfig")
-            .field("name", &self.name)
-            .field("group", &self.group)
-            .field("checkpoint", &self.checkpoint)
-            .field("s3", &self.s3.as_ref().map(|_| "<configured>"))
-            .finish()
-    }
-}
-
-/// S3-compatible store settings (credentials are secrets).
-#[derive(Clone, Default)]
-pub struct S3Config {
-    /// Custom endpoint (MinIO etc.).
-    pub endpoint: Option<String>,
-    /// Region.
-    pub region: Option<String>,
-    /// Access key id.
-    pub access_key_id: Option<String>,
-    /// Secret key.
-    pub secret_access_key: Option<String>,
-    /// Allow plain HTTP endpoints.
-    pub allow_http: bool,
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 9358))
 }
 
 #[cfg(test)]

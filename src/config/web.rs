@@ -2,7 +2,7 @@
 //! web config. Files and hashes are checked at load time so a typo fails `validate`
 //! (and a SIGHUP reload) with file:line, not the first scrape.
 
-use super::cx::{join, Cx};
+use super::reader::{join, Cx};
 use super::yaml::Node;
 use std::path::PathBuf;
 

@@ -56,8 +56,18 @@ impl Kind {
     }
 }
 
-/// Parses YAML text into a positioned tree; the error names line and column.
-pub fn parse(text: &str) -> Result<Node, String> {
+/// Text that is not YAML, with where the parser stopped when it knows.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct YamlError {
+    /// Where the parser stopped.
+    pub pos: Option<Pos>,
+    /// The parser's words (first line only).
+    pub message: String,
+}
+
+/// Parses YAML text into a positioned tree; the error says where it stopped.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
     if text.trim().is_empty() {
         return Ok(Node {
             pos: Pos { line: 1, column: 1 },
@@ -67,15 +77,15 @@ pub fn parse(text: &str) -> Result<Node, String> {
     match serde_saphyr::from_str::<Spanned<Kind>>(text) {
         Ok(sp) => Ok(spanned_to_node(sp)),
         Err(e) => {
-            let at = e
-                .location()
-                .map(|l| format!("line {}, column {}: ", l.line(), l.column()))
-                .unwrap_or_default();
+            let pos = e.location().map(|l| Pos {
+                line: l.line() as u32,
+                column: l.column() as u32,
+            });
             // The library's message may quote the offending text; keep only its first line so a
             // secret on a broken line is not echoed in full.
             let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("invalid YAML");
-            Err(format!("{at}{first}"))
+            let message = msg.lines().next().unwrap_or("invalid YAML").to_owned();
+            Err(YamlError { pos, message })
         }
     }
 }
@@ -207,12 +217,12 @@ mod tests {
     #[test]
     fn syntax_error_names_line() {
         let e = parse("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
-        assert!(e.contains("line"), "{e}");
+        assert!(e.pos.is_some_and(|p| p.line >= 2), "{e:?}");
     }
 
     #[test]
     fn duplicate_key_is_an_error() {
         let e = parse("a: 1\na: 2\n").unwrap_err();
-        assert!(e.contains("duplicate"), "{e}");
+        assert!(e.message.contains("duplicate"), "{e}");
     }
 }

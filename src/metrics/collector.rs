@@ -227,7 +227,7 @@ fn encode_views(vs: &Views<'_>, e: &mut DescriptorEncoder) -> Result<(), Error> 
             [
                 ("cluster", b(c)),
                 ("group", b(&g.group)),
-                ("state", b(&g.state)),
+                ("state", b(g.state.as_str())),
                 ("source", b(source)),
             ]
         },

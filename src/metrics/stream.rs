@@ -1,19 +1,18 @@
 //! The /metrics body as a stream of bounded chunks.
 //!
-//! The large target (10,000 partitions, 1,000 groups) renders an 8.5 MB body. Built as one
-//! `String` on a tokio worker, glibc kept those pages in the worker's arena after every
-//! scrape: steady RSS 73 MiB against 40 MiB before any scrape. Here the unchanged encoder
-//! runs on a blocking thread and writes into chunks of about [`CHUNK`] bytes handed over a
-//! channel of [`QUEUED`] slots, so at most a few hundred KiB of body exist at any time and a
-//! slow scraper slows the encoder instead of making it buffer.
+//! A large body built as one `String` stays in the allocator's arenas after the scrape (the
+//! numbers are in BENCHMARKS.md). Here the encoder runs on a blocking thread and writes into
+//! chunks of about [`CHUNK`] bytes handed over a channel of [`QUEUED`] slots, so at most a
+//! few chunks of body exist at any time and a slow scraper slows the encoder instead of
+//! making it buffer.
 
 use axum::body::Bytes;
 use futures::Stream;
 use std::fmt;
 use tokio::sync::mpsc;
 
-/// Target chunk size: well below glibc's 128 KiB mmap threshold so chunks are recycled from
-/// the arena, and large enough that the channel hand-off costs nothing (~130 per scrape).
+/// Target chunk size: below glibc's mmap threshold, so chunks are recycled from the arena,
+/// and large enough that the channel hand-offs cost nothing next to the encoding.
 pub const CHUNK: usize = 64 * 1024;
 
 /// Chunks encoded ahead of the socket; memory per scrape is about (QUEUED + 2) x CHUNK.

@@ -3,13 +3,13 @@
 use super::index::{same_topic, FxMap, SnapIndex};
 use super::track::{Faults, GroupPartitionTrack, GroupTrack, PartitionTrack, Tracks};
 use crate::config::{RulesConfig, Thresholds};
-use crate::lag::partition_lag;
-use crate::rates::{drain_eta, slope, sum_known, throughput_ratio, KnownSum, RateWindow};
-use crate::rules::{evaluate, severity, Facts};
+use crate::model::lag::partition_lag;
+use crate::model::rates::{drain_eta, slope, sum_known, throughput_ratio, KnownSum, RateWindow};
+use crate::model::rules::{evaluate, severity, Facts};
+use crate::model::timelag::{time_lag, TimeLag};
 use crate::snapshot::{
     GroupSnapshot, GroupSource, PartitionOffsets, Snapshot, Timestamp, TopicPartition,
 };
-use crate::timelag::{time_lag, TimeLag};
 use crate::view::*;
 use std::sync::Arc;
 
@@ -165,7 +165,7 @@ fn group_view(
     GroupView {
         group: g.name.clone(),
         source: g.source,
-        state: g.state.clone(),
+        state: g.state,
         members: g.members,
         lag: topics.iter().map(|t| t.lag).sum(),
         max_lag_seconds: max_known(topics.iter().map(|t| t.max_lag_seconds)),

@@ -4,12 +4,18 @@
 //! `track` keeps what must survive between polls (bounded); `build` derives the view.
 //! Both are pure: time comes in as `now`.
 
+pub mod history;
+pub mod lag;
+pub mod rates;
+pub mod rules;
+pub mod timelag;
+
 mod build;
 mod index;
 mod track;
 
 use crate::config::RulesConfig;
-use crate::history::RingPolicy;
+use crate::model::history::RingPolicy;
 use crate::snapshot::{Snapshot, Timestamp};
 use crate::view::ClusterView;
 use index::SnapIndex;

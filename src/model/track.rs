@@ -3,10 +3,12 @@
 //! snapshot no longer holds is forgotten, except what a fault kept from being read.
 
 use super::index::{same_topic, FxMap, FxSet, SnapIndex};
-use crate::history::{Pushed, Ring, RingPolicy, Sample};
-use crate::rules::Hysteresis;
-use crate::snapshot::{GroupSnapshot, GroupSource, Snapshot, Stage, Timestamp, TopicPartition};
-use crate::timelag::TimeLag;
+use crate::model::history::{Pushed, Ring, RingPolicy, Sample};
+use crate::model::rules::Hysteresis;
+use crate::model::timelag::TimeLag;
+use crate::snapshot::{
+    GroupSnapshot, GroupSource, GroupState, Snapshot, Stage, Timestamp, TopicPartition,
+};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -142,7 +144,7 @@ impl Tracks {
                 Some(track) => track,
                 None => self.groups.entry(g.name.clone()).or_default(),
             };
-            let empty = g.state.eq_ignore_ascii_case("empty") || g.members == Some(0);
+            let empty = g.state == GroupState::Empty || g.members == Some(0);
             if g.source == GroupSource::Kafka && empty {
                 track.empty_since.get_or_insert(t);
             } else {

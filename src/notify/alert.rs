@@ -17,13 +17,10 @@ pub struct Alert {
     /// Topic name; empty when the status is about the whole group.
     pub topic: String,
     /// Status now (ok once resolved).
-    #[serde(with = "status_serde")]
     pub status: Status,
     /// Status before this change, for escalations, de-escalations and resolutions.
-    #[serde(with = "opt_status_serde")]
     pub previous: Option<Status>,
     /// Why it is not ok.
-    #[serde(with = "reasons_serde")]
     pub reasons: Vec<Reason>,
     /// Total lag (messages), when reported.
     pub lag: Option<i64>,
@@ -40,7 +37,7 @@ pub struct Alert {
     /// The rule a backlogged consumer must meet (consume >= headroom x produce).
     pub headroom: f64,
     /// Seconds until drained; +Inf = never.
-    #[serde(with = "eta_serde")]
+    #[serde(with = "crate::view::eta_serde")]
     pub drain_eta_seconds: Option<f64>,
     /// Messages deleted by retention before being consumed.
     pub messages_lost: i64,
@@ -160,96 +157,5 @@ pub fn sample(cluster: &str, at: f64) -> Batch {
             messages_lost: 0,
             opened_at: at,
         }],
-    }
-}
-
-/// Statuses and reasons are stored by their label values, so the state file reads like the
-/// metrics and the view types need no `Deserialize`.
-pub(crate) mod status_serde {
-    use crate::view::Status;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(s: &Status, ser: S) -> Result<S::Ok, S::Error> {
-        ser.serialize_str(s.as_str())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Status, D::Error> {
-        let s = String::deserialize(de)?;
-        parse(&s).ok_or_else(|| D::Error::custom(format!("unknown status `{s}`")))
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-}
-
-mod opt_status_serde {
-    use crate::view::Status;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(s: &Option<Status>, ser: S) -> Result<S::Ok, S::Error> {
-        match s {
-            Some(s) => ser.serialize_some(s.as_str()),
-            None => ser.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Status>, D::Error> {
-        match Option::<String>::deserialize(de)? {
-            None => Ok(None),
-            Some(s) => super::status_serde::parse(&s)
-                .map(Some)
-                .ok_or_else(|| D::Error::custom(format!("unknown status `{s}`"))),
-        }
-    }
-}
-
-mod reasons_serde {
-    use crate::view::Reason;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(r: &[Reason], ser: S) -> Result<S::Ok, S::Error> {
-        ser.collect_seq(r.iter().map(|r| r.as_str()))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<Reason>, D::Error> {
-        Vec::<String>::deserialize(de)?
-            .into_iter()
-            .map(|s| {
-                Reason::ALL
-                    .into_iter()
-                    .find(|r| r.as_str() == s)
-                    .ok_or_else(|| D::Error::custom(format!("unknown reason `{s}`")))
-            })
-            .collect()
-    }
-}
-
-/// JSON has no infinity: "never drains" is stored as the string "inf", like the API does.
-mod eta_serde {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<f64>, ser: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(x) if x.is_infinite() => ser.serialize_str("inf"),
-            Some(x) => ser.serialize_f64(*x),
-            None => ser.serialize_none(),
-        }
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Eta {
-        Num(f64),
-        Text(String),
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<f64>, D::Error> {
-        match Option::<Eta>::deserialize(de)? {
-            None => Ok(None),
-            Some(Eta::Num(x)) => Ok(Some(x)),
-            Some(Eta::Text(s)) if s == "inf" => Ok(Some(f64::INFINITY)),
-            Some(Eta::Text(s)) => Err(serde::de::Error::custom(format!("bad drain ETA `{s}`"))),
-        }
     }
 }

@@ -102,7 +102,7 @@ pub fn sink(cfg: &NotifierConfig) -> Result<Box<dyn Sink>, DeliveryError> {
             dashboard: cfg.dashboard_url.clone(),
         })),
         (kind, Some(url)) => {
-            crate::app::rustls_provider();
+            crate::runtime::rustls_provider();
             let client = reqwest::Client::builder()
                 .timeout(cfg.timeout)
                 .connect_timeout(cfg.timeout)

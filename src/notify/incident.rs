@@ -4,7 +4,6 @@
 //! the coordinator then puts every change of one poll into one message per notifier.
 //! Statuses arrive after the status engine's `for:` hysteresis, so no second one here.
 
-use super::alert::status_serde;
 use crate::view::Status;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,7 +34,6 @@ impl IncidentKey {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     /// Status last notified.
-    #[serde(with = "status_serde")]
     pub status: Status,
     /// When it opened (Unix seconds).
     pub opened_at: f64,

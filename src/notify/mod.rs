@@ -287,7 +287,7 @@ pub async fn run(
     loop {
         tokio::select! {
             v = views.recv() => match v {
-                Ok(view) => coordinator.observe(&view, crate::now()),
+                Ok(view) => coordinator.observe(&view, crate::runtime::now()),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     // The next view carries the current statuses; nothing is lost for good.
                     tracing::warn!(skipped = n, "notifier fell behind the pollers");

@@ -4,12 +4,13 @@
 //!
 //! The brokers and tools these tests use (tansu, Prometheus, promtool, amtool, moto) come
 //! from `bash .ci/run`: see `.ci/README.md`. Fixtures stay in `tests/fixtures/` and
-//! `tests/golden/`.
+//! `tests/golden/`. `layout` checks the shape of `src/` itself.
 
 mod support;
 
 mod cli;
 mod http;
+mod layout;
 mod model;
 mod notify;
 mod shipped;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::Thresholds;
-use crate::history::HARD_CAP;
+use crate::model::history::HARD_CAP;
 use crate::snapshot::{GroupSnapshot, PartitionOffsets, PollError, Stage, TopicPartition};
 use crate::view::{ClusterView, GroupTopicView, Reason, Status, TimeLagMethod};
 use Reason::*;

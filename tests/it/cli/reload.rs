@@ -33,7 +33,7 @@ fn cluster_yaml(name: &str, bs: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_applies_valid_configs_and_keeps_the_old_one_otherwise() {
-    lagwatch::app::rustls_provider();
+    lagwatch::runtime::rustls_provider();
     let a = MockCluster::new(1).expect("mock");
     let b = MockCluster::new(1).expect("mock");
     for m in [&a, &b] {
@@ -105,7 +105,7 @@ async fn sighup_applies_valid_configs_and_keeps_the_old_one_otherwise() {
 async fn sigterm_persists_an_undeliverable_notification_and_exits_zero() {
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
-    lagwatch::app::rustls_provider();
+    lagwatch::runtime::rustls_provider();
     let mock = MockCluster::new(1).expect("mock");
     mock.create_topic("orders", 1, 1).expect("topic");
     let bs = mock.bootstrap_servers();

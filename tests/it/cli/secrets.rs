@@ -24,7 +24,7 @@ fn assert_clean(what: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_logs_metrics_api_or_validate() {
-    lagwatch::app::rustls_provider();
+    lagwatch::runtime::rustls_provider();
     let mock = MockCluster::new(1).expect("mock");
     mock.create_topic("orders", 1, 1).expect("topic");
     let bs = mock.bootstrap_servers();

@@ -52,7 +52,7 @@ fn view() -> ClusterView {
 
 async fn serve(v: ClusterView) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     // The test's reqwest client needs the crypto provider lagwatch installs at start.
-    lagwatch::app::rustls_provider();
+    lagwatch::runtime::rustls_provider();
     let state = AppState::new(["prod", "never-polled"]);
     state.update("prod", |c| {
         c.view = Some(Arc::new(v));

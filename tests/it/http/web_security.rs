@@ -51,7 +51,7 @@ web:
 }
 
 fn tls_client(ca_pem: &str) -> reqwest::Client {
-    lagwatch::app::rustls_provider();
+    lagwatch::runtime::rustls_provider();
     reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("ca")])
         .build()

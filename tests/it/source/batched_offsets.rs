@@ -7,10 +7,10 @@
 mod proxy;
 
 use crate::support::*;
-use lagwatch::kafka::{ClusterReader, KafkaReader};
+use lagwatch::source::{ClusterReader, Reader};
 use std::collections::BTreeMap;
 
-fn reader(bs: &str, batched: bool, named: &[&str]) -> KafkaReader {
+fn reader(bs: &str, batched: bool, named: &[&str]) -> Reader {
     let names: Vec<String> = named.iter().map(|n| format!("\"{n}\"")).collect();
     let cfg = config(&format!(
         r#"
@@ -24,7 +24,7 @@ clusters:
         names.join(", ")
     ));
     let cluster = cfg.clusters.into_iter().next().expect("one cluster");
-    KafkaReader::new(cluster).expect("reader")
+    Reader::new(cluster).expect("reader")
 }
 
 /// Requests per API key sent since `before`.
@@ -147,10 +147,10 @@ async fn same_offsets(proxy: &proxy::Proxy, upstream: u16) {
         "librdkafka: one OffsetFetch per group"
     );
     assert_eq!(committed(&old), committed(&second));
-    let states = |s: &lagwatch::snapshot::Snapshot| -> Vec<(String, String, Option<u32>)> {
+    let states = |s: &lagwatch::snapshot::Snapshot| -> Vec<(String, lagwatch::snapshot::GroupState, Option<u32>)> {
         s.groups
             .values()
-            .map(|g| (g.name.clone(), g.state.clone(), g.members))
+            .map(|g| (g.name.clone(), g.state, g.members))
             .collect()
     };
     assert_eq!(

@@ -61,7 +61,7 @@ async fn polls(addr: SocketAddr, n: f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_serve_last_good_poll_log_once_and_recover() {
-    lagwatch::app::rustls_provider();
+    lagwatch::runtime::rustls_provider();
     let mock = MockCluster::new(3).expect("mock cluster");
     // Three partitions, one leader each, so one broker down loses a third of the reads.
     mock.create_topic("orders", 3, 1).expect("topic");

@@ -3,8 +3,10 @@
 //! written per Spark's format. No broker needed.
 
 use lagwatch::snapshot::TopicPartition;
-use lagwatch::spark::parse::{batch_id, parse_offset_log, parse_offset_log_bytes, ParseError};
-use lagwatch::spark::{QueryReader, SparkReader};
+use lagwatch::source::spark::parse::{
+    batch_id, parse_offset_log, parse_offset_log_bytes, ParseError,
+};
+use lagwatch::source::spark::{QueryReader, SparkReader};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -312,7 +314,7 @@ async fn offsets_file_deleted_between_list_and_read_is_an_error_of_this_poll() {
 async fn file_purged_between_list_and_read_is_reported_as_vanished() {
     let tmp = tempfile::tempdir().expect("tmp");
     write_checkpoint(tmp.path(), &[(1, r#"{"orders":{"0":1}}"#, true)]);
-    let ck = lagwatch::spark::store::Checkpoint::open(
+    let ck = lagwatch::source::spark::store::Checkpoint::open(
         &tmp.path().display().to_string(),
         None,
         &no_env,
@@ -328,7 +330,10 @@ async fn file_purged_between_list_and_read_is_reported_as_vanished() {
     std::fs::remove_file(tmp.path().join("offsets/1")).expect("rm");
     let e = ck.read("offsets", &listed[&1]).await.expect_err("gone");
     assert!(
-        matches!(e, lagwatch::spark::store::StoreError::Vanished { .. }),
+        matches!(
+            e,
+            lagwatch::source::spark::store::StoreError::Vanished { .. }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("offsets/1"), "{e}");

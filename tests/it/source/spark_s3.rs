@@ -4,7 +4,7 @@
 
 use crate::support::*;
 use lagwatch::config::S3Config;
-use lagwatch::spark::store::Checkpoint;
+use lagwatch::source::spark::store::Checkpoint;
 use rdkafka::mocking::MockCluster;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -79,7 +79,7 @@ impl Drop for Moto {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spark_lag_from_an_s3_checkpoint() {
     let Some(moto) = Moto::start() else { return };
-    lagwatch::app::rustls_provider();
+    lagwatch::runtime::rustls_provider();
     // object_store cannot create buckets; moto accepts a plain path-style PUT.
     let r = reqwest::Client::new()
         .put(format!("{}/ckpt", moto.endpoint))

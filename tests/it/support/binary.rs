@@ -63,6 +63,7 @@ impl Proc {
     }
 
     /// Sends a signal (SIGTERM, SIGHUP, ...).
+    #[allow(unsafe_code)] // a libc call; the crate denies `unsafe` elsewhere
     pub fn signal(&self, sig: i32) {
         let pid = self.child.id() as i32;
         // SAFETY: kill(2) on our own child's pid; no memory is involved.

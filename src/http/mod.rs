@@ -1,0 +1,141 @@
+//! HTTP endpoints: /metrics, /healthz, /readyz and the JSON API.
+
+pub mod api;
+pub mod auth;
+pub mod tls;
+
+use crate::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use std::sync::Arc;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct HttpCtx {
+    /// Latest views.
+    pub state: Arc<AppState>,
+    /// Registry renderer.
+    pub metrics: Arc<Metrics>,
+    /// Basic auth for every endpoint but /healthz; none = open.
+    pub auth: Option<Arc<auth::BasicAuth>>,
+}
+
+/// The router with every endpoint.
+pub fn router(ctx: HttpCtx) -> Router {
+    let auth = ctx.auth.clone();
+    let r = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/clusters/{cluster}/groups/{group}", get(group))
+        .route("/", get(index))
+        .with_state(ctx);
+    match auth {
+        Some(a) => r.layer(axum::middleware::from_fn_with_state(a, auth::require_auth)),
+        None => r,
+    }
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<html><body><h1>lagwatch</h1><ul><li><a href=\"/metrics\">/metrics</a></li>\
+         <li><a href=\"/api/v1/status\">/api/v1/status</a></li><li><a href=\"/readyz\">/readyz</a></li>\
+         </ul></body></html>\n",
+    )
+}
+
+async fn metrics(State(ctx): State<HttpCtx>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let om = accept.contains("application/openmetrics-text");
+    let ct = if om {
+        OPENMETRICS_CONTENT_TYPE
+    } else {
+        TEXT_CONTENT_TYPE
+    };
+    // Streamed in bounded chunks: a large body built whole stays in the allocator's arenas
+    // after the scrape (see metrics::stream).
+    let body = axum::body::Body::from_stream(ctx.metrics.stream(om));
+    ([(header::CONTENT_TYPE, ct)], body).into_response()
+}
+
+async fn readyz(State(ctx): State<HttpCtx>) -> Response {
+    let (ready, waiting) = ctx.state.ready();
+    if ready {
+        "ready\n".into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "waiting for a first successful poll of: {}\n",
+                waiting.join(", ")
+            ),
+        )
+            .into_response()
+    }
+}
+
+async fn status(State(ctx): State<HttpCtx>) -> Response {
+    Json(api::status_report(&ctx.state.snapshot())).into_response()
+}
+
+async fn group(
+    State(ctx): State<HttpCtx>,
+    Path((cluster, group)): Path<(String, String)>,
+) -> Response {
+    let clusters = ctx.state.snapshot();
+    let Some(c) = clusters.get(&cluster) else {
+        return not_found(format!("no cluster named `{cluster}`"));
+    };
+    let Some(view) = &c.view else {
+        return not_found(format!(
+            "cluster `{cluster}` has not been polled successfully yet"
+        ));
+    };
+    match view.groups.iter().find(|g| g.group == group) {
+        Some(g) => Json(api::group_report(&cluster, c, g)).into_response(),
+        None => not_found(format!("no group named `{group}` in cluster `{cluster}`")),
+    }
+}
+
+fn not_found(msg: String) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({ "error": msg })),
+    )
+        .into_response()
+}
+
+/// Serves on `listener` (HTTPS when `tls` is set) until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: HttpCtx,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(ctx);
+    let Some(tls) = tls else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+    };
+    let handle = axum_server::Handle::<std::net::SocketAddr>::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        // In-flight scrapes get a moment; nothing here is worth a long wait.
+        h.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await
+}

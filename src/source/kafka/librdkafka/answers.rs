@@ -1,0 +1,146 @@
+//! Reading admin answers: everything is copied into owned values while the event lives.
+
+use super::{cstr, err_name, error_of, error_text, read_partitions, slice, state_name, Event};
+use crate::source::kafka::types::{
+    CallError, CommittedOffsets, GroupDescription, GroupListing, ListOffsetsResult,
+};
+use rdkafka::bindings as rd;
+use std::collections::HashMap;
+
+impl Event {
+    /// A ListConsumerGroups answer: the valid listings and the per-broker errors.
+    pub(in crate::source::kafka) fn listed_groups(
+        &self,
+    ) -> Result<(Vec<GroupListing>, Vec<String>), String> {
+        if let Some(e) = self.error() {
+            return Err(e);
+        }
+        // SAFETY: the event is alive; its arrays live as long as it does and are copied.
+        unsafe {
+            let res = rd::rd_kafka_event_ListConsumerGroups_result(self.0);
+            if res.is_null() {
+                return Err(format!("unexpected event type {}", self.kind()));
+            }
+            let mut n = 0usize;
+            let valid = slice(rd::rd_kafka_ListConsumerGroups_result_valid(res, &mut n), n);
+            let groups = valid
+                .iter()
+                .map(|&g| GroupListing {
+                    name: cstr(rd::rd_kafka_ConsumerGroupListing_group_id(g)),
+                    state: state_name(rd::rd_kafka_ConsumerGroupListing_state(g)),
+                })
+                .collect();
+            let mut m = 0usize;
+            let errs = slice(
+                rd::rd_kafka_ListConsumerGroups_result_errors(res, &mut m),
+                m,
+            );
+            let errors = errs.iter().filter_map(|&e| error_text(e)).collect();
+            Ok((groups, errors))
+        }
+    }
+
+    /// A DescribeConsumerGroups answer: per group a description or why not. `None` for an
+    /// event of another kind.
+    pub(in crate::source::kafka) fn described_groups(
+        &self,
+    ) -> Option<Vec<(String, Result<GroupDescription, CallError>)>> {
+        // SAFETY: the event is alive; its arrays live as long as it does and are copied.
+        unsafe {
+            let res = rd::rd_kafka_event_DescribeConsumerGroups_result(self.0);
+            if res.is_null() {
+                return None;
+            }
+            let mut n = 0usize;
+            let groups = slice(
+                rd::rd_kafka_DescribeConsumerGroups_result_groups(res, &mut n),
+                n,
+            );
+            let mut out = Vec::with_capacity(groups.len());
+            for &g in groups {
+                let name = cstr(rd::rd_kafka_ConsumerGroupDescription_group_id(g));
+                let r = match error_of(rd::rd_kafka_ConsumerGroupDescription_error(g)) {
+                    Some(e) => Err(e),
+                    None => Ok(GroupDescription {
+                        name: name.clone(),
+                        state: state_name(rd::rd_kafka_ConsumerGroupDescription_state(g)),
+                        members: rd::rd_kafka_ConsumerGroupDescription_member_count(g) as u32,
+                    }),
+                };
+                out.push((name, r));
+            }
+            Some(out)
+        }
+    }
+
+    /// A ListConsumerGroupOffsets answer: the group's committed offsets.
+    pub(in crate::source::kafka) fn group_offsets(&self) -> Result<CommittedOffsets, String> {
+        if let Some(e) = self.error() {
+            return Err(e);
+        }
+        // SAFETY: a ListConsumerGroupOffsets result; arrays live as long as `ev`.
+        unsafe {
+            let res = rd::rd_kafka_event_ListConsumerGroupOffsets_result(self.0);
+            if res.is_null() {
+                return Err(format!("unexpected event type {}", self.kind()));
+            }
+            let mut n = 0usize;
+            let groups = slice(
+                rd::rd_kafka_ListConsumerGroupOffsets_result_groups(res, &mut n),
+                n,
+            );
+            let mut offsets = HashMap::new();
+            for &g in groups {
+                if let Some(e) = error_text(rd::rd_kafka_group_result_error(g)) {
+                    return Err(e);
+                }
+                for (t, p, off, err) in read_partitions(rd::rd_kafka_group_result_partitions(g)) {
+                    if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+                        return Err(format!("{t}/{p}: {}", err_name(err)));
+                    }
+                    // -1001 (invalid) means "no commit": not a lag of anything.
+                    if off >= 0 {
+                        offsets.insert((t, p), off);
+                    }
+                }
+            }
+            Ok(offsets)
+        }
+    }
+
+    /// A ListOffsets answer, added to `out`.
+    pub(in crate::source::kafka) fn listed_offsets(
+        &self,
+        out: &mut ListOffsetsResult,
+    ) -> Result<(), String> {
+        if let Some(e) = self.error() {
+            return Err(e);
+        }
+        // SAFETY: a ListOffsets result; arrays live as long as `ev`.
+        unsafe {
+            let res = rd::rd_kafka_event_ListOffsets_result(self.0);
+            if res.is_null() {
+                return Err(format!("unexpected event type {}", self.kind()));
+            }
+            let mut n = 0usize;
+            for &info in slice(rd::rd_kafka_ListOffsets_result_infos(res, &mut n), n) {
+                let tp = rd::rd_kafka_ListOffsetsResultInfo_topic_partition(info);
+                if tp.is_null() {
+                    continue;
+                }
+                let tp = &*tp;
+                let v = if tp.err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+                    && tp.offset >= 0
+                {
+                    Ok(tp.offset)
+                } else if tp.err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+                    Err(format!("broker answered offset {}", tp.offset))
+                } else {
+                    Err(err_name(tp.err))
+                };
+                out.insert((cstr(tp.topic), tp.partition), v);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,115 @@
+//! Reads one Kafka cluster with one librdkafka client and, where the cluster allows it, the
+//! batched protocol client: a few requests per broker per poll.
+//!
+//! `poll` runs the steps (metadata, groups, committed offsets, log offsets); each step asks
+//! `batched` first and `librdkafka` otherwise; both return the `types` here.
+
+mod admin;
+pub mod batched;
+mod describe_cache;
+pub mod librdkafka;
+mod poll;
+pub mod types;
+
+use super::ReadError;
+use crate::config::ClusterConfig;
+use crate::snapshot::Snapshot;
+use describe_cache::DescribeCache;
+use poll::BatchedState;
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The Kafka reader of one cluster.
+pub struct KafkaReader {
+    cfg: ClusterConfig,
+    admin: Arc<AdminClient<DefaultClientContext>>,
+    // A timed-out poll keeps running on its blocking thread; this keeps a second one from
+    // starting on the same client until it is done.
+    busy: Arc<AtomicBool>,
+    describe_cache: Arc<DescribeCache>,
+    // Batched offset requests, when the cluster is plaintext and the config allows them.
+    batched: Option<Arc<Mutex<BatchedState>>>,
+}
+
+/// Proof that this reader's previous poll has finished; clears the flag when dropped,
+/// however the poll ends.
+pub struct BusyGuard(Arc<AtomicBool>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// Builds the librdkafka client config: user `client:` properties win over our defaults.
+pub fn client_config(cfg: &ClusterConfig) -> ClientConfig {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &cfg.bootstrap_servers);
+    cc.set("client.id", "lagwatch");
+    cc.set(
+        "socket.timeout.ms",
+        cfg.poll_timeout.as_millis().max(1000).to_string(),
+    );
+    // librdkafka logs each failed connect; our poller reports faults once per change instead.
+    cc.set("log_level", "3");
+    // KIP-714 client metrics would add a GetTelemetrySubscriptions/PushTelemetry exchange
+    // per broker for an admin client that nobody monitors; the user may turn it back on.
+    cc.set("enable.metrics.push", "false");
+    for (k, v) in &cfg.client {
+        cc.set(k, v);
+    }
+    cc
+}
+
+impl KafkaReader {
+    /// Creates the one client of this cluster (no network I/O yet).
+    pub fn new(cfg: ClusterConfig) -> Result<Self, ReadError> {
+        let admin: AdminClient<DefaultClientContext> = client_config(&cfg)
+            .create()
+            .map_err(|e| ReadError::Client(redact_client_error(&e.to_string(), &cfg)))?;
+        Ok(KafkaReader {
+            admin: Arc::new(admin),
+            busy: Arc::new(AtomicBool::new(false)),
+            describe_cache: Arc::new(DescribeCache::default()),
+            batched: poll::batched_allowed(&cfg).then(|| Arc::new(Mutex::new(BatchedState::new()))),
+            cfg,
+        })
+    }
+
+    /// Marks a poll as started, or says the previous one is still running.
+    pub fn claim(&self) -> Result<BusyGuard, ReadError> {
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return Err(ReadError::Busy);
+        }
+        Ok(BusyGuard(self.busy.clone()))
+    }
+
+    /// Reads groups, committed offsets and log offsets on a blocking thread; the guard is
+    /// held until that thread is done, even if the caller stops waiting.
+    pub async fn read(&self, guard: BusyGuard) -> Result<Snapshot, ReadError> {
+        let cfg = self.cfg.clone();
+        let admin = self.admin.clone();
+        let cache = self.describe_cache.clone();
+        let batched = self.batched.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            poll::read(&cfg, admin.inner(), &cache, batched.as_deref())
+        })
+        .await
+        .unwrap_or_else(|e| Err(ReadError::Task(e.to_string())))
+    }
+}
+
+/// librdkafka may echo a property value in its error; never let a secret through.
+fn redact_client_error(msg: &str, cfg: &ClusterConfig) -> String {
+    let mut out = msg.to_owned();
+    for (_, v) in &cfg.client {
+        if v.len() >= 3 {
+            out = out.replace(v.as_str(), "<redacted>");
+        }
+    }
+    out
+}

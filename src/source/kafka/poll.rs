@@ -1,0 +1,429 @@
+//! One poll of one cluster, step by step: metadata, groups, committed offsets, then log
+//! offsets (committed first, so lag is never negative). Each step uses the batched protocol
+//! client when the cluster allows it and librdkafka otherwise.
+
+use super::admin;
+use super::batched::{Batched, Broker};
+use super::describe_cache::DescribeCache;
+use super::types::{CallError, GroupDescription, OffsetSpec, OffsetsRequest};
+use crate::config::ClusterConfig;
+use crate::snapshot::{
+    GroupSnapshot, GroupState, PartitionOffsets, PollError, Snapshot, Stage, TopicPartition,
+};
+use crate::source::ReadError;
+use rdkafka::client::{Client, DefaultClientContext};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// Committed-offset requests kept in flight at once on the one client (librdkafka path).
+const OFFSET_FETCH_IN_FLIGHT: usize = 200;
+
+/// The batched path's connections, and the last reason it could not be used.
+pub(super) struct BatchedState {
+    batched: Batched,
+    unsupported: Option<String>,
+}
+
+impl BatchedState {
+    /// A batched path with no connections yet.
+    pub(super) fn new() -> Self {
+        BatchedState {
+            batched: Batched::new(),
+            unsupported: None,
+        }
+    }
+
+    /// Logs (once per reason) that a step falls back to librdkafka.
+    fn fell_back(&mut self, cluster: &str, why: String) {
+        if self.unsupported.as_deref() != Some(why.as_str()) {
+            tracing::info!(
+                cluster,
+                "batched offset requests unavailable ({why}); using one request per group"
+            );
+            self.unsupported = Some(why);
+        }
+    }
+}
+
+/// Whether the batched path can talk to this cluster: it speaks plain TCP only.
+pub(super) fn batched_allowed(cfg: &ClusterConfig) -> bool {
+    cfg.batched_offsets
+        && cfg
+            .client
+            .iter()
+            .filter(|(k, _)| k == "security.protocol")
+            .all(|(_, v)| v.eq_ignore_ascii_case("plaintext"))
+}
+
+/// Reads everything watched in one blocking poll.
+pub(super) fn read(
+    cfg: &ClusterConfig,
+    client: &Client<DefaultClientContext>,
+    describe_cache: &DescribeCache,
+    batched: Option<&Mutex<BatchedState>>,
+) -> Result<Snapshot, ReadError> {
+    let mut p = Poll::metadata(cfg, client, batched)?;
+    let requests = p.groups(describe_cache);
+    p.committed(&requests);
+    p.log_offsets();
+    Ok(p.snap)
+}
+
+/// One poll in progress: what the metadata said, and the snapshot being filled.
+struct Poll<'a> {
+    cfg: &'a ClusterConfig,
+    client: &'a Client<DefaultClientContext>,
+    batched: Option<MutexGuard<'a, BatchedState>>,
+    snap: Snapshot,
+    /// Watched partitions, sorted.
+    topic_parts: Vec<(String, i32)>,
+    /// One shared name per watched topic, for the snapshot's keys.
+    topic_arcs: HashMap<String, Arc<str>>,
+    brokers: Vec<Broker>,
+    /// Leader of each of `topic_parts`, as an index into `brokers`.
+    leaders: Vec<Option<usize>>,
+}
+
+impl<'a> Poll<'a> {
+    fn metadata(
+        cfg: &'a ClusterConfig,
+        client: &'a Client<DefaultClientContext>,
+        batched: Option<&'a Mutex<BatchedState>>,
+    ) -> Result<Self, ReadError> {
+        let md =
+            client
+                .fetch_metadata(None, cfg.poll_timeout)
+                .map_err(|e| ReadError::Unreachable {
+                    bootstrap: cfg.bootstrap_servers.clone(),
+                    message: e.to_string(),
+                })?;
+        let mut brokers: Vec<(i32, Broker)> = md
+            .brokers()
+            .iter()
+            .map(|b| {
+                let broker = Broker {
+                    host: b.host().to_owned(),
+                    port: b.port(),
+                };
+                (b.id(), broker)
+            })
+            .collect();
+        brokers.sort_by(|a, b| a.1.cmp(&b.1));
+        let index: HashMap<i32, usize> = brokers
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i))
+            .collect();
+        let mut parts: Vec<((String, i32), Option<usize>)> = Vec::new();
+        let mut topic_arcs = HashMap::new();
+        for t in md.topics() {
+            if t.error().is_some() || !cfg.topics.matches(t.name()) {
+                continue;
+            }
+            topic_arcs.insert(t.name().to_owned(), Arc::from(t.name()));
+            for p in t.partitions() {
+                let leader = index.get(&p.leader()).copied();
+                parts.push(((t.name().to_owned(), p.id()), leader));
+            }
+        }
+        parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let (topic_parts, leaders) = parts.into_iter().unzip();
+        let brokers = brokers.into_iter().map(|(_, b)| b).collect();
+        Ok(Poll {
+            cfg,
+            client,
+            batched: batched.map(|d| d.lock().unwrap_or_else(|p| p.into_inner())),
+            snap: Snapshot::new(cfg.name.clone(), 0.0),
+            topic_parts,
+            topic_arcs,
+            brokers,
+            leaders,
+        })
+    }
+
+    fn error(&mut self, stage: Stage, subject: Option<String>, message: String) {
+        self.snap.errors.push(PollError {
+            stage,
+            subject,
+            message,
+        });
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.cfg.poll_timeout
+    }
+
+    /// Named groups, then discovered ones; returns them with their listed states and how
+    /// many of them were named.
+    fn list(&mut self) -> (Vec<String>, HashMap<String, GroupState>, usize) {
+        let mut names: Vec<String> = self.cfg.groups.names.clone();
+        let explicit = names.len();
+        let mut states = HashMap::new();
+        if !self.cfg.groups.discover {
+            return (names, states, explicit);
+        }
+        match admin::list_consumer_groups(self.client, self.cfg.poll_timeout) {
+            Ok((listed, errors)) => {
+                for e in errors {
+                    self.error(Stage::ListGroups, None, e);
+                }
+                let named: HashSet<String> = names.iter().cloned().collect();
+                for g in listed {
+                    if self.cfg.groups.filter.matches(&g.name) && !named.contains(&g.name) {
+                        states.insert(g.name.clone(), g.state);
+                        names.push(g.name);
+                    }
+                }
+            }
+            Err(e) => self.error(Stage::ListGroups, None, e),
+        }
+        (names, states, explicit)
+    }
+
+    /// Descriptions of `names`: from the cache while fresh (state and members change slowly),
+    /// else batched per coordinator, else (KIP-848 groups, older brokers) from librdkafka.
+    fn describe(
+        &mut self,
+        cache: &DescribeCache,
+        names: &[String],
+        listed: &HashMap<String, GroupState>,
+    ) -> HashMap<String, Result<GroupDescription, CallError>> {
+        let now = Instant::now();
+        let mut per_group = cache.stale(names, listed, now);
+        let mut descriptions = HashMap::new();
+        let deadline = self.deadline();
+        if let Some(d) = self.batched.as_mut().filter(|_| !per_group.is_empty()) {
+            match d.batched.describe(&self.brokers, &per_group, deadline) {
+                Ok(found) => {
+                    per_group.clear();
+                    for (name, r) in found {
+                        match r {
+                            Ok(desc) => {
+                                descriptions.insert(name, Ok(desc));
+                            }
+                            Err(_) => per_group.push(name),
+                        }
+                    }
+                }
+                Err(why) => d.fell_back(&self.cfg.name, why.0),
+            }
+        }
+        descriptions.extend(admin::describe_consumer_groups(
+            self.client,
+            &per_group,
+            self.cfg.poll_timeout,
+        ));
+        cache.store_and_fill(names, &mut descriptions, now);
+        descriptions
+    }
+
+    /// Lists and describes the groups into the snapshot; returns what to fetch for each.
+    fn groups(&mut self, cache: &DescribeCache) -> Vec<OffsetsRequest> {
+        let (names, states, explicit) = self.list();
+        let descriptions = self.describe(cache, &names, &states);
+        let mut requests = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let listed = || states.get(name).copied().unwrap_or_default();
+            let (state, members) = match descriptions.get(name) {
+                Some(Ok(d)) => (d.state, Some(d.members)),
+                Some(Err(CallError::Unsupported(_))) => (listed(), None),
+                Some(Err(CallError::Failed(e))) => {
+                    self.error(Stage::DescribeGroups, Some(name.clone()), e.clone());
+                    (listed(), None)
+                }
+                None => (listed(), None),
+            };
+            self.snap.groups.insert(
+                name.clone(),
+                GroupSnapshot::kafka(name.clone(), state, members),
+            );
+            // A named group is asked for the watched partitions; with none watched there is
+            // nothing to ask (librdkafka rejects an empty list), and nothing to lag on.
+            if i < explicit && self.topic_parts.is_empty() {
+                continue;
+            }
+            requests.push(OffsetsRequest {
+                group: name.clone(),
+                partitions: (i < explicit).then(|| self.topic_parts.clone()),
+            });
+        }
+        requests
+    }
+
+    /// Committed offsets of every requested group into the snapshot.
+    fn committed(&mut self, requests: &[OffsetsRequest]) {
+        let deadline = self.deadline();
+        let (cfg, brokers) = (self.cfg, &self.brokers);
+        let batched = self.batched.as_mut().and_then(|d| {
+            match d.batched.committed(brokers, requests, deadline) {
+                Ok(c) => Some(c),
+                Err(why) => {
+                    d.fell_back(&cfg.name, why.0);
+                    None
+                }
+            }
+        });
+        let committed = batched.unwrap_or_else(|| {
+            admin::list_consumer_group_offsets(
+                self.client,
+                requests,
+                OFFSET_FETCH_IN_FLIGHT,
+                cfg.poll_timeout,
+            )
+        });
+        for (req, res) in requests.iter().zip(committed) {
+            match res {
+                Ok(offsets) => {
+                    let Some(g) = self.snap.groups.get_mut(&req.group) else {
+                        continue;
+                    };
+                    for ((t, p), off) in offsets {
+                        if let Some(arc) = self.topic_arcs.get(&t) {
+                            let tp = TopicPartition {
+                                topic: arc.clone(),
+                                partition: p,
+                            };
+                            g.committed.insert(tp, off);
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.error(Stage::CommittedOffsets, Some(req.group.clone()), e);
+                    self.snap.unreadable_groups.push(req.group.clone());
+                }
+            }
+        }
+    }
+
+    /// Log start and end offsets of every watched partition into the snapshot.
+    fn log_offsets(&mut self) {
+        let deadline = self.deadline();
+        let (cfg, parts, leaders, brokers) =
+            (self.cfg, &self.topic_parts, &self.leaders, &self.brokers);
+        let batched = self.batched.as_mut().and_then(|d| {
+            match d.batched.log_offsets(parts, leaders, brokers, deadline) {
+                Ok((e, l)) => Some((Ok(e), Ok(l))),
+                Err(why) => {
+                    d.fell_back(&cfg.name, why.0);
+                    None
+                }
+            }
+        });
+        // The batched path's lock is not needed past this point.
+        self.batched = None;
+        let (client, timeout) = (self.client, cfg.poll_timeout);
+        let (earliest, latest) = batched.unwrap_or_else(|| {
+            std::thread::scope(|s| {
+                let e =
+                    s.spawn(|| admin::list_offsets(client, parts, OffsetSpec::Earliest, timeout));
+                let l = admin::list_offsets(client, parts, OffsetSpec::Latest, timeout);
+                let e = e
+                    .join()
+                    .unwrap_or_else(|_| Err("ListOffsets earliest panicked".into()));
+                (e, l)
+            })
+        });
+        self.snap.taken_at = crate::runtime::now();
+        let (earliest, latest) = match (earliest, latest) {
+            (Ok(e), Ok(l)) => (e, l),
+            (Err(e), _) | (_, Err(e)) => {
+                self.error(Stage::LogOffsets, None, e);
+                (HashMap::new(), HashMap::new())
+            }
+        };
+        let mut failed_parts = 0usize;
+        let mut first_failure = None;
+        for (t, p) in &self.topic_parts {
+            let key = (t.clone(), *p);
+            match (earliest.get(&key), latest.get(&key)) {
+                (Some(Ok(s)), Some(Ok(e))) => {
+                    let Some(arc) = self.topic_arcs.get(t) else {
+                        continue;
+                    };
+                    let tp = TopicPartition {
+                        topic: arc.clone(),
+                        partition: *p,
+                    };
+                    let offsets = PartitionOffsets {
+                        log_start: (*s).min(*e),
+                        log_end: *e,
+                    };
+                    self.snap.partitions.insert(tp, offsets);
+                }
+                (a, b) => {
+                    failed_parts += 1;
+                    if first_failure.is_none() {
+                        let why = match (a, b) {
+                            (Some(Err(x)), _) | (_, Some(Err(x))) => x.clone(),
+                            _ => "no answer".to_owned(),
+                        };
+                        first_failure = Some(format!("{t}/{p}: {why}"));
+                    }
+                }
+            }
+        }
+        if failed_parts > 0 && !earliest.is_empty() {
+            let message = format!(
+                "{failed_parts} of {} partitions without offsets (first: {})",
+                self.topic_parts.len(),
+                first_failure.unwrap_or_default()
+            );
+            self.error(Stage::LogOffsets, None, message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(batched: bool, client: &[(&str, &str)]) -> ClusterConfig {
+        let mut c = crate::config::from_str(
+            "t.yaml",
+            "clusters: [{name: c, bootstrap_servers: 'h:1'}]",
+            &|_| None,
+        )
+        .expect("config")
+        .clusters
+        .remove(0);
+        c.batched_offsets = batched;
+        c.client = client
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        c
+    }
+
+    /// Why, `batched_offsets`, `client:` properties, whether the batched path is used.
+    type Case<'a> = (&'a str, bool, &'a [(&'a str, &'a str)], bool);
+
+    #[test]
+    fn batched_requests_only_on_plaintext_clusters_that_allow_them() {
+        let cases: &[Case<'_>] = &[
+            ("default: plaintext, allowed", true, &[], true),
+            (
+                "plaintext spelled out, any case",
+                true,
+                &[("security.protocol", "PLAINTEXT")],
+                true,
+            ),
+            (
+                "TLS needs librdkafka",
+                true,
+                &[("security.protocol", "SSL")],
+                false,
+            ),
+            (
+                "SASL needs librdkafka",
+                true,
+                &[("security.protocol", "sasl_plaintext")],
+                false,
+            ),
+            ("switched off in the config", false, &[], false),
+        ];
+        for (why, batched, client, want) in cases {
+            assert_eq!(batched_allowed(&cluster(*batched, client)), *want, "{why}");
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Wording shared by everything that talks to people (`check`, the demo, notifications):
+//! counts, rates, durations, the drain ETA and the runbook action per reason.
+
+use super::Reason;
+
+/// `lag_critical, backlog_replay`.
+pub fn reason_list(r: &[Reason]) -> String {
+    r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The drain ETA in human terms.
+pub fn eta(seconds: Option<f64>) -> String {
+    match seconds {
+        None => "unknown (rates not known yet)".to_owned(),
+        Some(s) if !s.is_finite() => "never at current rates".to_owned(),
+        Some(s) => format!("~{}", duration(s)),
+    }
+}
+
+/// `45 s`, `50 min`, `2 h 5 min`, `3 d 4 h`.
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{m} min"),
+        3600..86_400 if m == 0 => format!("{h} h"),
+        3600..86_400 => format!("{h} h {m} min"),
+        _ if h == 0 => format!("{d} d"),
+        _ => format!("{d} d {h} h"),
+    }
+}
+
+/// `3,000,000`.
+pub fn count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A rate: whole messages with separators from 100/s, one decimal below.
+pub fn rate(x: f64) -> String {
+    if x.abs() >= 100.0 {
+        count(x.round() as i64)
+    } else {
+        num(x)
+    }
+}
+
+/// One decimal, without a trailing `.0`.
+pub fn num(x: f64) -> String {
+    let s = format!("{x:.1}");
+    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+}
+
+/// Two decimals (ratios near the 1.0 / 1.2 lines need them).
+pub fn num2(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+/// What to do about each reason, in the order of the reasons, without repeats.
+pub fn actions(reasons: &[Reason]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in reasons {
+        let a = action(*r);
+        if !a.is_empty() && !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    if out.is_empty()
+        && reasons
+            .iter()
+            .any(|r| matches!(r, Reason::LagWarning | Reason::LagCritical))
+    {
+        out.push(
+            "Compare the consume rate with the produce rate above; if the consumer cannot \
+             catch up, add consumers/partitions or resources.",
+        );
+    }
+    out
+}
+
+/// The runbook line for one reason ("" when the reason needs no action of its own).
+pub fn action(r: Reason) -> &'static str {
+    match r {
+        Reason::BacklogReplay => {
+            "Process the backlog with a batch job (spark.read with startingOffsets=earliest, \
+             endingOffsets=latest), then restart the stream from latest."
+        }
+        Reason::FallingBehind | Reason::LowHeadroom => {
+            "Add consumers/partitions or resources (more cores, a higher \
+             maxOffsetsPerTrigger) so the consumer reads at least the headroom times the \
+             produce rate."
+        }
+        Reason::Stalled | Reason::Stopped => {
+            "The consumer is hung or down: check its logs and restart it."
+        }
+        Reason::DataLoss => {
+            "Offsets fell below the log start: messages were deleted by retention. Check \
+             retention.ms and reset the group's offsets."
+        }
+        Reason::Rewind => {
+            "Offsets went backwards: someone reset the group. Confirm it was intended."
+        }
+        Reason::NoCommit => {
+            "Some partitions have no committed offset: check the consumer's assignment."
+        }
+        Reason::LagWarning | Reason::LagCritical => "",
+    }
+}
+
+#[cfg(test)]
+mod tests;
