@@ -131,7 +131,10 @@ fn unsafe_code_lives_in_one_module() {
         .filter(|f| code(&std::fs::read_to_string(f).expect("read")).contains("unsafe"))
         .map(|f| f.display().to_string())
         .collect();
-    assert!(outside.is_empty(), "unsafe outside librdkafka/: {outside:#?}");
+    assert!(
+        outside.is_empty(),
+        "unsafe outside librdkafka/: {outside:#?}"
+    );
     let contract = std::fs::read_to_string(module.join("mod.rs")).expect("read");
     assert!(contract.contains("#![allow(unsafe_code)]") && contract.contains("Safety contract"));
 }
