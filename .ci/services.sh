@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# What the tests need besides cargo (sourced by .ci/run after lib.sh, not run on
+# its own): tools the tests start themselves (prometheus, promtool, amtool, tansu,
+# moto_server; found or installed here, their paths exported) and the services
+# this run starts for them (one shared tansu broker).
+#
+# Adding a service: write stage_start_NAME (export what the tests need to reach
+# it) and stop_NAME, NAME_fail_log and NAME_summary (each a no-op when the service
+# never started), register them with
+#   ci_on_exit stop_NAME NAME_fail_log NAME_summary
+# below, and add `run_stage NAME-start stage_start_NAME` to .ci/run.
+
+# ---------------------------------------------------------------- ports
+
+port_open() { # true if something accepts TCP connections on 127.0.0.1:$1
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+free_port_from_kernel() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# ---------------------------------------------------------------- tools
+
+stage_tools() {
+    PROMETHEUS_BIN="$(find_tool prometheus prometheus)"
+    PROMTOOL_BIN="$(find_tool promtool prometheus)"
+    AMTOOL_BIN="$(find_tool amtool prometheus-alertmanager)"
+    export PROMETHEUS_BIN PROMTOOL_BIN AMTOOL_BIN
+    log "PROMETHEUS_BIN=$PROMETHEUS_BIN ($("$PROMETHEUS_BIN" --version 2>&1 | head -n1))"
+    log "PROMTOOL_BIN=$PROMTOOL_BIN"
+    log "AMTOOL_BIN=$AMTOOL_BIN ($("$AMTOOL_BIN" --version 2>&1 | head -n1))"
+}
+
+stage_install_moto() {
+    # moto's S3-compatible server, for the Spark checkpoint-on-S3 test (tests/it/source/spark_s3.rs).
+    MOTO_SERVER_BIN="$(bash "$ROOT/.ci/install-moto" | tail -n1)"
+    [[ -x "$MOTO_SERVER_BIN" ]] || die "install-moto did not produce moto_server"
+    export MOTO_SERVER_BIN
+    log "MOTO_SERVER_BIN=$MOTO_SERVER_BIN"
+}
+
+stage_install_tansu() {
+    TANSU_BIN="$(bash "$ROOT/.ci/install-tansu" | tail -n1)"
+    [[ -x "$TANSU_BIN" ]] || die "install-tansu did not produce an executable"
+    export TANSU_BIN
+    log "TANSU_BIN=$TANSU_BIN"
+}
+
+# ---------------------------------------------------------------- tansu (shared broker)
+
+TANSU_PID=""
+TANSU_PORT=""
+
+# Start tansu on $1; returns 0 once it accepts connections, 1 if it exited.
+try_start_tansu() {
+    local port="$1" url="tcp://127.0.0.1:$1" tansu_log="$LOG_DIR/tansu.log" i
+    echo "=== $(date -u +%FT%TZ) starting tansu on $url" >>"$tansu_log"
+    # Own session/process group (so the whole group can be stopped at exit);
+    # drop env vars tansu reads that could change its behaviour or flood the log.
+    setsid env -u RUST_LOG -u OTEL_EXPORTER_OTLP_ENDPOINT -u SCHEMA_REGISTRY \
+        -u CLUSTER_ID -u LISTENER_URL -u ADVERTISED_LISTENER_URL -u STORAGE_ENGINE \
+        "$TANSU_BIN" broker \
+        --listener-url "$url" \
+        --advertised-listener-url "$url" \
+        --storage-engine memory://tansu/ \
+        </dev/null >>"$tansu_log" 2>&1 &
+    TANSU_PID=$!
+    for ((i = 0; i < 300; i++)); do # up to ~15 s (normally ready in ~20 ms)
+        if ! kill -0 "$TANSU_PID" 2>/dev/null; then
+            wait "$TANSU_PID" 2>/dev/null || true
+            TANSU_PID=""
+            return 1
+        fi
+        if port_open "$port"; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    log "tansu did not accept connections on $port within 15s"
+    stop_tansu
+    return 1
+}
+
+stage_start_tansu() {
+    local want="${LAGWATCH_CI_TANSU_PORT:-19092}" candidates=() port t0
+    candidates=("$want" $((want + 1)) $((want + 2)) $((want + 3)))
+    for _ in 1 2 3; do
+        port="$(free_port_from_kernel 2>/dev/null || true)"
+        if [[ -n "$port" ]]; then candidates+=("$port"); fi
+    done
+    : >"$LOG_DIR/tansu.log"
+    for port in "${candidates[@]}"; do
+        if port_open "$port"; then
+            log "port $port is busy, trying another"
+            continue
+        fi
+        t0="$(date +%s%N)"
+        if try_start_tansu "$port"; then
+            TANSU_PORT="$port"
+            export LAGWATCH_TEST_TANSU="127.0.0.1:$port"
+            log "tansu pid $TANSU_PID ready on $LAGWATCH_TEST_TANSU after $((($(date +%s%N) - t0) / 1000000)) ms (log: $LOG_DIR/tansu.log)"
+            return 0
+        fi
+        log "tansu failed to start on port $port; log tail:"
+        tail -n 5 "$LOG_DIR/tansu.log" | sed 's/^/    /'
+    done
+    die "could not start tansu on any of: ${candidates[*]}"
+}
+
+stop_tansu() {
+    local pid="$TANSU_PID" i
+    [[ -n "$pid" ]] || return 0
+    TANSU_PID=""
+    # tansu leads its own process group (setsid): stop the group, then the pid.
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "tansu (pid $pid) ignored SIGTERM for 5s, sending SIGKILL"
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    log "tansu stopped"
+}
+
+tansu_fail_log() {
+    if [[ -s "$LOG_DIR/tansu.log" ]]; then
+        log "last lines of $LOG_DIR/tansu.log:"
+        tail -n 10 "$LOG_DIR/tansu.log" | sed 's/^/    /'
+    fi
+}
+
+tansu_summary() {
+    if [[ -n "$TANSU_PORT" ]]; then
+        echo "  shared tansu: 127.0.0.1:$TANSU_PORT (TANSU_BIN=${TANSU_BIN:-?})"
+    fi
+}
+
+ci_on_exit stop_tansu tansu_fail_log tansu_summary

@@ -1,0 +1,3 @@
+//! The status engine: every reason driven through lagwatch by real traffic.
+
+mod status_mock;

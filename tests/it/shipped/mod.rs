@@ -1,0 +1,6 @@
+//! What we ship besides the binary: Grafana dashboards and Prometheus rules (linted, and
+//! evaluated by a real Prometheus against a live lagwatch), the Dockerfile and compose stack.
+
+mod dashboards_lint;
+mod packaging;
+mod prometheus_live;
