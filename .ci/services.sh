@@ -140,3 +140,53 @@ tansu_summary() {
 }
 
 ci_on_exit stop_tansu tansu_fail_log tansu_summary
+
+# ---------------------------------------------------------------- Apache Kafka (3 nodes)
+
+KAFKA_STARTED=""
+
+stage_install_kafka() {
+    # Apache Kafka and KTool (the tests' ground-truth client) from Maven Central.
+    local out
+    out="$(bash "$ROOT/.ci/install-kafka")" || die "install-kafka failed"
+    printf '%s\n' "$out" | tail -n 2 | head -n 1 | sed 's/^/    /'
+}
+
+stage_start_kafka() {
+    # A 3-node KRaft cluster with PLAINTEXT, SASL and TLS listeners; its addresses,
+    # users and certificates are exported to the tests from its env file.
+    KAFKA_STARTED=1
+    bash "$ROOT/.ci/kafka-cluster" start >"$LOG_DIR/kafka-cluster.log" 2>&1 || {
+        tail -n 30 "$LOG_DIR/kafka-cluster.log" >&2
+        die "the Kafka cluster did not start (log: $LOG_DIR/kafka-cluster.log)"
+    }
+    local env_file="$ROOT/target/kafka-cluster/cluster.env"
+    [[ -f "$env_file" ]] || die "kafka-cluster wrote no $env_file"
+    # shellcheck source=/dev/null
+    source "$env_file"
+    log "Kafka ${LAGWATCH_TEST_KAFKA_VERSION:-?} ready: PLAINTEXT ${LAGWATCH_TEST_KAFKA_PLAINTEXT:-?}"
+}
+
+stop_kafka() {
+    [[ -n "$KAFKA_STARTED" ]] || return 0
+    KAFKA_STARTED=""
+    bash "$ROOT/.ci/kafka-cluster" stop >>"$LOG_DIR/kafka-cluster.log" 2>&1 || true
+    log "Kafka cluster stopped"
+}
+
+kafka_fail_log() {
+    local f
+    for f in "$ROOT"/target/kafka-cluster/node-*/server.log; do
+        [[ -f "$f" ]] || continue
+        log "last lines of $f:"
+        tail -n 8 "$f" | sed 's/^/    /'
+    done
+}
+
+kafka_summary() {
+    [[ -n "${LAGWATCH_TEST_KAFKA_PLAINTEXT:-}" ]] &&
+        echo "  Kafka ${LAGWATCH_TEST_KAFKA_VERSION:-?}: ${LAGWATCH_TEST_KAFKA_PLAINTEXT}"
+    return 0
+}
+
+ci_on_exit stop_kafka kafka_fail_log kafka_summary

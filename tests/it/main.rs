@@ -10,7 +10,6 @@ mod support;
 
 mod cli;
 mod http;
-mod layout;
 mod model;
 mod notify;
 mod shipped;

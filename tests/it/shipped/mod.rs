@@ -2,5 +2,6 @@
 //! evaluated by a real Prometheus against a live lagwatch), the Dockerfile and compose stack.
 
 mod dashboards_lint;
+mod layout;
 mod packaging;
 mod prometheus_live;
