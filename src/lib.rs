@@ -4,7 +4,7 @@
 //! `config` → `kafka` (one client per cluster, batched reads) and `spark` (checkpoints
 //! read as virtual groups) → `snapshot` → `history` (bounded sample rings) → `model`
 //! (lag via `lag`, `rates`, `timelag`, status via `rules`) → `view` → `state` →
-//! `metrics` / `http` / `report` / `notify`,
+//! `metrics` / `http` / `report` / `notify` / `page` (the built-in web page),
 //! driven by `poller` and wired together in `app`; `cli` parses the command line;
 //! `check` is the one-shot table/JSON verdict and `demo` replays the seed incident.
 
@@ -20,6 +20,7 @@ pub mod lag;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod page;
 pub mod poller;
 pub mod rates;
 pub mod report;
