@@ -14,10 +14,17 @@ function svg(tag, attrs, text) {
   return e;
 }
 
-/** A "nice" step (1, 2 or 5 × 10^n) giving about `n` ticks up to `max`. */
-export function niceStep(max, n = 4) {
+/** Steps that read well on a time axis (seconds): 1 s … 30 s, 1 min … 30 min, 1 h … 1 d. */
+export const DURATION_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800,
+  3600, 7200, 10800, 21600, 43200, 86400];
+
+/** A "nice" step giving about `n` ticks up to `max`: the first of `steps` that is large
+ *  enough, else 1, 2 or 5 × 10^k. */
+export function niceStep(max, n = 4, steps = null) {
   if (!(max > 0)) return 1;
   const raw = max / n;
+  const fit = steps && steps.find((s) => s >= raw);
+  if (fit) return fit;
   const p = 10 ** Math.floor(Math.log10(raw));
   const m = raw / p;
   return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
@@ -42,6 +49,7 @@ export function pathData(xs, ys, x, y) {
  * A line chart in a <figure>.
  * opts: { id, title, t: [unix s], series: [{ name, values, cls }], format: v => text,
  *         lines: [{ value, label, cls }] (thresholds, shown when near the data),
+ *         steps: tick steps to prefer (DURATION_STEPS for times),
  *         note: extra caption text }
  */
 export function lineChart(opts) {
@@ -51,7 +59,7 @@ export function lineChart(opts) {
   // A threshold far above the data would flatten it to the axis: show only those near it.
   const lines = (opts.lines || []).filter((l) => l.value <= Math.max(dataMax, 1) * 2.5);
   const top = Math.max(dataMax, ...lines.map((l) => l.value)) * 1.08 || 1;
-  const step = niceStep(top);
+  const step = niceStep(top, 4, opts.steps);
   const yMax = Math.ceil(top / step) * step;
   const t0 = t.length ? t[0] : 0;
   const t1 = t.length > 1 ? t[t.length - 1] : t0 + 1;

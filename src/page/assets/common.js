@@ -96,16 +96,27 @@ export function fmtEta(v) {
   return fmtDuration(v);
 }
 
-/** consume ÷ produce and what the rule says about it (the reasons carry the verdict,
- *  since only a backlogged consumer is judged, with its own group's headroom). */
-export function fmtRatio(ratio, reasons, headroom) {
-  if (ratio === null || ratio === undefined) return '—';
+/** consume ÷ produce and what the rule says about it, as [ratio, verdict]. The reasons
+ *  carry the verdict: only a backlogged consumer is judged, with its group's headroom. */
+export function ratioParts(ratio, reasons, headroom) {
+  if (ratio === null || ratio === undefined) return ['—', ''];
   const x = `${ratio.toFixed(ratio >= 10 ? 1 : 2)}×`;
   const rs = reasons || [];
-  if (rs.includes('falling_behind')) return `${x}, below 1× (falling behind)`;
-  if (rs.includes('low_headroom')) return `${x}, below the ${headroom}× rule`;
-  if (ratio >= headroom) return `${x}, meets the ${headroom}× rule`;
-  return `${x} (not backlogged: rule not applied)`;
+  if (rs.includes('falling_behind')) return [x, 'below 1×: falling behind'];
+  if (rs.includes('low_headroom')) return [x, `below the ${headroom}× rule`];
+  if (ratio >= headroom) return [x, `meets the ${headroom}× rule`];
+  return [x, 'not backlogged: rule not applied'];
+}
+
+export function fmtRatio(ratio, reasons, headroom) {
+  return ratioParts(ratio, reasons, headroom).filter(Boolean).join(' ');
+}
+
+/** The ratio cell: the number, its verdict on a second line. */
+export function ratioCell(ratio, reasons, headroom) {
+  const [x, verdict] = ratioParts(ratio, reasons, headroom);
+  return el('td', { class: 'num', 'data-col': 'throughput_ratio', 'data-value': ratio === null || ratio === undefined ? '' : String(ratio) },
+    x, verdict ? ' ' : null, verdict ? el('span', { class: 'sub' }, verdict) : null);
 }
 
 /** Local wall-clock time of a Unix timestamp. */

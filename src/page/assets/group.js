@@ -2,9 +2,9 @@
 // the recent history and the incident timeline (from its /history JSON), kept live.
 import {
   el, getJSON, reasonList, statusBadge, numCell, live,
-  fmtCount, fmtRate, fmtDuration, fmtEta, fmtRatio, fmtTime, fmtAgo,
+  fmtCount, fmtRate, fmtDuration, fmtEta, ratioCell, fmtTime, fmtAgo,
 } from './common.js';
-import { lineChart } from './chart.js';
+import { lineChart, DURATION_STEPS } from './chart.js';
 
 const $ = (id) => document.getElementById(id);
 const parts = location.pathname.split('/');
@@ -63,8 +63,7 @@ function renderTopics(g, headroom) {
   numCell('max_lag_seconds', t.max_lag_seconds, fmtDuration(t.max_lag_seconds)),
   numCell('produce_rate', t.produce_rate, fmtRate(t.produce_rate)),
   numCell('consume_rate', t.consume_rate, fmtRate(t.consume_rate)),
-  numCell('throughput_ratio', t.throughput_ratio,
-    fmtRatio(t.throughput_ratio, t.reasons, headroom[t.topic] ?? 1.2)),
+  ratioCell(t.throughput_ratio, t.reasons, headroom[t.topic] ?? 1.2),
   numCell('drain_eta_seconds', t.drain_eta_seconds, fmtEta(t.drain_eta_seconds)))));
 }
 
@@ -115,10 +114,11 @@ function renderCharts(h) {
         { name: 'consume', values: s.consume_rate, cls: 's-consume' },
       ], format: (v) => compact.format(v) }),
     lineChart({ id: 'chart-eta', title: 'Drain ETA', t: s.t,
-      series: [{ name: 'ETA', values: s.drain_eta_seconds, cls: 's-eta' }], format: fmtDuration,
+      series: [{ name: 'ETA', values: s.drain_eta_seconds, cls: 's-eta' }], format: fmtDuration, steps: DURATION_STEPS,
       note: never ? `${never} of ${n} polls: never drains at those rates (not drawn).` : '' }),
     lineChart({ id: 'chart-timelag', title: 'Time lag', t: s.t,
-      series: [{ name: 'time lag', values: s.max_lag_seconds, cls: 's-timelag' }], format: fmtDuration }),
+      series: [{ name: 'time lag', values: s.max_lag_seconds, cls: 's-timelag' }], format: fmtDuration,
+      steps: DURATION_STEPS }),
   );
 }
 

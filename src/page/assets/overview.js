@@ -2,7 +2,7 @@
 // on every published poll. Numbers are the API's, formatted; the raw value is in data-value.
 import {
   el, getJSON, groupHref, reasonList, statusBadge, numCell, live, STATUS_RANK,
-  fmtCount, fmtRate, fmtDuration, fmtEta, fmtRatio, fmtTime, fmtAgo,
+  fmtCount, fmtRate, fmtDuration, fmtEta, ratioCell, fmtTime, fmtAgo,
 } from './common.js';
 
 let doc = null;
@@ -72,7 +72,7 @@ function topicCells(t) {
   return [
     numCell('produce_rate', t.produce_rate, fmtRate(t.produce_rate)),
     numCell('consume_rate', t.consume_rate, fmtRate(t.consume_rate)),
-    numCell('throughput_ratio', t.throughput_ratio, fmtRatio(t.throughput_ratio, t.reasons, headroom)),
+    ratioCell(t.throughput_ratio, t.reasons, headroom),
     numCell('drain_eta_seconds', t.drain_eta_seconds, fmtEta(t.drain_eta_seconds)),
   ];
 }
@@ -92,8 +92,8 @@ function groupBody({ cluster, g }) {
   el('td', {}, statusBadge(g.status)),
   el('th', { scope: 'row' }, el('a', { href: groupHref(cluster, g.group) }, g.group),
     one ? el('span', { class: 'sub' }, one.topic) : null),
-  el('td', {}, cluster),
-  el('td', {}, reasonList(g.reasons)),
+  el('td', { class: 'col-cluster' }, cluster),
+  el('td', { class: 'why' }, reasonList(g.reasons)),
   numCell('lag', g.lag, fmtCount(g.lag)),
   numCell('max_lag_seconds', g.max_lag_seconds, fmtDuration(g.max_lag_seconds)),
   ...perTopic,
@@ -105,8 +105,8 @@ function groupBody({ cluster, g }) {
       rows.push(el('tr', { class: 'topic', 'data-topic': t.topic, 'data-status': t.status },
         el('td', {}, statusBadge(t.status)),
         el('th', { scope: 'row', class: 'indent' }, t.topic),
-        el('td', {}, ''),
-        el('td', {}, reasonList(t.reasons)),
+        el('td', { class: 'col-cluster' }, ''),
+        el('td', { class: 'why' }, reasonList(t.reasons)),
         numCell('lag', t.lag, fmtCount(t.lag)),
         numCell('max_lag_seconds', t.max_lag_seconds, fmtDuration(t.max_lag_seconds)),
         ...topicCells(t),
@@ -122,6 +122,8 @@ function renderGroups() {
   const status = $('status').value;
   const all = allGroups();
   const shown = all.filter((x) => matches(x, q, status));
+  // One cluster: its name on every row says nothing.
+  table.classList.toggle('one-cluster', !doc || doc.clusters.length <= 1);
   for (const b of [...table.tBodies]) b.remove();
   table.append(...shown.map(groupBody));
   const counts = { critical: 0, warning: 0, ok: 0 };
