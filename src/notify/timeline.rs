@@ -4,24 +4,26 @@
 //! In memory only and bounded: [`ENTRIES_PER_INCIDENT`] entries per incident (reminders of
 //! an unchanged status fold into one entry, so a week-long incident keeps its opening),
 //! [`MAX_INCIDENTS`] incidents (the least recently active go first) and [`MAX_IN_FLIGHT`]
-//! messages awaiting an outcome. A restart starts it empty: the state file keeps what
-//! alerting needs, not history.
+//! messages awaiting an outcome. Notifier names and error texts are shared (`Arc<str>`), as
+//! one message about a storm of incidents has one outcome: an entry with two notifiers is
+//! ~180 bytes, so even full lines of every incident stay under ~6 MiB. A restart starts it
+//! empty: the state file keeps what alerting needs, not history.
 
 use super::deliver::DeliveryError;
 use super::incident::{Change, IncidentKey, Transition};
 use crate::view::Status;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Entries kept per incident; the oldest are dropped (and counted) beyond it.
-pub const ENTRIES_PER_INCIDENT: usize = 24;
+pub const ENTRIES_PER_INCIDENT: usize = 16;
 /// Incidents (cluster × group × topic) with a timeline.
 pub const MAX_INCIDENTS: usize = 2_000;
 /// Messages whose delivery outcome is still awaited.
 pub const MAX_IN_FLIGHT: usize = 10_000;
 /// Error texts are cut here: enough to say why, short enough to keep memory flat.
-const ERROR_CHARS: usize = 200;
+const ERROR_CHARS: usize = 160;
 
 /// What became of one notifier's message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,13 +43,13 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Delivery {
     /// Notifier name.
-    pub notifier: String,
+    pub notifier: Arc<str>,
     /// Latest outcome.
     pub outcome: Outcome,
     /// When the outcome became known (Unix seconds); null while queued.
     pub at: Option<f64>,
     /// Why it failed (never holds a webhook URL: delivery errors are redacted).
-    pub error: Option<String>,
+    pub error: Option<Arc<str>>,
     #[serde(skip)]
     message: u64,
 }
@@ -90,7 +92,20 @@ struct Line {
 #[derive(Debug, Default)]
 struct Book {
     lines: BTreeMap<IncidentKey, Line>,
-    in_flight: BTreeMap<(u64, String), Vec<IncidentKey>>,
+    in_flight: BTreeMap<(u64, Arc<str>), Vec<IncidentKey>>,
+    /// Notifier names, shared by every delivery.
+    names: Vec<Arc<str>>,
+}
+
+impl Book {
+    fn name(&mut self, notifier: &str) -> Arc<str> {
+        if let Some(n) = self.names.iter().find(|n| &***n == notifier) {
+            return n.clone();
+        }
+        let n: Arc<str> = notifier.into();
+        self.names.push(n.clone());
+        n
+    }
 }
 
 /// The timelines of every incident; shared by the coordinator (changes) and the delivery
@@ -109,13 +124,14 @@ impl Timeline {
     /// `notifier` queued message `message` about `changes`, seen at `at`.
     pub fn queued(&self, notifier: &str, message: u64, changes: &[Transition], at: f64) {
         let mut book = self.lock();
+        let name = book.name(notifier);
         let mut keys = Vec::with_capacity(changes.len());
         for t in changes {
             let line = book.lines.entry(t.key.clone()).or_default();
-            add(line, t, notifier, message, at);
+            add(line, t, &name, message, at);
             keys.push(t.key.clone());
         }
-        book.in_flight.insert((message, notifier.to_owned()), keys);
+        book.in_flight.insert((message, name), keys);
         while book.in_flight.len() > MAX_IN_FLIGHT {
             book.in_flight.pop_first();
         }
@@ -142,7 +158,7 @@ impl Timeline {
     ) {
         let (outcome, error) = match result {
             Ok(()) => (Outcome::Sent, None),
-            Err(e) => (Outcome::Failed, Some(cut(&e.to_string()))),
+            Err(e) => (Outcome::Failed, Some(cut(&e.to_string()).into())),
         };
         self.settle(notifier, message, outcome, error, at);
     }
@@ -157,11 +173,11 @@ impl Timeline {
         notifier: &str,
         message: u64,
         outcome: Outcome,
-        error: Option<String>,
+        error: Option<Arc<str>>,
         at: f64,
     ) {
         let mut book = self.lock();
-        let Some(keys) = book.in_flight.remove(&(message, notifier.to_owned())) else {
+        let Some(keys) = book.in_flight.remove(&(message, Arc::from(notifier))) else {
             // Sent by the previous run (from the state file) or evicted: nothing to show.
             return;
         };
@@ -174,7 +190,7 @@ impl Timeline {
                 .iter_mut()
                 .rev()
                 .flat_map(|e| e.deliveries.iter_mut())
-                .find(|d| d.message == message && d.notifier == notifier);
+                .find(|d| d.message == message && &*d.notifier == notifier);
             if let Some(d) = found {
                 d.outcome = outcome;
                 d.at = Some(at);
@@ -205,9 +221,9 @@ impl Timeline {
 
 /// Adds `t` to `line`: merged with the same change seen by another notifier in the same
 /// poll, folded into the previous reminder of the same status, or appended.
-fn add(line: &mut Line, t: &Transition, notifier: &str, message: u64, at: f64) {
+fn add(line: &mut Line, t: &Transition, notifier: &Arc<str>, message: u64, at: f64) {
     let delivery = Delivery {
-        notifier: notifier.to_owned(),
+        notifier: notifier.clone(),
         outcome: Outcome::Queued,
         at: None,
         error: None,
@@ -217,7 +233,7 @@ fn add(line: &mut Line, t: &Transition, notifier: &str, message: u64, at: f64) {
     if let Some(e) = line.entries.back_mut() {
         let same = e.change == t.change && e.status == t.status && e.previous == t.previous;
         if same && e.at == at {
-            e.deliveries.retain(|d| d.notifier != notifier);
+            e.deliveries.retain(|d| d.notifier != *notifier);
             e.deliveries.push(delivery);
             return;
         }

@@ -65,6 +65,8 @@ fn memory_is_bounded_however_long_it_runs() {
         h.record(&view(i as f64, false, vec![simple("a", 1), simple("b", 2)]));
     }
     assert_eq!(h.points_held(), 2 * POINTS, "two groups, POINTS each");
+    // The memory figures in docs/web-page.md count on this size.
+    assert_eq!(std::mem::size_of::<Point>(), 24);
     let s = h.series("c", "a").expect("a");
     assert_eq!(s.t.len(), POINTS);
     assert_eq!(s.t[0], (2 * POINTS) as f64, "the oldest points went first");

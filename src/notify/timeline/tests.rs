@@ -26,7 +26,7 @@ fn reminder(topic: &str) -> Transition {
 fn outcomes(e: &Entry) -> Vec<(&str, Outcome)> {
     e.deliveries
         .iter()
-        .map(|d| (d.notifier.as_str(), d.outcome))
+        .map(|d| (&*d.notifier, d.outcome))
         .collect()
 }
 
@@ -161,6 +161,22 @@ fn other_groups_and_clusters_stay_out() {
     }
     let lines = tl.group("c", "g");
     assert_eq!(lines.len(), 1, "{lines:?}");
+}
+
+#[test]
+fn one_error_text_is_shared_by_every_incident_of_its_message() {
+    let tl = Timeline::default();
+    tl.queued("slack", 1, &[opened("a"), opened("b")], 1.0);
+    tl.delivered(
+        "slack",
+        1,
+        Err(&DeliveryError::Network("reset".into())),
+        2.0,
+    );
+    let lines = tl.group("c", "g");
+    let err = |i: usize| lines[i].entries[0].deliveries[0].error.clone();
+    let (a, b) = (err(0).expect("a"), err(1).expect("b"));
+    assert!(Arc::ptr_eq(&a, &b), "one allocation, not one per incident");
 }
 
 #[test]
