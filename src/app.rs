@@ -52,6 +52,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let mut tasks = Vec::new();
+    let mut timeline = None;
     if !cfg.notifiers.is_empty() {
         // Subscribe before any poller can publish, so the first view is not missed.
         let coordinator = crate::notify::Coordinator::start(
@@ -62,6 +63,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             crate::notify::Options::default(),
         )
         .context("starting notifiers")?;
+        timeline = Some(coordinator.timeline());
         tasks.push(tokio::spawn(crate::notify::run(
             coordinator,
             views.subscribe(),
@@ -69,6 +71,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             cfg.shutdown_timeout,
         )));
     }
+    let page = crate::http::page::Page::new(&cfg, state.clone(), timeline, stop_rx.clone());
+    let feed = crate::http::page::run(page.clone(), views.subscribe(), stop_rx.clone());
+    tasks.push(tokio::spawn(feed));
     for c in &cfg.clusters {
         let reader: Arc<dyn ClusterReader> =
             Arc::new(Reader::new(c.clone()).with_context(|| format!("cluster `{}`", c.name))?);
@@ -96,7 +101,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     };
     let https = tls.is_some();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = http::serve(listener, hctx, tls, shutdown).await {
+        let app = http::with_pages(hctx, crate::http::page::router(page));
+        if let Err(e) = http::serve_app(listener, app, tls, shutdown).await {
             tracing::error!("HTTP server failed: {e}");
         }
     }));

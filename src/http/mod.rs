@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod page;
 pub mod tls;
 
 use crate::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
@@ -26,6 +27,11 @@ pub struct HttpCtx {
 
 /// The router with every endpoint.
 pub fn router(ctx: HttpCtx) -> Router {
+    with_pages(ctx, Router::new())
+}
+
+/// The router with every endpoint and `pages` (the web page), all behind the same auth.
+pub fn with_pages(ctx: HttpCtx, pages: Router) -> Router {
     let auth = ctx.auth.clone();
     let r = Router::new()
         .route("/metrics", get(metrics))
@@ -33,21 +39,12 @@ pub fn router(ctx: HttpCtx) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status))
         .route("/api/v1/clusters/{cluster}/groups/{group}", get(group))
-        .route("/", get(index))
-        .with_state(ctx);
+        .with_state(ctx)
+        .merge(pages);
     match auth {
         Some(a) => r.layer(axum::middleware::from_fn_with_state(a, auth::require_auth)),
         None => r,
     }
-}
-
-async fn index() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<html><body><h1>lagwatch</h1><ul><li><a href=\"/metrics\">/metrics</a></li>\
-         <li><a href=\"/api/v1/status\">/api/v1/status</a></li><li><a href=\"/readyz\">/readyz</a></li>\
-         </ul></body></html>\n",
-    )
 }
 
 async fn metrics(State(ctx): State<HttpCtx>, headers: HeaderMap) -> Response {
@@ -121,7 +118,16 @@ pub async fn serve(
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(ctx);
+    serve_app(listener, router(ctx), tls, shutdown).await
+}
+
+/// Serves `app` on `listener` (HTTPS when `tls` is set) until `shutdown` resolves.
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let Some(tls) = tls else {
         return axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

@@ -10,6 +10,7 @@ pub mod format;
 pub mod incident;
 pub mod sample;
 pub mod state_file;
+pub mod timeline;
 mod worker;
 
 use crate::config::{Filter, NotifierConfig, RulesConfig, Severity};
@@ -58,6 +59,7 @@ struct Shared {
     book: Mutex<Book>,
     path: Option<PathBuf>,
     metrics: Arc<Metrics>,
+    timeline: Arc<timeline::Timeline>,
 }
 
 impl Shared {
@@ -143,6 +145,7 @@ impl Coordinator {
             book: Mutex::new(book),
             path,
             metrics,
+            timeline: Arc::default(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let mut targets = Vec::new();
@@ -213,11 +216,14 @@ impl Coordinator {
             };
             dirty = true;
             if nb.pending.len() >= t.queue_size {
-                nb.pending.pop_front();
+                if let Some(old) = nb.pending.pop_front() {
+                    self.shared.timeline.dropped(&t.name, old.id, now);
+                }
                 self.shared.count(&t.name, "dropped");
                 tracing::warn!(notifier = %t.name, "notification queue full: dropped the oldest message");
             }
             nb.pending.push_back(Pending { id: next_id, batch });
+            self.shared.timeline.queued(&t.name, next_id, &changes, now);
             self.shared.queue_gauge(&t.name, nb.pending.len());
             book.next_id += 1;
             woken.push(i);
@@ -229,6 +235,11 @@ impl Coordinator {
         for i in woken {
             self.wakes[i].notify_one();
         }
+    }
+
+    /// Each incident's recent changes and delivery outcomes (for the web page).
+    pub fn timeline(&self) -> Arc<timeline::Timeline> {
+        self.shared.timeline.clone()
     }
 
     /// Messages not yet delivered, over all notifiers.

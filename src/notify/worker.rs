@@ -42,6 +42,10 @@ pub(super) async fn run(w: Worker, mut stop: watch::Receiver<bool>) {
             tracing::debug!(notifier = %w.name, "delivery attempt failed, retrying: {e}");
         })
         .await;
+        let at = crate::runtime::now();
+        w.shared
+            .timeline
+            .delivered(&w.name, p.id, res.as_ref().copied(), at);
         match res {
             Ok(()) => w.shared.count(&w.name, "sent"),
             Err(e) => {

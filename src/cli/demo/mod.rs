@@ -199,7 +199,8 @@ async fn story(
     let headroom = cfg.rules.defaults.headroom;
     let running = crate::app::start(cfg).await.map_err(DemoError::Start)?;
     let addr = running.addr;
-    println!("  lagwatch is watching it: http://{addr}/metrics  ·  http://{addr}/api/v1/status");
+    println!("  lagwatch is watching it: http://{addr}/  (the web page; the incident: http://{addr}/groups/demo/{GROUP})");
+    println!("  JSON: http://{addr}/api/v1/status  ·  metrics: http://{addr}/metrics");
     println!(
         "  (Prometheus: point a scrape job at http://{addr}/metrics, see examples/prometheus.yml; \
          Grafana: import dashboards/lagwatch-overview.json)\n"
@@ -251,7 +252,7 @@ async fn story(
             }
             Some(Act::Done) => {
                 println!(
-                    "\nThe incident is resolved. lagwatch keeps watching (http://{addr}/metrics); \
+                    "\nThe incident is resolved. lagwatch keeps watching (http://{addr}/); \
                      Ctrl-C to stop."
                 );
             }

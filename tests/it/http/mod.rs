@@ -1,7 +1,9 @@
 //! What lagwatch serves: `/metrics` (golden output, streaming), the JSON API, HTTPS and
-//! basic auth.
+//! basic auth, the built-in web page (in headless Chromium).
 
 mod api_schema;
 mod metrics;
 mod metrics_stream;
+mod web_page;
+mod web_page_http;
 mod web_security;
