@@ -59,13 +59,15 @@ pub fn for_cluster(
     (ctx, Model::new(cfg.rules.clone(), cfg.poll_interval))
 }
 
-/// Runs polls until `shutdown` turns true.
+/// Runs polls until `shutdown` turns true, then hands the model back (a reload of the same
+/// cluster continues from its history). A poll still running at shutdown is abandoned:
+/// shutdown must not wait for an unreachable cluster's `poll_timeout`.
 pub async fn run(
     ctx: PollerCtx,
     reader: Arc<dyn ClusterReader>,
     mut model: Model,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> Model {
     let mut ticker = tokio::time::interval(ctx.interval);
     // A poll that overruns delays the next one instead of bunching them up.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -79,9 +81,16 @@ pub async fn run(
         if *shutdown.borrow() {
             break;
         }
-        poll_once(&ctx, reader.as_ref(), &mut model, &mut prev, &mut fault).await;
+        tokio::select! {
+            _ = poll_once(&ctx, reader.as_ref(), &mut model, &mut prev, &mut fault) => {}
+            _ = shutdown.changed() => {
+                tracing::debug!(cluster = %ctx.cluster, "poll abandoned at shutdown");
+                break;
+            }
+        }
     }
     tracing::debug!(cluster = %ctx.cluster, "poller stopped");
+    model
 }
 
 /// One poll: read, derive, publish. Public so `check` and tests can drive polls directly.
