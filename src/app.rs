@@ -66,9 +66,8 @@ impl Running {
         let mut carried = Carried::default();
         for (id, t) in self.pollers {
             // Pollers abandon a running poll at once; the bound is belt and braces.
-            match tokio::time::timeout_at(deadline, t).await {
-                Ok(Ok(model)) => carried.models.push((id, model)),
-                Ok(Err(_)) | Err(_) => {}
+            if let Ok(Ok(model)) = tokio::time::timeout_at(deadline, t).await {
+                carried.models.push((id, model));
             }
         }
         if let Some(n) = self.notifier {
