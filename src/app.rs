@@ -3,6 +3,8 @@
 use crate::config::Config;
 use crate::http::{self, HttpCtx};
 use crate::metrics::Metrics;
+use crate::model::Model;
+use crate::notify::state_file::Book;
 use crate::poller;
 use crate::source::{ClusterReader, Reader};
 use crate::state::AppState;
@@ -10,7 +12,9 @@ use crate::view::ClusterView;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
 
 /// A running lagwatch: where it listens and how to stop it.
 pub struct Running {
@@ -21,21 +25,78 @@ pub struct Running {
     /// Every new cluster view.
     pub views: broadcast::Sender<Arc<ClusterView>>,
     stop: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    shutdown_timeout: Duration,
+    pollers: Vec<(Identity, JoinHandle<Model>)>,
+    notifier: Option<JoinHandle<Book>>,
+    page_feed: JoinHandle<()>,
+    http: JoinHandle<()>,
+}
+
+/// What a cluster is, for carrying its history across a reload: the same name reading
+/// the same brokers. Anything else (a rename, another cluster) starts fresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    name: String,
+    bootstrap_servers: String,
+}
+
+impl Identity {
+    fn of(c: &crate::config::ClusterConfig) -> Self {
+        Identity {
+            name: c.name.clone(),
+            bootstrap_servers: c.bootstrap_servers.clone(),
+        }
+    }
+}
+
+/// What a stopped lagwatch hands to the next start (a reload).
+#[derive(Debug, Default)]
+pub struct Carried {
+    models: Vec<(Identity, Model)>,
+    book: Option<Book>,
 }
 
 impl Running {
-    /// Stops pollers and the HTTP server and waits for them.
-    pub async fn stop(self) {
+    /// Stops pollers, notifiers and the HTTP server, waiting at most `shutdown_timeout`
+    /// plus half a second (whatever is still running then is abandoned: a half-open HTTP
+    /// connection must not hold up an exit). Returns what a reload carries over.
+    pub async fn stop(self) -> Carried {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        let deadline =
+            tokio::time::Instant::now() + self.shutdown_timeout + Duration::from_millis(500);
+        let mut carried = Carried::default();
+        for (id, t) in self.pollers {
+            // Pollers abandon a running poll at once; the bound is belt and braces.
+            if let Ok(Ok(model)) = tokio::time::timeout_at(deadline, t).await {
+                carried.models.push((id, model));
+            }
         }
+        if let Some(n) = self.notifier {
+            // The coordinator bounds itself by `shutdown_timeout`.
+            if let Ok(Ok(book)) = tokio::time::timeout_at(deadline, n).await {
+                carried.book = Some(book);
+            }
+        }
+        for task in [self.page_feed, self.http] {
+            tokio::pin!(task);
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+        carried
     }
 }
 
 /// Starts everything and returns once the HTTP port is bound.
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    start_from(cfg, &mut Carried::default()).await
+}
+
+/// As [`start`], continuing from what the previous run handed over: the model of each
+/// cluster whose identity did not change, and the notifiers' incidents and backlog. What
+/// it took is removed from `carried` only once nothing can fail any more, so a start that
+/// fails leaves it whole for the fallback start.
+pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Running> {
     crate::runtime::rustls_provider();
     let state = AppState::new(cfg.clusters.iter().map(|c| c.name.as_str()));
     let metrics = Metrics::new(state.clone());
@@ -51,20 +112,28 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    let mut tasks = Vec::new();
+    let mut readers = Vec::with_capacity(cfg.clusters.len());
+    for c in &cfg.clusters {
+        let reader: Arc<dyn ClusterReader> =
+            Arc::new(Reader::new(c.clone()).with_context(|| format!("cluster `{}`", c.name))?);
+        readers.push(reader);
+    }
+    let mut notifier = None;
     let mut timeline = None;
     if !cfg.notifiers.is_empty() {
         // Subscribe before any poller can publish, so the first view is not missed.
-        let coordinator = crate::notify::Coordinator::start(
+        let coordinator = crate::notify::Coordinator::resume(
             &cfg.notifiers,
             cfg.rules.clone(),
             cfg.state_dir.as_deref(),
             metrics.clone(),
             crate::notify::Options::default(),
+            carried.book.clone(),
         )
         .context("starting notifiers")?;
+        carried.book = None;
         timeline = Some(coordinator.timeline());
-        tasks.push(tokio::spawn(crate::notify::run(
+        notifier = Some(tokio::spawn(crate::notify::run(
             coordinator,
             views.subscribe(),
             stop_rx.clone(),
@@ -72,19 +141,27 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         )));
     }
     let page = crate::http::page::Page::new(&cfg, state.clone(), timeline, stop_rx.clone());
-    let feed = crate::http::page::run(page.clone(), views.subscribe(), stop_rx.clone());
-    tasks.push(tokio::spawn(feed));
-    for c in &cfg.clusters {
-        let reader: Arc<dyn ClusterReader> =
-            Arc::new(Reader::new(c.clone()).with_context(|| format!("cluster `{}`", c.name))?);
-        let (ctx, model) =
+    let page_feed = tokio::spawn(crate::http::page::run(
+        page.clone(),
+        views.subscribe(),
+        stop_rx.clone(),
+    ));
+    let mut pollers = Vec::new();
+    for (c, reader) in cfg.clusters.iter().zip(readers) {
+        let (ctx, mut model) =
             poller::for_cluster(c, &cfg, state.clone(), metrics.clone(), views.clone());
-        tasks.push(tokio::spawn(poller::run(
-            ctx,
-            reader,
-            model,
-            stop_rx.clone(),
-        )));
+        let id = Identity::of(c);
+        if let Some(i) = carried.models.iter().position(|(old, _)| *old == id) {
+            model = carried
+                .models
+                .swap_remove(i)
+                .1
+                .with_rules(cfg.rules.clone(), cfg.poll_interval);
+        }
+        pollers.push((
+            id,
+            tokio::spawn(poller::run(ctx, reader, model, stop_rx.clone())),
+        ));
     }
     let mut rx = stop_rx.clone();
     let shutdown = async move {
@@ -100,12 +177,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         auth: crate::http::auth::BasicAuth::from_config(&cfg.web),
     };
     let https = tls.is_some();
-    tasks.push(tokio::spawn(async move {
+    let http = tokio::spawn(async move {
         let app = http::with_pages(hctx, crate::http::page::router(page));
         if let Err(e) = http::serve_app(listener, app, tls, shutdown).await {
             tracing::error!("HTTP server failed: {e}");
         }
-    }));
+    });
     tracing::info!(
         %addr,
         https,
@@ -118,15 +195,19 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         state,
         views,
         stop,
-        tasks,
+        shutdown_timeout: cfg.shutdown_timeout,
+        pollers,
+        notifier,
+        page_feed,
+        http,
     })
 }
 
 /// Runs until `shutdown` resolves, then stops cleanly. With a `config_path`, SIGHUP
 /// re-reads it: a config that does not validate is logged (with file:line) and the old
-/// one keeps running; a valid one replaces everything (pollers, notifiers, HTTP) and
-/// incident state carries over through `state_dir`. If the new config cannot start
-/// (e.g. its `listen` is taken), the old one is started again.
+/// one keeps running; a valid one replaces everything (pollers, notifiers, HTTP) while
+/// each unchanged cluster's history and the incidents carry over. If the new config
+/// cannot start (e.g. its `listen` is taken), the old one is started again.
 pub async fn run(
     cfg: Config,
     config_path: Option<std::path::PathBuf>,
@@ -153,8 +234,9 @@ pub async fn run(
             }
         };
         tracing::info!(config = %path.display(), "reloading");
-        running.stop().await;
-        running = match start(new.clone()).await {
+        // Histories and incidents carry over: a reload is not a reason to forget a stall.
+        let mut carried = running.stop().await;
+        running = match start_from(new.clone(), &mut carried).await {
             Ok(r) => {
                 current = new;
                 tracing::info!("reload applied");
@@ -162,7 +244,7 @@ pub async fn run(
             }
             Err(e) => {
                 tracing::error!("reload failed, restarting with the previous config: {e:#}");
-                start(current.clone())
+                start_from(current.clone(), &mut carried)
                     .await
                     .context("restarting with the previous config after a failed reload")?
             }

@@ -7,6 +7,7 @@ use crate::snapshot::{Snapshot, Stage};
 use crate::source::{carry_over, ClusterReader, ReadError};
 use crate::state::AppState;
 use crate::view::ClusterView;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
@@ -59,13 +60,15 @@ pub fn for_cluster(
     (ctx, Model::new(cfg.rules.clone(), cfg.poll_interval))
 }
 
-/// Runs polls until `shutdown` turns true.
+/// Runs polls until `shutdown` turns true, then hands the model back (a reload of the same
+/// cluster continues from its history). A poll still running at shutdown is abandoned:
+/// shutdown must not wait for an unreachable cluster's `poll_timeout`.
 pub async fn run(
     ctx: PollerCtx,
     reader: Arc<dyn ClusterReader>,
     mut model: Model,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> Model {
     let mut ticker = tokio::time::interval(ctx.interval);
     // A poll that overruns delays the next one instead of bunching them up.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -79,9 +82,16 @@ pub async fn run(
         if *shutdown.borrow() {
             break;
         }
-        poll_once(&ctx, reader.as_ref(), &mut model, &mut prev, &mut fault).await;
+        tokio::select! {
+            _ = poll_once(&ctx, reader.as_ref(), &mut model, &mut prev, &mut fault) => {}
+            _ = shutdown.changed() => {
+                tracing::debug!(cluster = %ctx.cluster, "poll abandoned at shutdown");
+                break;
+            }
+        }
     }
     tracing::debug!(cluster = %ctx.cluster, "poller stopped");
+    model
 }
 
 /// One poll: read, derive, publish. Public so `check` and tests can drive polls directly.
@@ -190,46 +200,159 @@ impl FaultKind {
     }
 }
 
-/// The fault of the last poll, if it had one: its kind and the line that was logged.
+/// The fault of the last poll, if it had one: its kind, the line that was logged, and for
+/// a partial poll each failing source (stage and subject) with its first error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     kind: FaultKind,
     message: String,
+    failing: BTreeMap<(&'static str, String), String>,
 }
 
 impl Fault {
     fn new(kind: FaultKind, message: String) -> Self {
-        Fault { kind, message }
+        Fault {
+            kind,
+            message,
+            failing: BTreeMap::new(),
+        }
     }
 
     fn partial(snap: &Snapshot) -> Self {
         let mut stages: Vec<Stage> = snap.errors.iter().map(|e| e.stage).collect();
         stages.sort_unstable_by_key(|s| s.as_str());
         stages.dedup();
-        let first = &snap.errors[0];
-        let subject = first
-            .subject
-            .as_deref()
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default();
+        let mut failing = BTreeMap::new();
+        for e in &snap.errors {
+            failing
+                .entry((e.stage.as_str(), e.subject.clone().unwrap_or_default()))
+                .or_insert_with(|| e.message.clone());
+        }
         let names: Vec<&str> = stages.iter().map(|s| s.as_str()).collect();
         let message = format!(
-            "partial poll: {} error(s) in {}; first{subject}: {}",
+            "partial poll: {} error(s) in {}",
             snap.errors.len(),
-            names.join(", "),
-            first.message
+            names.join(", ")
         );
-        Fault::new(FaultKind::Partial(stages), message)
+        Fault {
+            kind: FaultKind::Partial(stages),
+            message,
+            failing,
+        }
     }
 }
 
-/// Logs a fault when it starts or changes kind, and once when it clears.
+/// `stage` or `stage (subject)`, for a failing source.
+fn source_name((stage, subject): &(&'static str, String)) -> String {
+    if subject.is_empty() {
+        (*stage).to_owned()
+    } else {
+        format!("{stage} ({subject})")
+    }
+}
+
+/// Logs a fault when it starts or changes kind, and once when it clears. Within a partial
+/// poll each failing source is logged once when it starts failing and once when it
+/// recovers, so a second failing Spark query is not hidden behind the first.
 fn report_fault(cluster: &str, current: &mut Option<Fault>, new: Option<Fault>) {
+    let none = BTreeMap::new();
+    let was = current.as_ref().map_or(&none, |c| &c.failing);
+    let now = new.as_ref().map_or(&none, |n| &n.failing);
+    for (k, msg) in now.iter().filter(|(k, _)| !was.contains_key(*k)) {
+        tracing::warn!(cluster, "partial poll: {} failing: {msg}", source_name(k));
+    }
+    let partial = |f: &Fault| matches!(f.kind, FaultKind::Partial(_));
+    // A source is not "recovered" because the whole cluster went down.
+    if new.as_ref().is_none_or(partial) {
+        for (k, msg) in was.iter().filter(|(k, _)| !now.contains_key(*k)) {
+            tracing::info!(cluster, "recovered: {} (was: {msg})", source_name(k));
+        }
+    }
     match (&*current, &new) {
-        (None, Some(n)) => tracing::warn!(cluster, "{}", n.message),
-        (Some(c), Some(n)) if c.kind != n.kind => tracing::warn!(cluster, "{}", n.message),
-        (Some(c), None) => tracing::info!(cluster, "recovered (was: {})", c.message),
+        (None, Some(n)) if !partial(n) => tracing::warn!(cluster, "{}", n.message),
+        (Some(c), Some(n)) if c.kind != n.kind && !partial(n) => {
+            tracing::warn!(cluster, "{}", n.message)
+        }
+        (Some(c), None) if !partial(c) => tracing::info!(cluster, "recovered (was: {})", c.message),
         _ => {}
     }
     *current = new;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::PollError;
+
+    fn partial(errors: &[(Stage, &str)]) -> Option<Fault> {
+        let mut snap = Snapshot::new("c", 1.0);
+        snap.errors = errors
+            .iter()
+            .map(|(stage, subject)| PollError {
+                stage: *stage,
+                subject: Some((*subject).to_owned()),
+                message: format!("{subject} is broken"),
+            })
+            .collect();
+        Some(Fault::partial(&snap))
+    }
+
+    #[test]
+    fn each_failing_source_is_logged_once_when_it_starts_and_once_when_it_recovers() {
+        let spark = Stage::SparkCheckpoint;
+        let logs = tracing_capture(|| {
+            let mut f = None;
+            report_fault("c", &mut f, partial(&[(spark, "q1")]));
+            report_fault("c", &mut f, partial(&[(spark, "q1")]));
+            report_fault("c", &mut f, partial(&[(spark, "q1"), (spark, "q2")]));
+            report_fault("c", &mut f, partial(&[(spark, "q2")]));
+            report_fault("c", &mut f, None);
+        });
+        assert_eq!(
+            logs,
+            [
+                "WARN partial poll: spark_checkpoint (q1) failing: q1 is broken",
+                "WARN partial poll: spark_checkpoint (q2) failing: q2 is broken",
+                "INFO recovered: spark_checkpoint (q1) (was: q1 is broken)",
+                "INFO recovered: spark_checkpoint (q2) (was: q2 is broken)",
+            ]
+        );
+    }
+
+    /// The events `f` logs, as `LEVEL message`.
+    fn tracing_capture(f: impl FnOnce()) -> Vec<String> {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .map_err(|_| std::io::Error::other("poisoned"))?
+                    .extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .finish();
+        tracing::subscriber::with_default(sub, f);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| {
+                let l = l.trim();
+                let (level, rest) = l.split_once(' ').unwrap_or((l, ""));
+                let rest = rest.split(" cluster=").next().unwrap_or(rest).trim();
+                format!("{level} {rest}")
+            })
+            .collect()
+    }
 }

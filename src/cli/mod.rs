@@ -109,11 +109,15 @@ pub fn main() -> ExitCode {
                 Ok(rt) => rt,
                 Err(code) => return code,
             };
-            match rt.block_on(crate::app::run(
+            let res = rt.block_on(crate::app::run(
                 cfg,
                 Some(config),
                 crate::runtime::shutdown_signal(),
-            )) {
+            ));
+            // A librdkafka call abandoned at shutdown may still block a pool thread until its
+            // own timeout; dropping the runtime would wait for it, so leave it behind.
+            rt.shutdown_timeout(std::time::Duration::from_millis(200));
+            match res {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("lagwatch: {e:#}");

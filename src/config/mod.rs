@@ -149,12 +149,17 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
     let mut clusters = Vec::new();
     let mut seen = HashSet::new();
     let items = cx.opt_list(m, "", "clusters");
-    if items.is_empty() && m.get("clusters").is_none() {
-        cx.error(
+    match m.get("clusters") {
+        None => cx.error(
             m.pos,
             "clusters",
             "missing required key `clusters` (at least one cluster)",
-        );
+        ),
+        // `clusters: []` would run and `check` would pass having checked nothing.
+        Some(n) if matches!(&n.kind, yaml::Kind::Seq(v) if v.is_empty()) => {
+            cx.error(n.pos, "clusters", "at least one cluster is needed")
+        }
+        Some(_) => {}
     }
     for (path, node) in items {
         if let Some(c) = cluster::read_cluster(cx, node, &path, poll_interval) {

@@ -74,7 +74,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             kind: Kind::Map(Vec::new()),
         });
     }
-    match serde_saphyr::from_str::<Spanned<Kind>>(text) {
+    // YAML 1.2 booleans only: with YAML 1.1's `y`/`n`/`yes`/`no`/`on`/`off` a cluster named
+    // `no` would become `false`. Boolean fields accept `true`/`false` only anyway.
+    let options = serde_saphyr::options! { strict_booleans: true };
+    match serde_saphyr::from_str_with_options::<Spanned<Kind>>(text, options) {
         Ok(sp) => Ok(spanned_to_node(sp)),
         Err(e) => {
             let pos = e.location().map(|l| Pos {

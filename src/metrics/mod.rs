@@ -48,6 +48,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "lagwatch_spark_last_commit_age_seconds",
     "lagwatch_notifications_total",
     "lagwatch_notifier_queue_length",
+    "lagwatch_notifier_oldest_pending_timestamp_seconds",
 ];
 
 /// Label set `{cluster}`.
@@ -93,6 +94,9 @@ pub struct Metrics {
     pub notifications: Family<NotifyLabels, Counter>,
     /// Pending notifications per notifier.
     pub queue_length: Family<NotifierLabel, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    /// When the oldest undelivered notification was made, per notifier with a backlog
+    /// (a timestamp, so its age is `time() - x` without a scrape-time clock here).
+    pub oldest_pending: Family<NotifierLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -137,6 +141,13 @@ impl Metrics {
             "Notifications waiting to be delivered per notifier",
             queue_length.clone(),
         );
+        let oldest_pending =
+            Family::<NotifierLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "lagwatch_notifier_oldest_pending_timestamp_seconds",
+            "When the oldest undelivered notification of a notifier was made (Unix seconds)",
+            oldest_pending.clone(),
+        );
         let info = prometheus_client::metrics::info::Info::new(vec![(
             "version".to_owned(),
             env!("CARGO_PKG_VERSION").to_owned(),
@@ -149,6 +160,7 @@ impl Metrics {
             poll_errors,
             notifications,
             queue_length,
+            oldest_pending,
         })
     }
 

@@ -49,6 +49,15 @@ impl Model {
         }
     }
 
+    /// This model's history (rings, stall clocks, hysteresis) under new rules: what a
+    /// reload of the same cluster continues from, so rates and incidents do not restart.
+    pub fn with_rules(self, rules: RulesConfig, poll_interval: Duration) -> Self {
+        Model {
+            tracks: self.tracks,
+            ..Model::new(rules, poll_interval)
+        }
+    }
+
     /// The rules in force.
     pub fn rules(&self) -> &RulesConfig {
         &self.rules

@@ -215,10 +215,12 @@ fn discord_retry_after(body: &str) -> Option<Duration> {
     (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s))
 }
 
-/// How hard to try before giving up on a message.
+/// How to retry. The delivery workers never give up on a transient failure (they warn
+/// after `max_attempts` and keep going with waits capped at `max_backoff`); [`deliver`]
+/// (`notify-test`) gives up after `max_attempts`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts in total, including the first.
+    /// Attempts in total, including the first ([`deliver`]); failures before the workers warn.
     pub max_attempts: u32,
     /// Wait before the first retry; doubles each time.
     pub base_backoff: Duration,

@@ -5,6 +5,7 @@
 //! persist in a state file ([`state_file`]).
 
 pub mod alert;
+pub mod collapse;
 pub mod deliver;
 pub mod format;
 pub mod incident;
@@ -87,13 +88,23 @@ impl Shared {
             .inc();
     }
 
-    fn queue_gauge(&self, notifier: &str, len: usize) {
+    /// The backlog: its length and when its oldest message was made.
+    fn queue_gauge(&self, notifier: &str, pending: &std::collections::VecDeque<Pending>) {
+        let label = NotifierLabel {
+            notifier: notifier.to_owned(),
+        };
         self.metrics
             .queue_length
-            .get_or_create(&NotifierLabel {
-                notifier: notifier.to_owned(),
-            })
-            .set(len as i64);
+            .get_or_create(&label)
+            .set(pending.len() as i64);
+        match pending.iter().map(|p| p.batch.at).reduce(f64::min) {
+            Some(at) => {
+                self.metrics.oldest_pending.get_or_create(&label).set(at);
+            }
+            None => {
+                self.metrics.oldest_pending.remove(&label);
+            }
+        }
     }
 }
 
@@ -126,8 +137,25 @@ impl Coordinator {
         metrics: Arc<Metrics>,
         opts: Options,
     ) -> Result<Coordinator, NotifyError> {
+        Self::resume(notifiers, rules, state_dir, metrics, opts, None)
+    }
+
+    /// As [`Coordinator::start`], continuing from `carried` (what the previous
+    /// coordinator's [`Coordinator::shutdown`] returned, on a reload) instead of the state
+    /// file: incidents and pending messages survive a reload even without `state_dir`.
+    pub fn resume(
+        notifiers: &[NotifierConfig],
+        rules: RulesConfig,
+        state_dir: Option<&Path>,
+        metrics: Arc<Metrics>,
+        opts: Options,
+        carried: Option<Book>,
+    ) -> Result<Coordinator, NotifyError> {
         let path = state_dir.map(state_file::path);
-        let mut book = path.as_deref().map(load_or_set_aside).unwrap_or_default();
+        let mut book = match carried {
+            Some(b) => b,
+            None => path.as_deref().map(load_or_set_aside).unwrap_or_default(),
+        };
         book.version = state_file::VERSION;
         // Notifiers removed from the config take their incidents with them.
         book.notifiers
@@ -152,12 +180,13 @@ impl Coordinator {
         let mut wakes = Vec::new();
         let mut workers = Vec::new();
         for (n, sink) in notifiers.iter().zip(sinks) {
-            let len = shared
+            let pending = shared
                 .lock()
                 .notifiers
                 .get(&n.name)
-                .map_or(0, |b| b.pending.len());
-            shared.queue_gauge(&n.name, len);
+                .map(|b| b.pending.clone())
+                .unwrap_or_default();
+            shared.queue_gauge(&n.name, &pending);
             let wake = Arc::new(Notify::new());
             workers.push(tokio::spawn(worker::run(
                 worker::Worker {
@@ -215,17 +244,15 @@ impl Coordinator {
                 continue;
             };
             dirty = true;
-            if nb.pending.len() >= t.queue_size {
-                if let Some(old) = nb.pending.pop_front() {
-                    self.shared.timeline.dropped(&t.name, old.id, now);
-                }
-                self.shared.count(&t.name, "dropped");
-                tracing::warn!(notifier = %t.name, "notification queue full: dropped the oldest message");
+            // Nothing is dropped: a full queue folds the news into the newest queued message
+            // of the cluster, so the queue holds at most max(queue_size, clusters + 1).
+            if let Some(batch) = collapse::fold_into_queue(&mut nb.pending, batch, t.queue_size) {
+                nb.pending.push_back(Pending { id: next_id, batch });
+                self.shared.timeline.queued(&t.name, next_id, &changes, now);
+                book.next_id += 1;
             }
-            nb.pending.push_back(Pending { id: next_id, batch });
-            self.shared.timeline.queued(&t.name, next_id, &changes, now);
-            self.shared.queue_gauge(&t.name, nb.pending.len());
-            book.next_id += 1;
+            let nb = book.notifiers.entry(t.name.clone()).or_default();
+            self.shared.queue_gauge(&t.name, &nb.pending);
             woken.push(i);
         }
         if dirty {
@@ -262,8 +289,9 @@ impl Coordinator {
     }
 
     /// Lets the workers deliver what is queued for up to `timeout`, then stops them; what is
-    /// still undelivered stays in the state file for the next start.
-    pub async fn shutdown(self, timeout: Duration) {
+    /// still undelivered stays in the state file for the next start. Returns the book
+    /// (incidents, undelivered messages) for [`Coordinator::resume`].
+    pub async fn shutdown(self, timeout: Duration) -> Book {
         let _ = self.stop.send(true);
         let mut workers = self.workers;
         let all = futures::future::join_all(workers.iter_mut());
@@ -285,6 +313,7 @@ impl Coordinator {
         }
         let book = self.shared.lock();
         self.shared.save(&book);
+        book.clone()
     }
 }
 
@@ -294,7 +323,7 @@ pub async fn run(
     mut views: broadcast::Receiver<Arc<ClusterView>>,
     mut stop: watch::Receiver<bool>,
     timeout: Duration,
-) {
+) -> Book {
     loop {
         tokio::select! {
             v = views.recv() => match v {
@@ -308,7 +337,7 @@ pub async fn run(
             r = stop.changed() => if r.is_err() || *stop.borrow() { break },
         }
     }
-    coordinator.shutdown(timeout).await;
+    coordinator.shutdown(timeout).await
 }
 
 /// The statuses a notifier watches in `view`: per group×topic, or per group for a group

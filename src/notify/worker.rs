@@ -1,7 +1,9 @@
-//! One delivery worker per notifier: takes the oldest pending message, delivers it with
-//! retries, then removes it and records the outcome.
+//! One delivery worker per notifier: takes the oldest pending message and sends it until it
+//! is delivered. A transient failure (network, timeout, 5xx, 429) never drops a message:
+//! it stays queued (and persisted) and is retried with capped backoff for as long as it
+//! takes; only a final rejection (other 4xx: revoked webhook) removes it undelivered.
 
-use super::deliver::{self, RetryPolicy, Sink};
+use super::deliver::{RetryPolicy, Sink};
 use super::state_file::Pending;
 use super::Shared;
 use std::sync::Arc;
@@ -16,8 +18,11 @@ pub(super) struct Worker {
     pub wake: Arc<Notify>,
 }
 
-/// Delivers until stopped and the queue is empty.
+/// Delivers until stopped and the queue is empty, or stopped and the sink is failing.
 pub(super) async fn run(w: Worker, mut stop: watch::Receiver<bool>) {
+    // Consecutive transient failures of this notifier (not of one message: a folded
+    // message keeps its place at the back, the front keeps being retried).
+    let mut failures: u32 = 0;
     loop {
         let next: Option<Pending> = w
             .shared
@@ -37,29 +42,57 @@ pub(super) async fn run(w: Worker, mut stop: watch::Receiver<bool>) {
         };
         // The message stays queued (and persisted) while it is being sent: a crash or a
         // shutdown mid-delivery sends it again after the restart rather than losing it.
-        let res = deliver::deliver(w.sink.as_ref(), &p.batch, &w.retry, |e| {
-            w.shared.count(&w.name, "retried");
-            tracing::debug!(notifier = %w.name, "delivery attempt failed, retrying: {e}");
-        })
-        .await;
-        let at = crate::runtime::now();
-        w.shared
-            .timeline
-            .delivered(&w.name, p.id, res.as_ref().copied(), at);
-        match res {
-            Ok(()) => w.shared.count(&w.name, "sent"),
-            Err(e) => {
-                w.shared.count(&w.name, "failed");
-                tracing::warn!(notifier = %w.name, "notification not delivered: {e}");
+        let err = match w.sink.send(&p.batch).await {
+            Ok(()) => {
+                w.shared.count(&w.name, "sent");
+                let at = crate::runtime::now();
+                w.shared.timeline.delivered(&w.name, p.id, Ok(()), at);
+                if failures >= w.retry.max_attempts.max(1) {
+                    tracing::info!(notifier = %w.name, "notifications delivered again");
+                }
+                failures = 0;
+                remove(&w, p.id);
+                continue;
             }
+            Err(e) => e,
+        };
+        if !err.retryable() {
+            w.shared.count(&w.name, "failed");
+            let at = crate::runtime::now();
+            w.shared.timeline.delivered(&w.name, p.id, Err(&err), at);
+            tracing::warn!(notifier = %w.name, "notification not delivered: {err}");
+            remove(&w, p.id);
+            continue;
         }
-        let mut book = w.shared.lock();
-        if let Some(n) = book.notifiers.get_mut(&w.name) {
-            // By id: the queue may have dropped this message as the oldest meanwhile.
-            n.pending.retain(|q| q.id != p.id);
-            let len = n.pending.len();
-            w.shared.queue_gauge(&w.name, len);
+        failures = failures.saturating_add(1);
+        w.shared.count(&w.name, "retried");
+        if failures == w.retry.max_attempts.max(1) {
+            // Once per outage, not per attempt.
+            tracing::warn!(
+                notifier = %w.name,
+                "notifications not delivered yet, kept and retried until they are: {err}"
+            );
+        } else {
+            tracing::debug!(notifier = %w.name, "delivery attempt failed, retrying: {err}");
         }
-        w.shared.save(&book);
+        if *stop.borrow() {
+            // Shutting down with the sink failing: the queue stays in the state file.
+            break;
+        }
+        let wait = w.retry.wait(failures - 1, &err, rand::random::<f64>());
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            r = stop.changed() => if r.is_err() { break },
+        }
     }
+}
+
+/// Removes a finished message by id and updates the backlog metrics and the state file.
+fn remove(w: &Worker, id: u64) {
+    let mut book = w.shared.lock();
+    if let Some(n) = book.notifiers.get_mut(&w.name) {
+        n.pending.retain(|q| q.id != id);
+        w.shared.queue_gauge(&w.name, &n.pending);
+    }
+    w.shared.save(&book);
 }

@@ -9,6 +9,7 @@
 mod support;
 
 mod cli;
+mod faults;
 mod http;
 mod model;
 mod notify;

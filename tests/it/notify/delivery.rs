@@ -358,7 +358,7 @@ async fn a_hung_server_times_out_and_is_retried_while_intake_keeps_going() {
 }
 
 #[tokio::test]
-async fn a_full_queue_drops_the_oldest_and_counts_it() {
+async fn a_full_queue_folds_instead_of_dropping() {
     let hung = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
@@ -377,8 +377,8 @@ async fn a_full_queue_drops_the_oldest_and_counts_it() {
     }
     assert_eq!(
         outcome(&m, "small", "dropped"),
-        2,
-        "4 messages into a queue of 2"
+        0,
+        "4 messages into a queue of 2: the last ones are folded into the queued one, not dropped"
     );
     assert_eq!(queue_length(&m, "small"), 2);
     assert_eq!(c.pending(), 2);
