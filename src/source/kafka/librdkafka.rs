@@ -20,7 +20,7 @@ use super::types::{
     CallError, CommittedOffsets, GroupDescription, GroupListing, ListOffsetsResult, OffsetSpec,
     OffsetsRequest,
 };
-use crate::snapshot::GroupState;
+use crate::snapshot::{GroupState, Member};
 use rdkafka::bindings as rd;
 use rdkafka::client::Client;
 use rdkafka::ClientContext;
@@ -224,7 +224,8 @@ fn call_error(code: rd::rd_kafka_resp_err_t, text: String) -> CallError {
         E::RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION | E::RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE => {
             CallError::Unsupported(text)
         }
-        _ => CallError::Failed(text),
+        // librdkafka's broker error codes are Kafka's (authorization: 29-31).
+        _ => CallError::from_code(code as i32, text),
     }
 }
 
@@ -381,6 +382,7 @@ pub fn describe_consumer_groups<C: ClientContext>(
                         name: name.clone(),
                         state: state_name(rd::rd_kafka_ConsumerGroupDescription_state(g)),
                         members: rd::rd_kafka_ConsumerGroupDescription_member_count(g) as u32,
+                        member_list: members_of(g),
                     }),
                 };
                 out.insert(name, r);
@@ -399,14 +401,38 @@ pub fn describe_consumer_groups<C: ClientContext>(
     out
 }
 
+/// Copies the members of a group description.
+///
+/// # Safety
+/// `g` points to a group description owned by an event that stays alive for this call.
+unsafe fn members_of(g: *const rd::rd_kafka_ConsumerGroupDescription_t) -> Vec<Member> {
+    // SAFETY: `g` is alive per this function's contract; every member pointer below
+    // `member_count` is valid while it is, and its strings are copied at once.
+    unsafe {
+        (0..rd::rd_kafka_ConsumerGroupDescription_member_count(g))
+            .map(|i| rd::rd_kafka_ConsumerGroupDescription_member(g, i))
+            .filter(|m| !m.is_null())
+            .map(|m| {
+                let instance = rd::rd_kafka_MemberDescription_group_instance_id(m);
+                Member {
+                    member_id: cstr(rd::rd_kafka_MemberDescription_consumer_id(m)),
+                    group_instance_id: (!instance.is_null()).then(|| cstr(instance)),
+                    client_id: cstr(rd::rd_kafka_MemberDescription_client_id(m)),
+                    host: cstr(rd::rd_kafka_MemberDescription_host(m)),
+                }
+            })
+            .collect()
+    }
+}
+
 /// Fetches committed offsets for many groups, at most `in_flight` requests at once on one client.
 pub fn list_consumer_group_offsets<C: ClientContext>(
     client: &Client<C>,
     requests: &[OffsetsRequest],
     in_flight: usize,
     timeout: Duration,
-) -> Vec<Result<CommittedOffsets, String>> {
-    let mut out: Vec<Option<Result<CommittedOffsets, String>>> = vec![None; requests.len()];
+) -> Vec<Result<CommittedOffsets, CallError>> {
+    let mut out: Vec<Option<Result<CommittedOffsets, CallError>>> = vec![None; requests.len()];
     let rk = client.native_ptr();
     let q = Queue::new(rk);
     let deadline = Instant::now() + timeout;
@@ -442,7 +468,7 @@ pub fn list_consumer_group_offsets<C: ClientContext>(
         while next < requests.len() && outstanding < in_flight.max(1) {
             match issue(next) {
                 Ok(()) => outstanding += 1,
-                Err(e) => out[next] = Some(Err(e)),
+                Err(e) => out[next] = Some(Err(CallError::Failed(e))),
             }
             next += 1;
         }
@@ -458,19 +484,26 @@ pub fn list_consumer_group_offsets<C: ClientContext>(
         out[idx] = Some(read_group_offsets(&ev));
     }
     out.into_iter()
-        .map(|o| o.unwrap_or_else(|| Err("ListConsumerGroupOffsets timed out".into())))
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                Err(CallError::Failed(
+                    "ListConsumerGroupOffsets timed out".into(),
+                ))
+            })
+        })
         .collect()
 }
 
-fn read_group_offsets(ev: &Event) -> Result<CommittedOffsets, String> {
-    if let Some(e) = ev.error() {
+fn read_group_offsets(ev: &Event) -> Result<CommittedOffsets, CallError> {
+    if let Some(e) = ev.call_error() {
         return Err(e);
     }
     // SAFETY: a ListConsumerGroupOffsets result; arrays live as long as `ev`.
     unsafe {
         let res = rd::rd_kafka_event_ListConsumerGroupOffsets_result(ev.0);
         if res.is_null() {
-            return Err(format!("unexpected event type {}", ev.kind()));
+            let why = format!("unexpected event type {}", ev.kind());
+            return Err(CallError::Failed(why));
         }
         let mut n = 0usize;
         let groups = slice(
@@ -479,12 +512,12 @@ fn read_group_offsets(ev: &Event) -> Result<CommittedOffsets, String> {
         );
         let mut offsets = HashMap::new();
         for &g in groups {
-            if let Some(e) = error_text(rd::rd_kafka_group_result_error(g)) {
+            if let Some(e) = error_of(rd::rd_kafka_group_result_error(g)) {
                 return Err(e);
             }
             for (t, p, off, err) in read_partitions(rd::rd_kafka_group_result_partitions(g)) {
                 if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-                    return Err(format!("{t}/{p}: {}", err_name(err)));
+                    return Err(call_error(err, format!("{t}/{p}: {}", err_name(err))));
                 }
                 // -1001 (invalid) means "no commit": not a lag of anything.
                 if off >= 0 {
