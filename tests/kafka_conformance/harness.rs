@@ -111,8 +111,14 @@ pub fn ktool_as(config: &str, args: &[&str]) -> Result<Value, (i32, String)> {
     if !out.status.success() {
         return Err((out.status.code().unwrap_or(-1), stderr));
     }
-    serde_json::from_slice(&out.stdout)
-        .map_err(|e| (0, format!("KTool printed no JSON ({e}): {stderr}")))
+    // Commands that report progress print one document per line; the last one is the result.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    serde_json::from_str(last).map_err(|e| (0, format!("KTool printed no JSON ({e}): {stderr}")))
 }
 
 /// Runs KTool as the privileged PLAINTEXT admin; panics on failure.

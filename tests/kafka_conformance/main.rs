@@ -6,8 +6,10 @@ mod harness;
 mod lagwatch;
 mod truth;
 
+mod access;
 mod classic;
 mod groups;
+mod logs;
 
 use std::time::Duration;
 

@@ -141,7 +141,12 @@ pub fn assert_conforms(m: &Samples, status: &Value, truth: &Truth) {
             .filter(|(tp, _)| truth.logs.contains_key(*tp))
             .collect();
         let g = group_json(status, group);
+        let reported = samples_of(m, "lagwatch_group_partition_lag", &[c, ("group", group)]);
         if watched.is_empty() {
+            assert!(
+                reported.is_empty(),
+                "{group} has no commit, lagwatch says {reported:?}"
+            );
             continue;
         }
         let g = g.unwrap_or_else(|| panic!("lagwatch does not report group {group}: {status}"));
@@ -190,9 +195,9 @@ pub fn assert_conforms(m: &Samples, status: &Value, truth: &Truth) {
             assert_eq!(jp["log_start"], log.earliest, "status log start of {what}");
             seen += 1;
         }
-        let reported = samples_of(m, "lagwatch_group_partition_lag", &[c, ("group", group)]).len();
         assert_eq!(
-            reported, seen,
+            reported.len(),
+            seen,
             "{group}: lagwatch reports other partitions than the broker: {g}"
         );
         assert_eq!(g["lag"], total, "status total lag of {group}");
