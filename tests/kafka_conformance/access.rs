@@ -9,7 +9,7 @@ use crate::truth::group_json;
 /// not marked partial because of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_group_is_unauthorized_not_zero_lag() {
-    let _brokers = shared();
+    let _brokers = shared().await;
     let id = unique("acl");
     let (allowed, denied) = (format!("allowed-{id}"), format!("denied-{id}"));
     let topic = format!("{allowed}-t");

@@ -12,7 +12,7 @@ const JOIN: Duration = Duration::from_secs(90);
 /// arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classic_group_stable_with_members_then_empty_keeps_lag() {
-    let _brokers = shared();
+    let _brokers = shared().await;
     let p = unique("classic");
     let (topic, group) = (format!("{p}-t"), format!("{p}-g"));
     ktool(&["create-topic", "--topic", &topic, "--partitions", "3"]);

@@ -11,7 +11,7 @@ const JOIN: Duration = Duration::from_secs(90);
 /// lag exact, though the classic DescribeGroups cannot describe it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kip848_consumer_group_listed_described_and_exact() {
-    let _brokers = shared();
+    let _brokers = shared().await;
     let p = unique("kip848");
     let (topic, group) = (format!("{p}-t"), format!("{p}-g"));
     ktool(&["create-topic", "--topic", &topic, "--partitions", "2"]);
@@ -44,7 +44,7 @@ async fn kip848_consumer_group_listed_described_and_exact() {
 /// A deleted group disappears on the next poll: no stale lag survives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_group_disappears() {
-    let _brokers = shared();
+    let _brokers = shared().await;
     let p = unique("delgroup");
     let (topic, group) = (format!("{p}-t"), format!("{p}-g"));
     ktool(&["create-topic", "--topic", &topic, "--partitions", "2"]);

@@ -6,11 +6,11 @@
 
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const PREFIX: &str = "LAGWATCH_TEST_KAFKA_";
@@ -63,11 +63,6 @@ impl Env {
     pub fn plaintext(&self) -> &str {
         self.get("PLAINTEXT")
     }
-
-    /// A client property file of `client/`, e.g. `sasl_plaintext-scram-sha-512-limited`.
-    pub fn client_config(&self, name: &str) -> String {
-        format!("{}/{name}.properties", self.get("CLIENT_CONFIG_DIR"))
-    }
 }
 
 /// A name no other test (or earlier run on the same cluster) uses.
@@ -81,18 +76,14 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
 }
 
-/// Tests that stop a broker take this exclusively; every other test holds it shared, so a
-/// stopped broker never disturbs them.
-static BROKERS: RwLock<()> = RwLock::new(());
+/// Tests that stop a broker are to take this exclusively (`BROKERS.write()`; none does yet);
+/// every other test holds it shared, so a stopped broker never disturbs them. tokio's lock:
+/// the guard is held across awaits, and each test has its own runtime.
+static BROKERS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// Held by every test that needs all brokers up.
-pub fn shared() -> RwLockReadGuard<'static, ()> {
-    BROKERS.read().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Held by the test that stops a broker.
-pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    BROKERS.write().unwrap_or_else(|p| p.into_inner())
+pub async fn shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    BROKERS.read().await
 }
 
 fn ktool_command(config: &str, args: &[&str]) -> Command {
@@ -178,12 +169,6 @@ impl Proc {
                 }
             }
         }
-    }
-
-    /// Writes one line to its stdin (`commit`, `abort`).
-    pub fn say(&mut self, line: &str) {
-        let stdin = self.child.stdin.as_mut().expect("piped stdin");
-        writeln!(stdin, "{line}").expect("ktool stdin");
     }
 
     /// Closes stdin and waits (a held consumer leaves its group cleanly).

@@ -11,7 +11,7 @@ use std::time::Duration;
 /// lag = HW − committed, exactly, and the log end is the HW, not the LSO.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_lag_is_measured_to_the_high_watermark() {
-    let _brokers = shared();
+    let _brokers = shared().await;
     let p = unique("txn");
     let (topic, group) = (format!("{p}-t"), format!("{p}-g"));
     ktool(&["create-topic", "--topic", &topic, "--partitions", "1"]);
@@ -84,7 +84,7 @@ async fn transactions_lag_is_measured_to_the_high_watermark() {
 /// log start − committed and the reason `data_loss` fires.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_records_past_the_commit_is_data_loss() {
-    let _brokers = shared();
+    let _brokers = shared().await;
     let p = unique("delrec");
     let (topic, group) = (format!("{p}-t"), format!("{p}-g"));
     ktool(&["create-topic", "--topic", &topic, "--partitions", "2"]);
@@ -133,7 +133,7 @@ async fn delete_records_past_the_commit_is_data_loss() {
 /// topic survives (the broker drops them), and the new log offsets are reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recreated_topic_keeps_no_stale_offsets() {
-    let _brokers = shared();
+    let _brokers = shared().await;
     let p = unique("recreate");
     let (topic, group) = (format!("{p}-t"), format!("{p}-g"));
     ktool(&["create-topic", "--topic", &topic, "--partitions", "2"]);
