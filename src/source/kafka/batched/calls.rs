@@ -38,9 +38,10 @@ impl Batched {
             .collect())
     }
 
-    /// State and member count of each group, one DescribeGroups per coordinator. A group
-    /// the classic API cannot describe (KIP-848 groups answer GROUP_ID_NOT_FOUND) comes
-    /// back as an error; the caller asks librdkafka for those.
+    /// State and members of each group, one DescribeGroups per coordinator. A KIP-848
+    /// group comes back as Dead without an error from Kafka 4.4 at v5 (GROUP_ID_NOT_FOUND
+    /// only at v6+; other brokers may send that error): the caller asks librdkafka for
+    /// groups listed alive but described Dead, and for errors.
     pub fn describe(
         &mut self,
         brokers: &[Broker],
