@@ -119,10 +119,12 @@ pub async fn poll_once(
             }
             let now = crate::runtime::now();
             let view = Arc::new(model.update(&snap, now));
+            let details = Arc::new(crate::view::KafkaDetails::of(&snap));
             let new_fault = (!snap.errors.is_empty()).then(|| Fault::partial(&snap));
             report_fault(&ctx.cluster, fault, new_fault);
             ctx.state.update(&ctx.cluster, |s| {
                 s.view = Some(view.clone());
+                s.details = Some(details);
                 s.up = true;
                 s.polled = true;
                 s.last_success = Some(snap.taken_at);

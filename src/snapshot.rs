@@ -150,6 +150,52 @@ impl GroupSnapshot {
     }
 }
 
+/// One member of a consumer group, as its coordinator describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Member {
+    /// The id the coordinator gave the member.
+    pub member_id: String,
+    /// The static membership id (`group.instance.id`), if the member set one.
+    pub group_instance_id: Option<String>,
+    /// The client's `client.id`.
+    pub client_id: String,
+    /// The client's host as the broker saw it (`/127.0.0.1`).
+    pub host: String,
+}
+
+/// The kind of resource an authorization error is about (Kafka's ACL resource types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceType {
+    /// A consumer or share group.
+    Group,
+    /// A topic.
+    Topic,
+    /// The cluster (e.g. ListGroups without Describe on it).
+    Cluster,
+}
+
+impl ResourceType {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Group => "group",
+            ResourceType::Topic => "topic",
+            ResourceType::Cluster => "cluster",
+        }
+    }
+}
+
+/// A resource the principal is not allowed to read: reported as such, never as zero lag
+/// and never as gone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct Unauthorized {
+    /// Group, topic or cluster.
+    pub resource_type: ResourceType,
+    /// Its name.
+    pub name: String,
+}
+
 /// The stage of a poll that failed, used as the `stage` label of error counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -211,6 +257,10 @@ pub struct Snapshot {
     pub errors: Vec<PollError>,
     /// Groups whose offsets could not be read this poll: their previous values are kept.
     pub unreadable_groups: Vec<String>,
+    /// Members of each described group (kept apart from `groups`, which Spark fills too).
+    pub members: BTreeMap<String, Vec<Member>>,
+    /// Resources the principal may not describe (sorted, no repeats).
+    pub unauthorized: Vec<Unauthorized>,
 }
 
 impl Snapshot {
@@ -223,6 +273,8 @@ impl Snapshot {
             groups: BTreeMap::new(),
             errors: Vec::new(),
             unreadable_groups: Vec::new(),
+            members: BTreeMap::new(),
+            unauthorized: Vec::new(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The latest conclusions per cluster, shared between pollers and readers (HTTP, notifier).
 
-use crate::view::ClusterView;
+use crate::view::{ClusterView, KafkaDetails};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -17,6 +17,8 @@ pub struct ClusterStatus {
     pub last_success: Option<f64>,
     /// Why the last attempt failed, if it did.
     pub last_error: Option<String>,
+    /// Members and refused resources as the last poll that read anything saw them.
+    pub details: Option<Arc<KafkaDetails>>,
 }
 
 /// All clusters' status; cheap to read at scrape (clones `Arc`s under a short lock).

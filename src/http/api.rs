@@ -1,7 +1,8 @@
 //! The JSON shape shared by `/api/v1/*` and `check --output json` (schema version 1).
 
+use crate::snapshot::{Member, Unauthorized};
 use crate::state::ClusterStatus;
-use crate::view::GroupView;
+use crate::view::{GroupView, KafkaDetails};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -30,8 +31,34 @@ pub struct ClusterReport<'a> {
     pub taken_at: Option<f64>,
     /// Last error, when down.
     pub error: Option<&'a str>,
+    /// Groups and topics the principal may not describe (left out when there are none).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub unauthorized: &'a [Unauthorized],
     /// Groups with their topics and partitions.
-    pub groups: Vec<&'a GroupView>,
+    pub groups: Vec<GroupEntry<'a>>,
+}
+
+/// One group in a report: its view and, when its coordinator described it, its members.
+#[derive(Debug, Serialize)]
+pub struct GroupEntry<'a> {
+    /// State, lag, status, topics and partitions.
+    #[serde(flatten)]
+    pub view: &'a GroupView,
+    /// Members with client id and host; absent when the group was not described (Spark
+    /// queries, a failed describe), empty for a group without members.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_details: Option<&'a [Member]>,
+}
+
+impl<'a> GroupEntry<'a> {
+    fn of(view: &'a GroupView, details: Option<&'a KafkaDetails>) -> Self {
+        GroupEntry {
+            view,
+            member_details: details
+                .and_then(|d| d.members.get(&view.group))
+                .map(Vec::as_slice),
+        }
+    }
 }
 
 /// `GET /api/v1/clusters/{cluster}/groups/{group}`.
@@ -44,7 +71,7 @@ pub struct GroupReport<'a> {
     /// Last poll reached the cluster.
     pub up: bool,
     /// The group.
-    pub group: &'a GroupView,
+    pub group: GroupEntry<'a>,
 }
 
 /// Builds the status report of all clusters.
@@ -59,10 +86,20 @@ pub fn status_report(clusters: &BTreeMap<String, ClusterStatus>) -> StatusReport
                 partial: s.view.as_ref().is_some_and(|v| v.partial),
                 taken_at: s.view.as_ref().map(|v| v.taken_at),
                 error: s.last_error.as_deref(),
+                unauthorized: s
+                    .details
+                    .as_deref()
+                    .map(|d| d.unauthorized.as_slice())
+                    .unwrap_or_default(),
                 groups: s
                     .view
                     .as_ref()
-                    .map(|v| v.groups.iter().collect())
+                    .map(|v| {
+                        v.groups
+                            .iter()
+                            .map(|g| GroupEntry::of(g, s.details.as_deref()))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             })
             .collect(),
@@ -70,11 +107,15 @@ pub fn status_report(clusters: &BTreeMap<String, ClusterStatus>) -> StatusReport
 }
 
 /// Builds the report of one group.
-pub fn group_report<'a>(cluster: &'a str, s: &ClusterStatus, g: &'a GroupView) -> GroupReport<'a> {
+pub fn group_report<'a>(
+    cluster: &'a str,
+    s: &'a ClusterStatus,
+    g: &'a GroupView,
+) -> GroupReport<'a> {
     GroupReport {
         schema_version: SCHEMA_VERSION,
         cluster,
         up: s.up,
-        group: g,
+        group: GroupEntry::of(g, s.details.as_deref()),
     }
 }

@@ -31,14 +31,14 @@ impl ViewCollector {
 
 /// A sample value: offsets and counts stay exact integers (f64 would round above 2^53).
 #[derive(Clone, Copy)]
-enum Num {
+pub(super) enum Num {
     I(i64),
     F(f64),
 }
 
-type Label<'a> = (&'static str, Cow<'a, str>);
+pub(super) type Label<'a> = (&'static str, Cow<'a, str>);
 
-fn b(s: &str) -> Cow<'_, str> {
+pub(super) fn b(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
 
@@ -48,7 +48,7 @@ fn part(p: i32) -> Cow<'static, str> {
 
 /// Encodes one gauge family from `rows`; a family with no sample is left out entirely, so
 /// a scrape shows nothing that is not known.
-fn family<'v, R: Copy, const N: usize>(
+pub(super) fn family<'v, R: Copy, const N: usize>(
     enc: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -177,7 +177,8 @@ impl Collector for ViewCollector {
             .iter()
             .filter_map(|(n, s)| s.view.as_deref().map(|v| (n.as_str(), v)))
             .collect();
-        encode_views(&views, e)
+        encode_views(&views, e)?;
+        super::details::encode(&clusters, e)
     }
 }
 

@@ -2,6 +2,7 @@
 //! from the latest views so deleted groups and topics vanish with no stale series.
 
 mod collector;
+mod details;
 mod stream;
 
 pub use collector::ViewCollector;
@@ -46,6 +47,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "lagwatch_group_max_lag_seconds",
     "lagwatch_group_status",
     "lagwatch_spark_last_commit_age_seconds",
+    "lagwatch_unauthorized",
     "lagwatch_notifications_total",
     "lagwatch_notifier_queue_length",
     "lagwatch_notifier_oldest_pending_timestamp_seconds",

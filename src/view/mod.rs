@@ -4,7 +4,9 @@
 use crate::snapshot::{GroupSource, GroupState, PollError, Timestamp};
 use serde::{Deserialize, Serialize};
 
+mod details;
 pub mod text;
+pub use details::KafkaDetails;
 use std::sync::Arc;
 
 /// Health of a group×topic or group.

@@ -11,6 +11,7 @@ mod support;
 mod cli;
 mod faults;
 mod http;
+mod kafka;
 mod model;
 mod notify;
 mod shipped;

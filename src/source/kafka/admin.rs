@@ -91,8 +91,8 @@ pub fn list_consumer_group_offsets<C: ClientContext>(
     requests: &[OffsetsRequest],
     in_flight: usize,
     timeout: Duration,
-) -> Vec<Result<CommittedOffsets, String>> {
-    let mut out: Vec<Option<Result<CommittedOffsets, String>>> = vec![None; requests.len()];
+) -> Vec<Result<CommittedOffsets, CallError>> {
+    let mut out: Vec<Option<Result<CommittedOffsets, CallError>>> = vec![None; requests.len()];
     let admin = Admin::new(client);
     let until = Instant::now() + timeout;
     let mut next = 0usize;
@@ -101,7 +101,7 @@ pub fn list_consumer_group_offsets<C: ClientContext>(
         while next < requests.len() && outstanding < in_flight.max(1) {
             match admin.group_offsets(&requests[next], timeout, next) {
                 Ok(()) => outstanding += 1,
-                Err(e) => out[next] = Some(Err(e)),
+                Err(e) => out[next] = Some(Err(CallError::Failed(e))),
             }
             next += 1;
         }
@@ -117,7 +117,13 @@ pub fn list_consumer_group_offsets<C: ClientContext>(
         out[idx] = Some(ev.group_offsets());
     }
     out.into_iter()
-        .map(|o| o.unwrap_or_else(|| Err("ListConsumerGroupOffsets timed out".into())))
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                Err(CallError::Failed(
+                    "ListConsumerGroupOffsets timed out".into(),
+                ))
+            })
+        })
         .collect()
 }
 

@@ -13,7 +13,7 @@ pub mod types;
 
 use super::ReadError;
 use crate::config::ClusterConfig;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, Unauthorized};
 use describe_cache::DescribeCache;
 use poll::BatchedState;
 use rdkafka::admin::AdminClient;
@@ -32,6 +32,8 @@ pub struct KafkaReader {
     describe_cache: Arc<DescribeCache>,
     // Batched offset requests, when the cluster is plaintext and the config allows them.
     batched: Option<Arc<Mutex<BatchedState>>>,
+    // What the principal was refused last poll: a change is logged once, not every poll.
+    refused: Arc<Mutex<Vec<Unauthorized>>>,
 }
 
 /// Proof that this reader's previous poll has finished; clears the flag when dropped,
@@ -75,6 +77,7 @@ impl KafkaReader {
             busy: Arc::new(AtomicBool::new(false)),
             describe_cache: Arc::new(DescribeCache::default()),
             batched: poll::batched_allowed(&cfg).then(|| Arc::new(Mutex::new(BatchedState::new()))),
+            refused: Arc::default(),
             cfg,
         })
     }
@@ -94,13 +97,39 @@ impl KafkaReader {
         let admin = self.admin.clone();
         let cache = self.describe_cache.clone();
         let batched = self.batched.clone();
+        let refused = self.refused.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            poll::read(&cfg, admin.inner(), &cache, batched.as_deref())
+            let snap = poll::read(&cfg, admin.inner(), &cache, batched.as_deref())?;
+            log_refusals(&cfg.name, &refused, &snap.unauthorized);
+            Ok(snap)
         })
         .await
         .unwrap_or_else(|e| Err(ReadError::Task(e.to_string())))
     }
+}
+
+/// Logs the refused resources when they differ from last poll's (one line per change).
+fn log_refusals(cluster: &str, last: &Mutex<Vec<Unauthorized>>, now: &[Unauthorized]) {
+    let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+    if last.as_slice() == now {
+        return;
+    }
+    let names: Vec<String> = now
+        .iter()
+        .map(|u| format!("{} {}", u.resource_type.as_str(), u.name))
+        .collect();
+    if names.is_empty() {
+        tracing::info!(cluster, "no longer refused anything it watches");
+    } else {
+        tracing::warn!(
+            cluster,
+            "not authorized to describe {} (reported as lagwatch_unauthorized, not as lag): {}",
+            names.len(),
+            names.join(", ")
+        );
+    }
+    *last = now.to_vec();
 }
 
 /// librdkafka may echo a property value in its error; never let a secret through.

@@ -8,7 +8,8 @@ use super::describe_cache::DescribeCache;
 use super::types::{CallError, GroupDescription, OffsetSpec, OffsetsRequest};
 use crate::config::ClusterConfig;
 use crate::snapshot::{
-    GroupSnapshot, GroupState, PartitionOffsets, PollError, Snapshot, Stage, TopicPartition,
+    GroupSnapshot, GroupState, PartitionOffsets, PollError, ResourceType, Snapshot, Stage,
+    TopicPartition, Unauthorized,
 };
 use crate::source::ReadError;
 use rdkafka::client::{Client, DefaultClientContext};
@@ -67,6 +68,8 @@ pub(super) fn read(
     let requests = p.groups(describe_cache);
     p.committed(&requests);
     p.log_offsets();
+    p.snap.unauthorized.sort();
+    p.snap.unauthorized.dedup();
     Ok(p.snap)
 }
 
@@ -150,6 +153,26 @@ impl<'a> Poll<'a> {
         });
     }
 
+    /// Records a group the principal may not describe; true if `e` says so. Such a group
+    /// is left out of the snapshot: it has no lag to report, zero or otherwise.
+    fn unauthorized_group(&mut self, group: &str, e: &CallError) -> bool {
+        match e {
+            CallError::Unauthorized {
+                resource: ResourceType::Group,
+                ..
+            } => {
+                self.snap.groups.remove(group);
+                self.snap.members.remove(group);
+                self.snap.unauthorized.push(Unauthorized {
+                    resource_type: ResourceType::Group,
+                    name: group.to_owned(),
+                });
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn deadline(&self) -> Instant {
         Instant::now() + self.cfg.poll_timeout
     }
@@ -190,6 +213,7 @@ impl<'a> Poll<'a> {
         listed: &HashMap<String, GroupState>,
     ) -> HashMap<String, Result<GroupDescription, CallError>> {
         let now = Instant::now();
+        let listed_alive = |n: &str| listed.get(n).is_some_and(|s| *s != GroupState::Dead);
         let mut per_group = cache.stale(names, listed, now);
         let mut descriptions = HashMap::new();
         let deadline = self.deadline();
@@ -199,8 +223,16 @@ impl<'a> Poll<'a> {
                     per_group.clear();
                     for (name, r) in found {
                         match r {
-                            Ok(desc) => {
-                                descriptions.insert(name, Ok(desc));
+                            // DescribeGroups v5 answers "Dead" without an error for a
+                            // KIP-848 group (only v6 says GROUP_ID_NOT_FOUND): a group
+                            // listed alive but described Dead goes to librdkafka, which
+                            // uses ConsumerGroupDescribe.
+                            Ok(d) if d.state == GroupState::Dead && listed_alive(&name) => {
+                                per_group.push(name)
+                            }
+                            // Refused is refused: librdkafka would be refused too.
+                            Ok(_) | Err(CallError::Unauthorized { .. }) => {
+                                descriptions.insert(name, r);
                             }
                             Err(_) => per_group.push(name),
                         }
@@ -226,10 +258,18 @@ impl<'a> Poll<'a> {
         for (i, name) in names.iter().enumerate() {
             let listed = || states.get(name).copied().unwrap_or_default();
             let (state, members) = match descriptions.get(name) {
-                Some(Ok(d)) => (d.state, Some(d.members)),
+                Some(Ok(d)) => {
+                    self.snap
+                        .members
+                        .insert(name.clone(), d.member_list.clone());
+                    (d.state, Some(d.members))
+                }
                 Some(Err(CallError::Unsupported(_))) => (listed(), None),
-                Some(Err(CallError::Failed(e))) => {
-                    self.error(Stage::DescribeGroups, Some(name.clone()), e.clone());
+                Some(Err(e)) => {
+                    if self.unauthorized_group(name, e) {
+                        continue;
+                    }
+                    self.error(Stage::DescribeGroups, Some(name.clone()), e.to_string());
                     (listed(), None)
                 }
                 None => (listed(), None),
@@ -289,7 +329,11 @@ impl<'a> Poll<'a> {
                     }
                 }
                 Err(e) => {
-                    self.error(Stage::CommittedOffsets, Some(req.group.clone()), e);
+                    if self.unauthorized_group(&req.group, &e) {
+                        continue;
+                    }
+                    let message = e.to_string();
+                    self.error(Stage::CommittedOffsets, Some(req.group.clone()), message);
                     self.snap.unreadable_groups.push(req.group.clone());
                 }
             }
@@ -375,55 +419,4 @@ impl<'a> Poll<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cluster(batched: bool, client: &[(&str, &str)]) -> ClusterConfig {
-        let mut c = crate::config::from_str(
-            "t.yaml",
-            "clusters: [{name: c, bootstrap_servers: 'h:1'}]",
-            &|_| None,
-        )
-        .expect("config")
-        .clusters
-        .remove(0);
-        c.batched_offsets = batched;
-        c.client = client
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        c
-    }
-
-    /// Why, `batched_offsets`, `client:` properties, whether the batched path is used.
-    type Case<'a> = (&'a str, bool, &'a [(&'a str, &'a str)], bool);
-
-    #[test]
-    fn batched_requests_only_on_plaintext_clusters_that_allow_them() {
-        let cases: &[Case<'_>] = &[
-            ("default: plaintext, allowed", true, &[], true),
-            (
-                "plaintext spelled out, any case",
-                true,
-                &[("security.protocol", "PLAINTEXT")],
-                true,
-            ),
-            (
-                "TLS needs librdkafka",
-                true,
-                &[("security.protocol", "SSL")],
-                false,
-            ),
-            (
-                "SASL needs librdkafka",
-                true,
-                &[("security.protocol", "sasl_plaintext")],
-                false,
-            ),
-            ("switched off in the config", false, &[], false),
-        ];
-        for (why, batched, client, want) in cases {
-            assert_eq!(batched_allowed(&cluster(*batched, client)), *want, "{why}");
-        }
-    }
-}
+mod tests;

@@ -39,6 +39,7 @@ fn clusters(up: bool) -> BTreeMap<String, ClusterStatus> {
         polled: true,
         last_success: Some(1_010.0),
         last_error: None,
+        details: None,
     };
     if !up {
         c.last_error = Some("poll did not finish within 1s".to_owned());

@@ -3,7 +3,7 @@
 use super::wire::conn::{Request, Response};
 use super::wire::messages::{self as msg, GroupFetch};
 use super::{Batched, Broker, Committed, Outcome, Unsupported, GROUPS_PER_FETCH};
-use crate::source::kafka::types::{GroupDescription, ListOffsetsResult, OffsetsRequest};
+use crate::source::kafka::types::{CallError, GroupDescription, ListOffsetsResult, OffsetsRequest};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -33,20 +33,21 @@ impl Batched {
             .map(|r| match got.remove(&r.group) {
                 Some(Ok(g)) => group_offsets(g),
                 Some(Err(e)) => Err(e),
-                None => Err("no answer".into()),
+                None => Err(CallError::Failed("no answer".into())),
             })
             .collect())
     }
 
-    /// State and member count of each group, one DescribeGroups per coordinator. A group
-    /// the classic API cannot describe (KIP-848 groups answer GROUP_ID_NOT_FOUND) comes
-    /// back as an error; the caller asks librdkafka for those.
+    /// State and members of each group, one DescribeGroups per coordinator. A KIP-848
+    /// group comes back as Dead without an error from Kafka 4.4 at v5 (GROUP_ID_NOT_FOUND
+    /// only at v6+; other brokers may send that error): the caller asks librdkafka for
+    /// groups listed alive but described Dead, and for errors.
     pub fn describe(
         &mut self,
         brokers: &[Broker],
         groups: &[String],
         deadline: Instant,
-    ) -> Result<HashMap<String, Result<GroupDescription, String>>, Unsupported> {
+    ) -> Result<HashMap<String, Result<GroupDescription, CallError>>, Unsupported> {
         let names: Vec<&str> = groups.iter().map(String::as_str).collect();
         let build = |groups: &[&str]| {
             groups
@@ -67,6 +68,7 @@ impl Batched {
                         name: g.group.clone(),
                         state: g.state,
                         members: g.members,
+                        member_list: g.member_list,
                     };
                     (g.group, g.error_code, d)
                 })
@@ -202,15 +204,17 @@ fn fetch_requests(groups: &[&str], requests: &HashMap<&str, &OffsetsRequest>) ->
 /// and "no commit" (-1) is left out.
 fn group_offsets(g: msg::GroupCommitted) -> Committed {
     if g.error_code != 0 {
-        return Err(format!("OffsetFetch: {}", msg::error_name(g.error_code)));
+        let why = format!("OffsetFetch: {}", msg::error_name(g.error_code));
+        return Err(CallError::from_code(i32::from(g.error_code), why));
     }
     if let Some(p) = g.partitions.iter().find(|p| p.error_code != 0) {
-        return Err(format!(
+        let why = format!(
             "{}/{}: {}",
             p.topic,
             p.partition,
             msg::error_name(p.error_code)
-        ));
+        );
+        return Err(CallError::from_code(i32::from(p.error_code), why));
     }
     // Moved, not cloned: one string per partition per poll is enough.
     Ok(g.partitions

@@ -14,7 +14,7 @@ pub mod wire;
 use self::wire::conn::{Conn, Request, Response};
 use self::wire::messages as msg;
 use self::wire::WireError;
-use super::types::CommittedOffsets;
+use super::types::{CallError, CommittedOffsets};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -64,7 +64,7 @@ pub struct Batched {
     coordinators: HashMap<String, (Broker, Instant)>,
 }
 
-type Committed = Result<CommittedOffsets, String>;
+type Committed = Result<CommittedOffsets, CallError>;
 
 impl Batched {
     /// No connections yet; they are opened on first use.
@@ -217,8 +217,8 @@ impl Batched {
         deadline: Instant,
         build: impl Fn(&[&str]) -> Vec<Request>,
         decode: impl Fn(&Response) -> Result<Vec<(String, i16, T)>, WireError>,
-    ) -> Result<HashMap<String, Result<T, String>>, Unsupported> {
-        let mut out: HashMap<String, Result<T, String>> = HashMap::with_capacity(groups.len());
+    ) -> Result<HashMap<String, Result<T, CallError>>, Unsupported> {
+        let mut out: HashMap<String, Result<T, CallError>> = HashMap::with_capacity(groups.len());
         for round in 0..2 {
             let last = round == 1;
             let now = Instant::now();
@@ -247,7 +247,7 @@ impl Batched {
                         }
                         Err(e) => {
                             self.coordinators.remove(&g);
-                            out.insert(g, Err(e));
+                            out.insert(g, Err(CallError::Failed(e)));
                         }
                     }
                 }
@@ -260,7 +260,8 @@ impl Batched {
                 match self.coordinators.get(g) {
                     Some((b, _)) => by_coord.entry(b.clone()).or_default().push(g),
                     None => {
-                        out.insert(g.to_owned(), Err("no coordinator".into()));
+                        let e = CallError::Failed("no coordinator".into());
+                        out.insert(g.to_owned(), Err(e));
                     }
                 }
             }
@@ -276,7 +277,8 @@ impl Batched {
                         for g in gs {
                             self.coordinators.remove(*g);
                             if last {
-                                out.insert((*g).to_owned(), Err(format!("{api}: {e}")));
+                                let e = CallError::Failed(format!("{api}: {e}"));
+                                out.insert((*g).to_owned(), Err(e));
                             }
                         }
                         continue;
@@ -287,7 +289,7 @@ impl Batched {
                     let decoded = match decode(r) {
                         Ok(d) => d,
                         Err(e) => {
-                            let why = format!("{api} from {}: {e}", b.key());
+                            let why = CallError::Failed(format!("{api} from {}: {e}", b.key()));
                             for g in gs {
                                 out.entry((*g).to_owned())
                                     .or_insert_with(|| Err(why.clone()));
@@ -305,15 +307,17 @@ impl Batched {
                         let v = if code == 0 {
                             Ok(value)
                         } else {
-                            Err(format!("{api}: {}", msg::error_name(code)))
+                            let why = format!("{api}: {}", msg::error_name(code));
+                            Err(CallError::from_code(i32::from(code), why))
                         };
                         out.insert(g, v);
                     }
                 }
                 if last {
                     for g in gs {
-                        out.entry((*g).to_owned())
-                            .or_insert_with(|| Err("group missing from the answer".into()));
+                        out.entry((*g).to_owned()).or_insert_with(|| {
+                            Err(CallError::Failed("group missing from the answer".into()))
+                        });
                     }
                 }
             }

@@ -4,6 +4,7 @@
 
 use super::wire::codec::{Reader, Writer};
 use super::*;
+use crate::snapshot::ResourceType;
 use crate::source::kafka::types::OffsetsRequest;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -295,9 +296,26 @@ fn errors_are_per_group_and_a_broken_answer_is_an_error_not_a_panic() {
         .committed(std::slice::from_ref(&b), &reqs, soon())
         .unwrap();
     let auth = got[0].as_ref().unwrap_err();
-    assert!(auth.contains("GROUP_AUTHORIZATION_FAILED"), "{auth}");
+    assert!(
+        matches!(
+            auth,
+            CallError::Unauthorized {
+                resource: ResourceType::Group,
+                ..
+            }
+        ),
+        "classified by its code: {auth:?}"
+    );
+    assert!(
+        auth.to_string().contains("GROUP_AUTHORIZATION_FAILED"),
+        "{auth}"
+    );
     let part = got[1].as_ref().unwrap_err();
-    assert!(part.contains("t/0: UNKNOWN_TOPIC_OR_PARTITION"), "{part}");
+    assert!(matches!(part, CallError::Failed(_)), "{part:?}");
+    assert!(
+        part.to_string().contains("t/0: UNKNOWN_TOPIC_OR_PARTITION"),
+        "{part}"
+    );
 
     let (earliest, latest) = d
         .log_offsets(

@@ -1,6 +1,9 @@
 //! Reading admin answers: everything is copied into owned values while the event lives.
 
-use super::{cstr, err_name, error_of, error_text, read_partitions, slice, state_name, Event};
+use super::{
+    call_error, cstr, err_name, error_of, error_text, read_partitions, slice, state_name, Event,
+};
+use crate::snapshot::Member;
 use crate::source::kafka::types::{
     CallError, CommittedOffsets, GroupDescription, GroupListing, ListOffsetsResult,
 };
@@ -65,6 +68,7 @@ impl Event {
                         name: name.clone(),
                         state: state_name(rd::rd_kafka_ConsumerGroupDescription_state(g)),
                         members: rd::rd_kafka_ConsumerGroupDescription_member_count(g) as u32,
+                        member_list: members_of(g),
                     }),
                 };
                 out.push((name, r));
@@ -74,15 +78,16 @@ impl Event {
     }
 
     /// A ListConsumerGroupOffsets answer: the group's committed offsets.
-    pub(in crate::source::kafka) fn group_offsets(&self) -> Result<CommittedOffsets, String> {
-        if let Some(e) = self.error() {
+    pub(in crate::source::kafka) fn group_offsets(&self) -> Result<CommittedOffsets, CallError> {
+        if let Some(e) = self.call_error() {
             return Err(e);
         }
         // SAFETY: a ListConsumerGroupOffsets result; arrays live as long as `ev`.
         unsafe {
             let res = rd::rd_kafka_event_ListConsumerGroupOffsets_result(self.0);
             if res.is_null() {
-                return Err(format!("unexpected event type {}", self.kind()));
+                let why = format!("unexpected event type {}", self.kind());
+                return Err(CallError::Failed(why));
             }
             let mut n = 0usize;
             let groups = slice(
@@ -91,12 +96,12 @@ impl Event {
             );
             let mut offsets = HashMap::new();
             for &g in groups {
-                if let Some(e) = error_text(rd::rd_kafka_group_result_error(g)) {
+                if let Some(e) = error_of(rd::rd_kafka_group_result_error(g)) {
                     return Err(e);
                 }
                 for (t, p, off, err) in read_partitions(rd::rd_kafka_group_result_partitions(g)) {
                     if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-                        return Err(format!("{t}/{p}: {}", err_name(err)));
+                        return Err(call_error(err, format!("{t}/{p}: {}", err_name(err))));
                     }
                     // -1001 (invalid) means "no commit": not a lag of anything.
                     if off >= 0 {
@@ -142,5 +147,29 @@ impl Event {
             }
         }
         Ok(())
+    }
+}
+
+/// Copies the members of a group description.
+///
+/// # Safety
+/// `g` points to a group description owned by an event that stays alive for this call.
+unsafe fn members_of(g: *const rd::rd_kafka_ConsumerGroupDescription_t) -> Vec<Member> {
+    // SAFETY: `g` is alive per this function's contract; every member pointer below
+    // `member_count` is valid while it is, and its strings are copied at once.
+    unsafe {
+        (0..rd::rd_kafka_ConsumerGroupDescription_member_count(g))
+            .map(|i| rd::rd_kafka_ConsumerGroupDescription_member(g, i))
+            .filter(|m| !m.is_null())
+            .map(|m| {
+                let instance = rd::rd_kafka_MemberDescription_group_instance_id(m);
+                Member {
+                    member_id: cstr(rd::rd_kafka_MemberDescription_consumer_id(m)),
+                    group_instance_id: (!instance.is_null()).then(|| cstr(instance)),
+                    client_id: cstr(rd::rd_kafka_MemberDescription_client_id(m)),
+                    host: cstr(rd::rd_kafka_MemberDescription_host(m)),
+                }
+            })
+            .collect()
     }
 }

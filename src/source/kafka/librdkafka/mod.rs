@@ -228,7 +228,8 @@ fn call_error(code: rd::rd_kafka_resp_err_t, text: String) -> CallError {
         E::RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION | E::RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE => {
             CallError::Unsupported(text)
         }
-        _ => CallError::Failed(text),
+        // librdkafka's broker error codes are Kafka's (authorization: 29-31).
+        _ => CallError::from_code(code as i32, text),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::codec::{Reader, Writer};
 use super::WireError;
-use crate::snapshot::GroupState;
+use crate::snapshot::{GroupState, Member};
 use std::collections::HashMap;
 
 /// API key of ListOffsets.
@@ -286,6 +286,8 @@ pub struct DescribedGroup {
     pub state: GroupState,
     /// Number of members.
     pub members: u32,
+    /// The members (ids, client ids and hosts; metadata and assignment are skipped).
+    pub member_list: Vec<Member>,
 }
 
 /// Decodes a DescribeGroups v5 response body.
@@ -300,14 +302,21 @@ pub fn describe_groups_response(r: &mut Reader<'_>) -> Result<Vec<DescribedGroup
         r.compact_string("protocol_type")?;
         r.compact_string("protocol_data")?;
         let members = r.compact_array_len("members", 7)?;
+        let mut member_list = Vec::with_capacity(members);
         for _ in 0..members {
-            r.compact_string("member_id")?;
-            r.compact_nullable_string("group_instance_id")?;
-            r.compact_string("client_id")?;
-            r.compact_string("client_host")?;
+            let member_id = r.compact_string("member_id")?;
+            let group_instance_id = r.compact_nullable_string("group_instance_id")?;
+            let client_id = r.compact_string("client_id")?;
+            let host = r.compact_string("client_host")?;
             r.skip_compact_bytes("member_metadata")?;
             r.skip_compact_bytes("member_assignment")?;
             r.skip_tags("member tags")?;
+            member_list.push(Member {
+                member_id,
+                group_instance_id,
+                client_id,
+                host,
+            });
         }
         r.i32("authorized_operations")?;
         r.skip_tags("group tags")?;
@@ -316,6 +325,7 @@ pub fn describe_groups_response(r: &mut Reader<'_>) -> Result<Vec<DescribedGroup
             error_code,
             state: GroupState::parse(&state),
             members: u32::try_from(members).unwrap_or(u32::MAX),
+            member_list,
         });
     }
     r.skip_tags("response tags")?;

@@ -210,7 +210,7 @@ fn api_versions_v0_answer_gives_ranges() {
 }
 
 #[test]
-fn describe_groups_v5_counts_members_and_keeps_librdkafka_state_names() {
+fn describe_groups_v5_reads_members_and_keeps_librdkafka_state_names() {
     assert_eq!(
         describe_groups_request(&["g"]),
         vec![2, 2, b'g', 0, 0],
@@ -253,7 +253,15 @@ fn describe_groups_v5_counts_members_and_keeps_librdkafka_state_names() {
             group: "g".into(),
             error_code: 0,
             state: GroupState::Stable,
-            members: 2
+            members: 2,
+            member_list: ["m1", "m2"]
+                .map(|m| crate::snapshot::Member {
+                    member_id: m.into(),
+                    group_instance_id: None,
+                    client_id: "client".into(),
+                    host: "/10.0.0.1".into(),
+                })
+                .to_vec(),
         }
     );
     assert_eq!(
