@@ -5,7 +5,6 @@
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,22 +13,6 @@ use std::time::{Duration, Instant};
 fn config(yaml: &str) -> lagwatch::config::Config {
     let env = |k: &str| std::env::var(k).ok();
     lagwatch::config::from_str("test.yaml", yaml, &env).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Produces one record every 20 ms to partition 0 until `stop`.
-fn produce_steadily(bs: &str, topic: &str, stop: &AtomicBool) {
-    let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bs)
-        .set("linger.ms", "0")
-        .create()
-        .expect("producer");
-    while !stop.load(Ordering::Relaxed) {
-        p.send(BaseRecord::<(), _>::to(topic).partition(0).payload("x"))
-            .map_err(|(e, _)| e)
-            .expect("send");
-        p.flush(Duration::from_secs(10)).expect("flush");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn commit(bs: &str, group: &str, topic: &str, offset: i64) {
@@ -75,7 +58,10 @@ async fn a_reload_of_the_same_cluster_keeps_its_rates_and_history() {
     let stop = Arc::new(AtomicBool::new(false));
     let producer = {
         let (bs, stop) = (bs.clone(), stop.clone());
-        std::thread::spawn(move || produce_steadily(&bs, "orders", &stop))
+        std::thread::spawn(move || {
+            let produced = std::sync::atomic::AtomicI64::new(0);
+            crate::support::produce_steadily(&bs, "orders", &produced, &stop)
+        })
     };
     commit(&bs, "billing", "orders", 0);
     // A long interval: the first view after a start is seen before the second poll.
