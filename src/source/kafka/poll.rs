@@ -204,8 +204,9 @@ impl<'a> Poll<'a> {
         (names, states, explicit)
     }
 
-    /// Descriptions of `names`: from the cache while fresh (state and members change slowly),
-    /// else batched per coordinator, else (KIP-848 groups, older brokers) from librdkafka.
+    /// Descriptions of `names`: batched per coordinator every poll where the cluster allows
+    /// it; otherwise (KIP-848 groups, older brokers, TLS/SASL) from librdkafka, one request
+    /// per group, so there from the cache while fresh (state and members change slowly).
     fn describe(
         &mut self,
         cache: &DescribeCache,
@@ -214,27 +215,32 @@ impl<'a> Poll<'a> {
     ) -> HashMap<String, Result<GroupDescription, CallError>> {
         let now = Instant::now();
         let listed_alive = |n: &str| listed.get(n).is_some_and(|s| *s != GroupState::Dead);
-        let mut per_group = cache.stale(names, listed, now);
+        let stale = cache.stale(names, listed, now);
+        let mut per_group = stale.clone();
         let mut descriptions = HashMap::new();
         let deadline = self.deadline();
-        if let Some(d) = self.batched.as_mut().filter(|_| !per_group.is_empty()) {
-            match d.batched.describe(&self.brokers, &per_group, deadline) {
+        // The batched path describes every group every poll: it costs one request per
+        // coordinator whatever the number of groups, and a cached member list would miss a
+        // member that joined between two polls without a state change (Stable -> Stable).
+        if let Some(d) = self.batched.as_mut().filter(|_| !names.is_empty()) {
+            match d.batched.describe(&self.brokers, names, deadline) {
                 Ok(found) => {
                     per_group.clear();
                     for (name, r) in found {
-                        match r {
-                            // DescribeGroups v5 answers "Dead" without an error for a
-                            // KIP-848 group (only v6 says GROUP_ID_NOT_FOUND): a group
-                            // listed alive but described Dead goes to librdkafka, which
-                            // uses ConsumerGroupDescribe.
-                            Ok(d) if d.state == GroupState::Dead && listed_alive(&name) => {
-                                per_group.push(name)
-                            }
+                        // KIP-848 groups (DescribeGroups v5 answers "Dead" without an error
+                        // for them; only v6 says GROUP_ID_NOT_FOUND) and other failures go
+                        // to librdkafka, which uses ConsumerGroupDescribe, at the cache's
+                        // pace: it costs one request per group.
+                        let to_librdkafka = match &r {
+                            Ok(d) => d.state == GroupState::Dead && listed_alive(&name),
                             // Refused is refused: librdkafka would be refused too.
-                            Ok(_) | Err(CallError::Unauthorized { .. }) => {
-                                descriptions.insert(name, r);
-                            }
-                            Err(_) => per_group.push(name),
+                            Err(CallError::Unauthorized { .. }) => false,
+                            Err(_) => true,
+                        };
+                        if !to_librdkafka {
+                            descriptions.insert(name, r);
+                        } else if stale.contains(&name) {
+                            per_group.push(name);
                         }
                     }
                 }
