@@ -358,7 +358,7 @@ fn encode_views(vs: &Views<'_>, e: &mut DescriptorEncoder) -> Result<(), Error> 
         "Total lag of the group, messages",
         groups(vs),
         gl,
-        |(_, g)| Some(Num::I(g.lag)),
+        |(_, g)| g.lag.map(Num::I),
     )?;
     family(
         e,
@@ -390,6 +390,17 @@ fn encode_views(vs: &Views<'_>, e: &mut DescriptorEncoder) -> Result<(), Error> 
         |(c, g)| [("cluster", b(c)), ("query", b(&g.group))],
         |(_, g)| match g.source {
             GroupSource::Spark => g.last_commit_age_seconds.map(Num::F),
+            GroupSource::Kafka => None,
+        },
+    )?;
+    family(
+        e,
+        "lagwatch_source_up",
+        "1 if the Spark query's checkpoint was read by the last poll, 0 if it could not be",
+        groups(vs),
+        |(c, g)| [("cluster", b(c)), ("query", b(&g.group))],
+        |(_, g)| match g.source {
+            GroupSource::Spark => Some(Num::I(i64::from(g.error.is_none()))),
             GroupSource::Kafka => None,
         },
     )

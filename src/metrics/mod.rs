@@ -47,6 +47,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "lagwatch_group_max_lag_seconds",
     "lagwatch_group_status",
     "lagwatch_spark_last_commit_age_seconds",
+    "lagwatch_source_up",
     "lagwatch_unauthorized",
     "lagwatch_notifications_total",
     "lagwatch_notifier_queue_length",

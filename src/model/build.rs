@@ -149,6 +149,7 @@ fn group_view(
         } else {
             h.step(t.status, std::mem::take(&mut t.reasons), th.for_polls)
         };
+        t.settling = h.settling();
         if parts.len() < idx.topic_len(topic) {
             reasons.push(Reason::NoCommit);
         }
@@ -156,9 +157,19 @@ fn group_view(
         t.reasons = reasons;
         topics.push(t);
     }
+    let error = faults.source_errors.get(g.name.as_str()).copied();
+    let (source_status, source_reasons) = match error {
+        Some(_) => track.source.step(
+            severity(Reason::SourceError),
+            vec![Reason::SourceError],
+            ctx.rules.for_group_topic(&g.name, "").for_polls,
+        ),
+        None => track.source.step(Status::Ok, Vec::new(), 1),
+    };
     let mut reasons: Vec<Reason> = topics
         .iter()
         .flat_map(|t| t.reasons.iter().copied())
+        .chain(source_reasons)
         .collect();
     reasons.sort_by_key(|r| (std::cmp::Reverse(severity(*r)), *r));
     reasons.dedup();
@@ -167,10 +178,18 @@ fn group_view(
         source: g.source,
         state: g.state,
         members: g.members,
-        lag: topics.iter().map(|t| t.lag).sum(),
+        lag: (!topics.is_empty()).then(|| topics.iter().map(|t| t.lag).sum()),
         max_lag_seconds: max_known(topics.iter().map(|t| t.max_lag_seconds)),
-        status: topics.iter().map(|t| t.status).max().unwrap_or_default(),
+        status: topics
+            .iter()
+            .map(|t| t.status)
+            .chain([source_status])
+            .max()
+            .unwrap_or_default(),
         reasons,
+        error: error.map(str::to_owned),
+        source_status,
+        settling: track.source.settling() || topics.iter().any(|t| t.settling),
         last_commit_age_seconds: match g.source {
             GroupSource::Spark => g.last_commit_at.map(|c| (ctx.now - c).max(0.0)),
             GroupSource::Kafka => None,
@@ -272,6 +291,7 @@ fn topic_view(
         drain_eta_seconds: drain_eta(f.lag, f.consume_rate, f.produce_rate),
         status,
         reasons,
+        settling: false,
         partitions,
     }
 }

@@ -35,9 +35,11 @@ pub fn severity(r: Reason) -> Status {
         | Reason::Stalled
         | Reason::Stopped
         | Reason::DataLoss => Status::Critical,
-        Reason::LagWarning | Reason::LowHeadroom | Reason::Rewind | Reason::BacklogReplay => {
-            Status::Warning
-        }
+        Reason::LagWarning
+        | Reason::LowHeadroom
+        | Reason::Rewind
+        | Reason::BacklogReplay
+        | Reason::SourceError => Status::Warning,
         Reason::NoCommit => Status::Ok,
     }
 }
@@ -103,6 +105,11 @@ pub fn evaluate(f: &Facts, th: &Thresholds) -> (Status, Vec<Reason>) {
 }
 
 /// Holds the reported status until a different one has held for `for_polls` polls.
+///
+/// Before anything is confirmed the report is `ok`, "settling": a status seen on the first
+/// poll after a start has to hold like any other change, so one noisy poll at start-up
+/// alerts no more than one noisy poll later. Settling is visible so the notifier does not
+/// read it as a recovery of an incident it kept across a restart.
 #[derive(Debug, Clone, Default)]
 pub struct Hysteresis {
     reported: Option<(Status, Vec<Reason>)>,
@@ -112,9 +119,8 @@ pub struct Hysteresis {
 impl Hysteresis {
     /// Feeds one poll's raw status; returns the status and reasons to report.
     ///
-    /// The first poll is reported as is (there is nothing to flip from). While the raw
-    /// status equals the reported one its reasons are reported as they are now; while it
-    /// differs, the reasons of the last confirmed status are kept.
+    /// While the raw status equals the reported one its reasons are reported as they are
+    /// now; while it differs, the reasons of the last confirmed status are kept.
     pub fn step(
         &mut self,
         status: Status,
@@ -122,15 +128,16 @@ impl Hysteresis {
         for_polls: u32,
     ) -> (Status, Vec<Reason>) {
         match &mut self.reported {
-            None => self.reported = Some((status, reasons)),
+            // Nothing confirmed yet and ok now: ok is confirmed, there is nothing to hold.
+            None if status == Status::Ok => self.reported = Some((status, reasons)),
             Some((s, r)) if *s == status => {
                 *r = reasons;
                 self.differing_polls = 0;
             }
-            Some(rep) => {
+            _ => {
                 self.differing_polls += 1;
                 if self.differing_polls >= for_polls.max(1) {
-                    *rep = (status, reasons);
+                    self.reported = Some((status, reasons));
                     self.differing_polls = 0;
                 }
             }
@@ -141,6 +148,11 @@ impl Hysteresis {
     /// The reported status and reasons, without feeding a poll (e.g. the group was unreadable).
     pub fn current(&self) -> (Status, Vec<Reason>) {
         self.reported.clone().unwrap_or_default()
+    }
+
+    /// True until a first status has been confirmed: the report is a placeholder `ok`.
+    pub fn settling(&self) -> bool {
+        self.reported.is_none()
     }
 }
 

@@ -48,6 +48,8 @@ pub(crate) struct GroupTrack {
     pub partitions: Vec<(TopicPartition, GroupPartitionTrack)>,
     /// Reported status per topic.
     pub topics: FxMap<Arc<str>, Hysteresis>,
+    /// Reported status of reading the group itself (a Spark checkpoint that fails).
+    pub source: Hysteresis,
     /// Whether `partitions` matches this poll's commits one to one (false when the
     /// group's offsets could not be read): lookups then need no key compare.
     aligned: bool,
@@ -76,6 +78,8 @@ pub(crate) struct Faults<'a> {
     pub list_groups: bool,
     /// Groups whose committed offsets were carried over.
     pub unreadable: FxSet<&'a str>,
+    /// Why a group's own source (a Spark checkpoint) could not be read, by group.
+    pub source_errors: FxMap<&'a str, &'a str>,
 }
 
 impl<'a> Faults<'a> {
@@ -86,6 +90,12 @@ impl<'a> Faults<'a> {
             log_offsets: has(Stage::LogOffsets),
             list_groups: has(Stage::ListGroups),
             unreadable: snap.unreadable_groups.iter().map(String::as_str).collect(),
+            source_errors: snap
+                .errors
+                .iter()
+                .filter(|e| e.stage == Stage::SparkCheckpoint)
+                .filter_map(|e| Some((e.subject.as_deref()?, e.message.as_str())))
+                .collect(),
         }
     }
 }

@@ -2,9 +2,9 @@
 //! the view with everything a person needs, so formatting is pure and pending messages
 //! can be persisted and delivered after a restart without the view.
 
-use super::incident::{Change, IncidentKey, Transition};
+use super::incident::{Change, Transition};
 use crate::config::RulesConfig;
-use crate::view::{ClusterView, GroupTopicView, Reason, Status};
+use crate::view::{ClusterView, GroupTopicView, GroupView, Reason, Status};
 use serde::{Deserialize, Serialize};
 
 /// One incident state change, with the numbers that explain it.
@@ -43,6 +43,9 @@ pub struct Alert {
     pub messages_lost: i64,
     /// When the incident opened (Unix seconds).
     pub opened_at: f64,
+    /// Why the group's own source could not be read (a Spark checkpoint), when it could not.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// Everything one notifier gets about one poll of one cluster: one message.
@@ -57,8 +60,14 @@ pub struct Batch {
 }
 
 impl Alert {
-    /// An alert for `t` with numbers from the group×topic view, when it still exists.
-    pub fn new(t: &Transition, gt: Option<&GroupTopicView>, headroom: f64) -> Alert {
+    /// An alert for `t` with numbers from the group×topic view, when it still exists (for
+    /// a group-level incident, topic "", the group's own reasons and error).
+    pub fn new(
+        t: &Transition,
+        g: Option<&GroupView>,
+        gt: Option<&GroupTopicView>,
+        headroom: f64,
+    ) -> Alert {
         let worst = gt.and_then(|gt| {
             gt.partitions
                 .iter()
@@ -71,10 +80,11 @@ impl Alert {
             topic: t.key.topic.clone(),
             status: t.status,
             previous: t.previous,
-            reasons: if t.status == Status::Ok {
-                Vec::new()
-            } else {
-                gt.map(|g| g.reasons.clone()).unwrap_or_default()
+            reasons: match (t.status, gt, g) {
+                (Status::Ok, _, _) => Vec::new(),
+                (_, Some(gt), _) => gt.reasons.clone(),
+                (_, None, Some(g)) if t.key.topic.is_empty() => g.reasons.clone(),
+                _ => Vec::new(),
             },
             lag: gt.map(|g| g.lag),
             worst_partition: worst,
@@ -88,6 +98,7 @@ impl Alert {
                 .map(|g| g.partitions.iter().map(|p| p.messages_lost).sum())
                 .unwrap_or(0),
             opened_at: t.opened_at,
+            error: g.and_then(|g| g.error.clone()),
         }
     }
 }
@@ -105,9 +116,10 @@ pub fn batch(
     let mut alerts: Vec<Alert> = transitions
         .iter()
         .map(|t| {
-            let gt = find(view, &t.key);
+            let g = view.groups.iter().find(|g| g.group == t.key.group);
+            let gt = g.and_then(|g| g.topics.iter().find(|x| *x.topic == *t.key.topic));
             let headroom = rules.for_group_topic(&t.key.group, &t.key.topic).headroom;
-            Alert::new(t, gt, headroom)
+            Alert::new(t, g, gt, headroom)
         })
         .collect();
     // Most severe first; resolutions (status ok) last.
@@ -122,15 +134,6 @@ pub fn batch(
         at,
         alerts,
     })
-}
-
-fn find<'v>(view: &'v ClusterView, key: &IncidentKey) -> Option<&'v GroupTopicView> {
-    view.groups
-        .iter()
-        .find(|g| g.group == key.group)?
-        .topics
-        .iter()
-        .find(|t| *t.topic == *key.topic)
 }
 
 /// The seed incident, sent by `lagwatch notify-test`: 3M messages replayed from earliest at
@@ -156,6 +159,7 @@ pub fn sample(cluster: &str, at: f64) -> Batch {
             drain_eta_seconds: Some(3_000.0),
             messages_lost: 0,
             opened_at: at,
+            error: None,
         }],
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::view::Status;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What an incident is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -96,6 +96,9 @@ pub struct Observed<'a> {
     pub complete: bool,
     /// Statuses by incident key (already filtered for the notifier).
     pub statuses: &'a BTreeMap<IncidentKey, Status>,
+    /// Keys whose status is a placeholder until hysteresis confirms one (just after a
+    /// start): an incident kept open across the restart is neither resolved nor changed.
+    pub settling: &'a BTreeSet<IncidentKey>,
 }
 
 /// Open incidents of one notifier.
@@ -130,6 +133,9 @@ impl Incidents {
             return out;
         }
         for (key, &raw) in obs.statuses {
+            if obs.settling.contains(key) && self.open.contains_key(key) {
+                continue;
+            }
             let seen = if raw >= policy.min_status {
                 raw
             } else {

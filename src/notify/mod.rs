@@ -16,11 +16,12 @@ mod worker;
 
 use crate::config::{Filter, NotifierConfig, RulesConfig, Severity};
 use crate::metrics::{Metrics, NotifierLabel, NotifyLabels};
+use crate::snapshot::GroupSource;
 use crate::view::{ClusterView, Status};
 use deliver::{DeliveryError, RetryPolicy};
 use incident::{IncidentKey, Observed, Policy};
 use state_file::{Book, NotifierBook, Pending};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -230,12 +231,13 @@ impl Coordinator {
         let mut dirty = false;
         let mut woken = Vec::new();
         for (i, t) in self.targets.iter().enumerate() {
-            let statuses = statuses_for(view, t);
+            let (statuses, settling) = statuses_for(view, t);
             let obs = Observed {
                 cluster: &view.cluster,
                 up: view.up,
                 complete: !view.partial,
                 statuses: &statuses,
+                settling: &settling,
             };
             let next_id = book.next_id;
             let nb: &mut NotifierBook = book.notifiers.entry(t.name.clone()).or_default();
@@ -340,25 +342,39 @@ pub async fn run(
     coordinator.shutdown(timeout).await
 }
 
-/// The statuses a notifier watches in `view`: per group×topic, or per group for a group
-/// whose status has no topic (e.g. nothing committed).
-fn statuses_for(view: &ClusterView, t: &Target) -> BTreeMap<IncidentKey, Status> {
+/// The statuses a notifier watches in `view`: per group×topic, and per group (topic "")
+/// for what is about the group itself: a group with no topic (e.g. nothing committed) and
+/// a group whose own source fails. Second: the keys whose status is still settling.
+fn statuses_for(
+    view: &ClusterView,
+    t: &Target,
+) -> (BTreeMap<IncidentKey, Status>, BTreeSet<IncidentKey>) {
     let mut out = BTreeMap::new();
+    let mut settling = BTreeSet::new();
     for g in view.groups.iter().filter(|g| t.groups.matches(&g.group)) {
-        if g.topics.is_empty() {
-            if g.status != Status::Ok {
-                out.insert(IncidentKey::new(&view.cluster, &g.group, ""), g.status);
+        let group_status = if g.topics.is_empty() {
+            g.status
+        } else {
+            g.source_status
+        };
+        // Always present for Spark queries, so a recovered checkpoint resolves its incident
+        // instead of reading as a group gone.
+        if group_status != Status::Ok || g.source == GroupSource::Spark {
+            let key = IncidentKey::new(&view.cluster, &g.group, "");
+            if g.settling {
+                settling.insert(key.clone());
             }
-            continue;
+            out.insert(key, group_status);
         }
         for gt in g.topics.iter().filter(|gt| t.topics.matches(&gt.topic)) {
-            out.insert(
-                IncidentKey::new(&view.cluster, &g.group, &gt.topic),
-                gt.status,
-            );
+            let key = IncidentKey::new(&view.cluster, &g.group, &gt.topic);
+            if gt.settling {
+                settling.insert(key.clone());
+            }
+            out.insert(key, gt.status);
         }
     }
-    out
+    (out, settling)
 }
 
 /// A broken state file must not stop alerting: keep it aside and start empty.

@@ -62,11 +62,14 @@ pub enum Reason {
     BacklogReplay,
     /// Some watched partitions have no committed offset.
     NoCommit,
+    /// The group's own source (a Spark checkpoint) cannot be read: its numbers are stale
+    /// or unknown.
+    SourceError,
 }
 
 impl Reason {
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::LagWarning,
         Reason::LagCritical,
         Reason::LowHeadroom,
@@ -77,6 +80,7 @@ impl Reason {
         Reason::DataLoss,
         Reason::BacklogReplay,
         Reason::NoCommit,
+        Reason::SourceError,
     ];
 
     /// The label value.
@@ -92,6 +96,7 @@ impl Reason {
             Reason::DataLoss => "data_loss",
             Reason::BacklogReplay => "backlog_replay",
             Reason::NoCommit => "no_commit",
+            Reason::SourceError => "source_error",
         }
     }
 }
@@ -164,14 +169,22 @@ pub struct GroupView {
     pub state: GroupState,
     /// Members, when known.
     pub members: Option<u32>,
-    /// Total lag over its topics (messages).
-    pub lag: i64,
+    /// Total lag over its topics (messages); None while no position is known (nothing
+    /// committed, or a source that never could be read): unknown is not zero.
+    pub lag: Option<i64>,
     /// Worst time lag over its partitions (seconds), when known.
     pub max_lag_seconds: Option<f64>,
-    /// Worst status of its topics, after hysteresis.
+    /// Worst status of its topics and of reading its source, after hysteresis.
     pub status: Status,
-    /// Union of its topics' reasons.
+    /// Union of its topics' reasons, and `source_error` while its source fails.
     pub reasons: Vec<Reason>,
+    /// Why its own source (a Spark checkpoint) could not be read this poll; None when read.
+    pub error: Option<String>,
+    /// Status of reading its source alone (warning once `error` held for `for_polls`).
+    pub source_status: Status,
+    /// True while a status seen since start is not yet confirmed by hysteresis: the
+    /// reported status is a placeholder.
+    pub settling: bool,
     /// Spark only: seconds since the last committed batch.
     pub last_commit_age_seconds: Option<f64>,
     /// Per topic.
@@ -200,6 +213,8 @@ pub struct GroupTopicView {
     pub status: Status,
     /// Why, when not ok.
     pub reasons: Vec<Reason>,
+    /// True while no status is confirmed yet (see [`GroupView::settling`]).
+    pub settling: bool,
     /// Per partition with a commit.
     pub partitions: Vec<GroupPartitionView>,
 }

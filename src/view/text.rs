@@ -114,6 +114,10 @@ pub fn action(r: Reason) -> &'static str {
         Reason::NoCommit => {
             "Some partitions have no committed offset: check the consumer's assignment."
         }
+        Reason::SourceError => {
+            "lagwatch cannot read this query's checkpoint (see Unreadable): check the path, \
+             the credentials and the files; its lag is stale or unknown until it reads again."
+        }
         Reason::LagWarning | Reason::LagCritical => "",
     }
 }

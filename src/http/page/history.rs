@@ -57,7 +57,7 @@ impl Point {
                 .map(|e| Some(worst.map_or(e, |w: f64| w.max(e))))
         });
         Point {
-            lag: g.lag,
+            lag: g.lag.unwrap_or(GAP),
             produce: opt32(sum(|t| t.produce_rate)),
             consume: opt32(sum(|t| t.consume_rate)),
             eta: opt32(eta.flatten()),

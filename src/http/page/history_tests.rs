@@ -19,6 +19,7 @@ fn topic(
         drain_eta_seconds: eta,
         status: Status::Ok,
         reasons: vec![],
+        settling: false,
         partitions: vec![],
     }
 }
@@ -29,10 +30,13 @@ fn group(name: &str, lag: i64, topics: Vec<GroupTopicView>) -> GroupView {
         source: GroupSource::Kafka,
         state: "Stable".into(),
         members: Some(1),
-        lag,
+        lag: Some(lag),
         max_lag_seconds: Some(2.5),
         status: Status::Ok,
         reasons: vec![],
+        error: None,
+        source_status: Status::Ok,
+        settling: false,
         last_commit_age_seconds: None,
         topics,
     }

@@ -297,10 +297,16 @@ fn hysteresis_cases() {
     type Seq = Vec<(Status, Vec<Reason>)>;
     let rows: Vec<(&str, Seq, Seq)> = vec![
         (
-            "first poll is reported as is",
-            vec![c(LagCritical)],
-            vec![c(LagCritical)],
+            "a status seen at start holds like any change before it is reported",
+            vec![c(LagCritical), c(LagCritical)],
+            vec![ok(), c(LagCritical)],
         ),
+        (
+            "a noisy first poll after start flips nothing",
+            vec![c(LagCritical), ok(), ok()],
+            vec![ok(), ok(), ok()],
+        ),
+        ("ok at start is reported at once", vec![ok()], vec![ok()]),
         (
             "one noisy poll flips nothing",
             vec![ok(), w(LowHeadroom), ok()],
@@ -313,13 +319,13 @@ fn hysteresis_cases() {
         ),
         (
             "recovery needs 2 polls too; the old reasons stay meanwhile",
-            vec![c(Stalled), ok(), ok()],
-            vec![c(Stalled), c(Stalled), ok()],
+            vec![c(Stalled), c(Stalled), ok(), ok()],
+            vec![ok(), c(Stalled), c(Stalled), ok()],
         ),
         (
             "same status, new reasons: reported at once",
-            vec![c(Stalled), c(FallingBehind)],
-            vec![c(Stalled), c(FallingBehind)],
+            vec![c(Stalled), c(Stalled), c(FallingBehind)],
+            vec![ok(), c(Stalled), c(FallingBehind)],
         ),
         (
             "never ok for 2 polls (warning then critical): the latest is adopted",
@@ -337,8 +343,13 @@ fn hysteresis_cases() {
         let got: Vec<_> = raw.into_iter().map(|(s, r)| h.step(s, r, 2)).collect();
         assert_eq!(got, want, "{why}");
     }
-    // for_polls 1: every change is reported at once.
+    // for_polls 1: every change is reported at once, the first one too.
     let mut h = Hysteresis::default();
+    assert_eq!(
+        h.step(Critical, vec![Stalled], 1),
+        (Critical, vec![Stalled])
+    );
+    assert!(!h.settling());
     h.step(Ok, vec![], 1);
     assert_eq!(h.step(Warning, vec![Rewind], 1), (Warning, vec![Rewind]));
 }
@@ -353,7 +364,8 @@ proptest! {
         prop_assert!(!reasons.contains(&FallingBehind) && !reasons.contains(&LowHeadroom));
     }
 
-    // The reported status is always one of the raw statuses seen.
+    // The reported status is always one of the raw statuses seen, or the ok placeholder
+    // while nothing is confirmed.
     #[test]
     fn hysteresis_reports_only_seen_statuses(seq in prop::collection::vec(0u8..3, 1..50), n in 1u32..5) {
         let mut h = Hysteresis::default();
@@ -362,7 +374,7 @@ proptest! {
             let st = Status::ALL[s as usize];
             seen.push(st);
             let (rep, _) = h.step(st, vec![], n);
-            prop_assert!(seen.contains(&rep));
+            prop_assert!(seen.contains(&rep) || (h.settling() && rep == Status::Ok));
         }
     }
 }

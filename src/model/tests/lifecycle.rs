@@ -151,15 +151,22 @@ fn rewind_shows_for_a_window_then_clears() {
 #[test]
 fn data_loss_and_no_commit() {
     let mut m = model(Thresholds::default(), 10.0);
-    let s = snap(
-        T0,
-        &[("e", 0, 100, 150), ("e", 1, 0, 10)],
-        vec![group("app", Some(1), &[("e", 0, 5)])],
-    );
-    let v = m.update(&s, T0);
+    let s = |t| {
+        snap(
+            t,
+            &[("e", 0, 100, 150), ("e", 1, 0, 10)],
+            vec![group("app", Some(1), &[("e", 0, 5)])],
+        )
+    };
+    // The first poll after start is held like any change (for_polls 2): ok, settling.
+    let v = m.update(&s(T0), T0);
     let x = gt(&v, "app", "e");
     assert_eq!(x.partitions[0].messages_lost, 95);
-    assert_eq!(x.status, Status::Critical);
+    assert_eq!((x.status, x.settling), (Status::Ok, true));
+    assert!(v.groups[0].settling);
+    let v = m.update(&s(T0 + 10.0), T0 + 10.0);
+    let x = gt(&v, "app", "e");
+    assert_eq!((x.status, x.settling), (Status::Critical, false));
     // no_commit rides along without changing the status.
     assert_eq!(x.reasons, vec![DataLoss, NoCommit]);
     assert_eq!(v.groups[0].reasons, vec![DataLoss, NoCommit]);

@@ -138,6 +138,9 @@ pub fn alert_text(a: &Alert, b: &Batch, dashboard: Option<&str>) -> AlertText {
         _ => a.status.as_str().to_owned(),
     };
     lines.push(("Status", status));
+    if let Some(e) = &a.error {
+        lines.push(("Unreadable", e.clone()));
+    }
     if !a.reasons.is_empty() {
         lines.push(("Reasons", reason_list(&a.reasons)));
     }

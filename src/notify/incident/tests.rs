@@ -24,6 +24,7 @@ fn run(
         up,
         complete,
         statuses: &m,
+        settling: &BTreeSet::new(),
     };
     let policy = Policy {
         min_status: min,
@@ -213,6 +214,7 @@ fn other_clusters_incidents_are_left_alone() {
         up: true,
         complete: true,
         statuses: &empty,
+        settling: &BTreeSet::new(),
     };
     let policy = Policy {
         min_status: W,
@@ -233,4 +235,51 @@ fn persists_as_json_and_back() {
     );
     let back: Incidents = serde_json::from_str(&json).unwrap_or_default();
     assert_eq!(back, inc);
+}
+
+#[test]
+fn settling_after_a_restart_neither_resolves_nor_opens() {
+    // An incident kept in the state file across a restart; the new process's first poll
+    // reports the placeholder ok while hysteresis settles.
+    let mut inc = Incidents::default();
+    run(&mut inc, &[("a", C)], true, true, W, 0.0);
+    let policy = Policy {
+        min_status: W,
+        repeat_interval: HOUR,
+    };
+    let step = |inc: &mut Incidents, s: Status, settling: bool, now: f64| {
+        let m = BTreeMap::from([(key("a"), s), (key("b"), O)]);
+        let set: BTreeSet<IncidentKey> = if settling {
+            [key("a"), key("b")].into()
+        } else {
+            BTreeSet::new()
+        };
+        let obs = Observed {
+            cluster: "prod",
+            up: true,
+            complete: true,
+            statuses: &m,
+            settling: &set,
+        };
+        inc.step(obs, policy, now)
+            .into_iter()
+            .map(|t| (t.key.group, t.change))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        step(&mut inc, O, true, 60.0),
+        vec![],
+        "settling: no false resolution"
+    );
+    assert_eq!(inc.get(&key("a")).map(|i| i.status), Some(C));
+    assert_eq!(
+        step(&mut inc, C, false, 75.0),
+        vec![],
+        "confirmed critical: still open, quiet"
+    );
+    assert_eq!(
+        step(&mut inc, O, false, 90.0),
+        vec![("a".to_owned(), Resolved)],
+        "a real recovery still resolves"
+    );
 }

@@ -102,6 +102,7 @@ impl QueryReader {
 
     /// Reads the committed and in-flight positions.
     pub async fn read(&self) -> Result<GroupSnapshot, SparkError> {
+        self.checkpoint.check_local().await?;
         let (offsets, commits) = futures::try_join!(
             self.checkpoint.list("offsets"),
             self.checkpoint.list("commits")

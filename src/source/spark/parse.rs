@@ -55,6 +55,18 @@ pub enum ParseError {
         /// The start of the line, for the error message.
         snippet: String,
     },
+    /// A Kafka source whose offset for a partition is not an integer.
+    #[error("line {line}: offset of {topic}/{partition} is not an integer: {value}")]
+    BadOffset {
+        /// 1-based line number.
+        line: usize,
+        /// Topic name.
+        topic: String,
+        /// Partition key as written.
+        partition: String,
+        /// The value, shortened.
+        value: String,
+    },
 }
 
 /// The batch id of a log file name; only plain integers are batches (`.N.crc`, `N.tmp` are not).
@@ -111,7 +123,14 @@ pub fn parse_offset_log(text: &str) -> Result<OffsetLog, ParseError> {
                 line: line_no,
                 snippet: line.chars().take(60).collect(),
             })?;
-        match kafka_offsets(&value) {
+        let shaped =
+            kafka_offsets(&value).map_err(|(topic, partition, value)| ParseError::BadOffset {
+                line: line_no,
+                topic,
+                partition,
+                value,
+            })?;
+        match shaped {
             Some(offsets) => {
                 for (tp, off) in offsets {
                     // One topic read by two sources (e.g. a self-join): the slower one decides
@@ -159,21 +178,41 @@ fn source_body_v2(line: &str) -> &str {
     }
 }
 
+/// A Kafka-shaped offset with a value that is not an integer: (topic, partition, value).
+type BadKafkaOffset = (String, String, String);
+
 /// The Kafka source's shape: a non-empty object of topics, each an object of
-/// `"partition": offset`. Anything else belongs to another source type.
-fn kafka_offsets(v: &serde_json::Value) -> Option<Vec<(TopicPartition, i64)>> {
-    let topics = v.as_object().filter(|o| !o.is_empty())?;
+/// `"partition": offset`. Anything else belongs to another source type; the Kafka shape
+/// with a value that is not an integer is a broken file, not another source.
+fn kafka_offsets(
+    v: &serde_json::Value,
+) -> Result<Option<Vec<(TopicPartition, i64)>>, BadKafkaOffset> {
+    let Some(topics) = v.as_object().filter(|o| !o.is_empty()) else {
+        return Ok(None);
+    };
+    let kafka_shaped = topics.values().all(|parts| {
+        parts
+            .as_object()
+            .is_some_and(|m| m.keys().all(|p| p.parse::<i32>().is_ok()))
+    });
+    if !kafka_shaped {
+        return Ok(None);
+    }
     let mut out = Vec::new();
     for (topic, parts) in topics {
-        let parts = parts.as_object()?;
-        for (p, off) in parts {
-            let partition: i32 = p.parse().ok()?;
-            let off = off.as_i64()?;
+        for (p, off) in parts.as_object().into_iter().flatten() {
+            let Ok(partition) = p.parse::<i32>() else {
+                continue; // checked above: every key is a partition number
+            };
+            let Some(off) = off.as_i64() else {
+                let shown: String = off.to_string().chars().take(40).collect();
+                return Err((topic.clone(), p.clone(), shown));
+            };
             // Negative values are "earliest"/"latest" markers, not positions.
             if off >= 0 {
                 out.push((TopicPartition::new(topic.as_str(), partition), off));
             }
         }
     }
-    Some(out)
+    Ok(Some(out))
 }

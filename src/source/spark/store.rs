@@ -63,6 +63,15 @@ pub enum StoreError {
         /// The store's error.
         source: object_store::Error,
     },
+    /// A local checkpoint path that is not a readable directory (missing, a file, a
+    /// symlink loop, no permission).
+    #[error("{what}: {problem}")]
+    NotADirectory {
+        /// The path.
+        what: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The file is too large to be an offset log.
     #[error("{what} is {size} bytes: not an offset log")]
     TooLarge {
@@ -183,6 +192,9 @@ pub struct Checkpoint {
     store: Arc<dyn ObjectStore>,
     root: Path,
     display: String,
+    /// The directory of a local checkpoint: a local store lists a missing or broken
+    /// directory as empty, which would read as "no batch yet" instead of an error.
+    local: Option<std::path::PathBuf>,
 }
 
 /// The store's own Debug shows the access key id: print only the location.
@@ -215,6 +227,7 @@ impl Checkpoint {
                     store: Arc::new(LocalFileSystem::new()),
                     root,
                     display,
+                    local: Some(dir),
                 })
             }
             Location::S3 { bucket, prefix } => {
@@ -256,9 +269,42 @@ impl Checkpoint {
                     store: Arc::new(store),
                     root,
                     display,
+                    local: None,
                 })
             }
         }
+    }
+
+    /// For a local checkpoint: the root must be a directory, and `offsets/` and `commits/`
+    /// directories when they exist (a query that planned nothing yet has neither).
+    pub async fn check_local(&self) -> Result<(), StoreError> {
+        let Some(root) = &self.local else {
+            return Ok(());
+        };
+        let bad = |what: String, problem: String| StoreError::NotADirectory { what, problem };
+        match tokio::fs::metadata(root).await {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(bad(
+                    self.display.clone(),
+                    "is a file, not a directory".into(),
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(bad(self.display.clone(), "no such directory".into()))
+            }
+            Err(e) => return Err(bad(self.display.clone(), e.to_string())),
+        }
+        for dir in ["offsets", "commits"] {
+            let what = || format!("{}/{dir}", self.display);
+            match tokio::fs::metadata(root.join(dir)).await {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(bad(what(), "is a file, not a directory".into())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(bad(what(), e.to_string())),
+            }
+        }
+        Ok(())
     }
 
     /// `<checkpoint>/<dir>/<name>` for messages.

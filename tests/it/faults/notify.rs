@@ -29,10 +29,13 @@ fn view(rows: &[(&str, Status, i64)]) -> ClusterView {
             source: GroupSource::Kafka,
             state: "Stable".into(),
             members: Some(1),
-            lag: *lag,
+            lag: Some(*lag),
             max_lag_seconds: None,
             status: *status,
             reasons: Vec::new(),
+            error: None,
+            source_status: Healthy,
+            settling: false,
             last_commit_age_seconds: None,
             topics: vec![GroupTopicView {
                 topic: Arc::from("t"),
@@ -48,6 +51,7 @@ fn view(rows: &[(&str, Status, i64)]) -> ClusterView {
                 } else {
                     vec![LagCritical]
                 },
+                settling: false,
                 partitions: Vec::new(),
             }],
         })

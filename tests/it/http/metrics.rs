@@ -41,8 +41,11 @@ fn fixture() -> Snapshot {
 fn render(openmetrics: bool) -> String {
     let state = AppState::new(["prod"]);
     let metrics = Metrics::new(state.clone());
-    let view = Model::new(RulesConfig::default(), std::time::Duration::from_secs(15))
-        .update(&fixture(), 1_700_000_000.0);
+    // One poll: hysteresis off so the fixture's statuses are confirmed at once.
+    let mut rules = RulesConfig::default();
+    rules.defaults.for_polls = 1;
+    let view =
+        Model::new(rules, std::time::Duration::from_secs(15)).update(&fixture(), 1_700_000_000.0);
     state.update("prod", |c| {
         c.view = Some(Arc::new(view));
         c.up = true;
@@ -226,10 +229,13 @@ fn never_draining_eta_is_plus_inf_in_both_formats() {
             source: lagwatch::snapshot::GroupSource::Kafka,
             state: "Stable".into(),
             members: Some(1),
-            lag: 10,
+            lag: Some(10),
             max_lag_seconds: None,
             status: Status::Critical,
             reasons: Vec::new(),
+            error: None,
+            source_status: Status::Ok,
+            settling: false,
             last_commit_age_seconds: None,
             topics: vec![GroupTopicView {
                 topic: "t".into(),
@@ -241,6 +247,7 @@ fn never_draining_eta_is_plus_inf_in_both_formats() {
                 drain_eta_seconds: Some(f64::INFINITY),
                 status: Status::Critical,
                 reasons: Vec::new(),
+                settling: false,
                 partitions: Vec::new(),
             }],
         }],

@@ -27,6 +27,7 @@ fn for_reason(reason: Reason) -> Alert {
             DataLoss => (Status::Critical, 80_000, Some(10.0), Some(20.0), 5_000),
             BacklogReplay => return sample("prod", AT).alerts.remove(0),
             NoCommit => (Status::Warning, 0, Some(10.0), None, 0),
+            SourceError => return unreadable_checkpoint(),
         };
     let ratio = match (produce, consume) {
         (Some(p), Some(c)) if p > 0.0 => Some(c / p),
@@ -55,6 +56,34 @@ fn for_reason(reason: Reason) -> Alert {
         drain_eta_seconds: eta,
         messages_lost: lost,
         opened_at: AT,
+        error: None,
+    }
+}
+
+/// A Spark query whose checkpoint never could be read: a group-level incident with no
+/// numbers, only the error (its lag is unknown, not 0).
+fn unreadable_checkpoint() -> Alert {
+    Alert {
+        change: Change::Opened,
+        group: "spark:orders-enricher".into(),
+        topic: String::new(),
+        status: Status::Warning,
+        previous: None,
+        reasons: vec![Reason::SourceError],
+        lag: None,
+        worst_partition: None,
+        max_lag_seconds: None,
+        produce_rate: None,
+        consume_rate: None,
+        throughput_ratio: None,
+        headroom: 1.2,
+        drain_eta_seconds: None,
+        messages_lost: 0,
+        opened_at: AT,
+        error: Some(
+            "/data/checkpoints/orders/offsets/12: not an offset log: expected version \"v1\""
+                .into(),
+        ),
     }
 }
 
@@ -120,6 +149,7 @@ fn lifecycle_changes_in_one_message() {
         drain_eta_seconds: None,
         messages_lost: 0,
         opened_at: AT - 7200.0,
+        error: None,
     };
     let b = batch(vec![escalated, reminder, deescalated, resolved, gone]);
     insta::assert_json_snapshot!("slack_lifecycle", slack::payload(&b, DASH));

@@ -98,9 +98,10 @@ async fn exact_offsets_and_lag_for_every_partition() {
         ),
         Some(1.0)
     );
+    // Unknown is not zero: nothing committed, no lag series (issue 22).
     assert_eq!(
         metric(&text, "lagwatch_group_lag", &[("group", "never-committed")]),
-        Some(0.0)
+        None
     );
     assert_eq!(
         metric(&text, "lagwatch_cluster_up", &[("cluster", "mock")]),

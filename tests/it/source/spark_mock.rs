@@ -180,3 +180,136 @@ async fn spark_lag_from_checkpoints_updates_and_isolates_a_broken_query() {
     .await;
     running.stop().await;
 }
+
+/// Each way a checkpoint can be broken from the very first poll (issue 22): the query is
+/// reported as errored — `lagwatch_source_up 0`, no lag series (unknown is not 0), the
+/// reason in the API, status warning once it held `for_polls` — while a good query next to
+/// them reads normally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_checkpoints_are_errors_never_zero_lag() {
+    let mock = MockCluster::new(1).expect("mock cluster");
+    mock.create_topic("orders", 1, 1).expect("topic");
+    let bs = mock.bootstrap_servers();
+    produce(&bs, "orders", 0, 20, false);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = |name: &str| tmp.path().join(name);
+    let with_batch = |name: &str, body: &[u8]| {
+        std::fs::create_dir_all(dir(name).join("offsets")).expect("mkdir");
+        std::fs::write(dir(name).join("offsets/0"), body).expect("write");
+        commit(&dir(name), 0);
+    };
+    // (query, why it cannot be read)
+    let cases: [(&str, &str); 7] = [
+        ("garbage", "binary garbage instead of an offset log"),
+        ("truncated", "JSON cut in the middle"),
+        ("v3", "a log version this reader does not know"),
+        ("missing", "the checkpoint directory does not exist"),
+        ("file", "a file where the checkpoint directory belongs"),
+        ("loop", "a symlink pointing at itself"),
+        ("badvalue", "an offset that is not a number"),
+    ];
+    with_batch("garbage", &[0xff, 0x00, 0x13, 0x37, 0xfe]);
+    with_batch(
+        "truncated",
+        format!("v1\n{META}\n{{\"orders\":{{\"0\":5").as_bytes(),
+    );
+    with_batch(
+        "v3",
+        format!("v3\n{META}\n{{\"orders\":{{\"0\":5}}}}").as_bytes(),
+    );
+    std::fs::write(dir("file"), "not a directory").expect("write");
+    std::os::unix::fs::symlink(dir("loop"), dir("loop")).expect("symlink");
+    with_batch(
+        "badvalue",
+        format!("v1\n{META}\n{{\"orders\":{{\"0\":\"five\"}}}}").as_bytes(),
+    );
+    offsets(&dir("good"), 0, r#"{"orders":{"0":15}}"#);
+    commit(&dir("good"), 0);
+
+    let queries: String = cases
+        .iter()
+        .map(|(q, _)| q)
+        .chain(&["good"])
+        .map(|q| {
+            format!(
+                "      - name: {q}\n        checkpoint: \"{}\"\n",
+                dir(q).display()
+            )
+        })
+        .collect();
+    let cfg = config(&format!(
+        r#"
+listen: "127.0.0.1:0"
+poll_interval: 200ms
+clusters:
+  - name: mock
+    bootstrap_servers: "{bs}"
+    poll_timeout: 5s
+    groups:
+      names: [unused]
+    spark_queries:
+{queries}"#
+    ));
+    let running = lagwatch::app::start(cfg).await.expect("start");
+    let addr = running.addr;
+    let up = |t: &str, q: &str| {
+        metric(
+            t,
+            "lagwatch_source_up",
+            &[("query", format!("spark:{q}").as_str())],
+        )
+    };
+    // for_polls is 2: the warning is confirmed on the second failing poll.
+    let status = wait_for(Duration::from_secs(20), "broken queries warned", || async {
+        let (_, body) = http_get(addr, "/api/v1/status").await;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let groups = v["clusters"][0]["groups"].as_array()?.clone();
+        let warned = groups.iter().filter(|g| g["status"] == "warning").count();
+        (warned == cases.len()).then_some(groups)
+    })
+    .await;
+    let text = scrape(addr).await;
+    for (q, why) in cases {
+        let name = format!("spark:{q}");
+        let g = status
+            .iter()
+            .find(|g| g["group"] == name.as_str())
+            .unwrap_or_else(|| panic!("{why}: {name} missing from the API"));
+        assert_eq!(up(&text, q), Some(0.0), "{why}");
+        assert_eq!(
+            metric(&text, "lagwatch_group_lag", &[("group", name.as_str())]),
+            None,
+            "{why}: an unread query has no lag, not 0"
+        );
+        assert!(g["lag"].is_null(), "{why}: {g}");
+        assert!(
+            g["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{why}: {g}"
+        );
+        assert_eq!(g["reasons"], serde_json::json!(["source_error"]), "{why}");
+        assert_eq!(g["source_status"], "warning", "{why}");
+    }
+    assert_eq!(up(&text, "good"), Some(1.0));
+    assert_eq!(
+        metric(&text, "lagwatch_group_lag", &[("group", "spark:good")]),
+        Some(5.0)
+    );
+    let good = status
+        .iter()
+        .find(|g| g["group"] == "spark:good")
+        .expect("good query");
+    assert!(good["error"].is_null() && good["status"] == "ok", "{good}");
+
+    // The checkpoint gets fixed: the query reads again, its error and warning clear.
+    std::fs::remove_file(dir("file")).expect("rm");
+    offsets(&dir("file"), 0, r#"{"orders":{"0":20}}"#);
+    commit(&dir("file"), 0);
+    wait_for(Duration::from_secs(20), "fixed query recovers", || async {
+        let t = scrape(addr).await;
+        (up(&t, "file") == Some(1.0)
+            && metric(&t, "lagwatch_group_lag", &[("group", "spark:file")]) == Some(0.0))
+        .then_some(())
+    })
+    .await;
+    running.stop().await;
+}

@@ -109,6 +109,16 @@ fn broken_files_give_clear_errors() {
                 snippet: kafka[..15].into(),
             },
         ),
+        (
+            // Kafka-shaped but an offset is not a number: broken, not "another source".
+            format!("v1\n{META}\n{{\"orders\":{{\"0\":\"five\",\"1\":3}}}}"),
+            ParseError::BadOffset {
+                line: 3,
+                topic: "orders".into(),
+                partition: "0".into(),
+                value: "\"five\"".into(),
+            },
+        ),
     ];
     for (text, want) in rows {
         assert_eq!(parse_offset_log(&text), Err(want), "{text:?}");
@@ -283,11 +293,13 @@ async fn in_flight_batch_and_a_broken_query_beside_a_good_one() {
         e.contains("bad/offsets/0") && e.contains("truncated"),
         "{e}"
     );
-    // A checkpoint that does not exist yet has no batches: no positions, not an error.
-    let m = by_name("spark:missing")
+    // A checkpoint directory that does not exist is an error (a typo in the path, or a
+    // query that never started), never an empty query with lag 0 (issue 22).
+    let e = by_name("spark:missing")
         .as_ref()
-        .expect("missing dir is empty");
-    assert!(m.committed.is_empty() && m.last_commit_at.is_none());
+        .expect_err("missing dir")
+        .to_string();
+    assert!(e.contains("nope") && e.contains("no such directory"), "{e}");
 }
 
 #[tokio::test]

@@ -27,6 +27,7 @@ pub fn view(rows: &[Row<'_>]) -> ClusterView {
             drain_eta_seconds: Some(*lag as f64 / 50.0),
             status: *status,
             reasons: reasons.to_vec(),
+            settling: false,
             partitions: vec![GroupPartitionView {
                 partition: 0,
                 committed: 1_000,
@@ -46,17 +47,20 @@ pub fn view(rows: &[Row<'_>]) -> ClusterView {
                 source: GroupSource::Kafka,
                 state: "Stable".into(),
                 members: Some(1),
-                lag: 0,
+                lag: None,
                 max_lag_seconds: None,
                 status: Status::Ok,
                 reasons: Vec::new(),
+                error: None,
+                source_status: Status::Ok,
+                settling: false,
                 last_commit_age_seconds: None,
                 topics: vec![gt],
             }),
         }
     }
     for g in &mut groups {
-        g.lag = g.topics.iter().map(|t| t.lag).sum();
+        g.lag = Some(g.topics.iter().map(|t| t.lag).sum());
         g.status = g.topics.iter().map(|t| t.status).max().unwrap_or_default();
     }
     ClusterView {

@@ -19,6 +19,7 @@ fn gt(status: Status, reasons: &[Reason], lag: i64, rates: Option<(f64, f64)>) -
         }),
         status,
         reasons: reasons.to_vec(),
+        settling: false,
         partitions: Vec::new(),
     }
 }

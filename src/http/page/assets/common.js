@@ -43,6 +43,7 @@ export const REASONS = {
   data_loss: 'retention deleted messages the group never read',
   backlog_replay: 'replaying a large backlog from near the log start',
   no_commit: 'some partitions have no committed offset',
+  source_error: 'its source (a Spark checkpoint) cannot be read',
 };
 
 export const STATUS_RANK = { critical: 2, warning: 1, ok: 0 };

@@ -43,7 +43,10 @@ function renderSummary(doc) {
   $('summary').replaceChildren(
     ...item('Status', statusBadge(g.status)),
     ...item('Why', reasonList(g.reasons)),
-    ...item('Lag', el('span', { 'data-col': 'lag', 'data-value': String(g.lag) }, `${fmtCount(g.lag)} messages`)),
+    ...item('Lag', g.lag === null
+      ? el('span', { 'data-col': 'lag', 'data-value': '' }, 'unknown (no position read yet)')
+      : el('span', { 'data-col': 'lag', 'data-value': String(g.lag) }, `${fmtCount(g.lag)} messages`)),
+    ...(g.error ? item('Unreadable', g.error) : []),
     ...item('Time lag', fmtDuration(g.max_lag_seconds)),
     ...item('State', g.state),
     ...item('Members', g.members === null ? '—' : String(g.members)),
