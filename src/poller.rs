@@ -197,6 +197,7 @@ impl FaultKind {
             ReadError::Busy => FaultKind::Busy,
             ReadError::Spark(_) => FaultKind::Spark,
             ReadError::Unreachable { .. } => FaultKind::Unreachable,
+            ReadError::Slow { .. } => FaultKind::Timeout,
             ReadError::Task(_) => FaultKind::Task,
         }
     }

@@ -36,6 +36,21 @@ pub enum ReadError {
         /// The client's error.
         message: String,
     },
+    /// The metadata request got no answer within `poll_timeout`: the cluster is slow,
+    /// overloaded or blackholed (librdkafka then reports the closed socket as a
+    /// "transport failure", which says nothing useful).
+    #[error(
+        "no answer from the cluster ({bootstrap}) within poll_timeout {}: it is slow or \
+         overloaded, or the network drops packets; raise poll_timeout if the cluster is \
+         just slow",
+        humantime::format_duration(*timeout)
+    )]
+    Slow {
+        /// The bootstrap servers tried.
+        bootstrap: String,
+        /// The budget that ran out.
+        timeout: std::time::Duration,
+    },
     /// The blocking poll task ended without an answer (it panicked or was cancelled).
     #[error("the poll task ended without an answer: {0}")]
     Task(String),

@@ -94,13 +94,22 @@ impl<'a> Poll<'a> {
         client: &'a Client<DefaultClientContext>,
         batched: Option<&'a Mutex<BatchedState>>,
     ) -> Result<Self, ReadError> {
-        let md =
-            client
-                .fetch_metadata(None, cfg.poll_timeout)
-                .map_err(|e| ReadError::Unreachable {
+        let started = Instant::now();
+        let md = client.fetch_metadata(None, cfg.poll_timeout).map_err(|e| {
+            // The whole budget went by: whatever librdkafka calls it, the cluster was
+            // too slow, not refused.
+            if started.elapsed() >= cfg.poll_timeout.mul_f64(0.9) {
+                ReadError::Slow {
+                    bootstrap: cfg.bootstrap_servers.clone(),
+                    timeout: cfg.poll_timeout,
+                }
+            } else {
+                ReadError::Unreachable {
                     bootstrap: cfg.bootstrap_servers.clone(),
                     message: e.to_string(),
-                })?;
+                }
+            }
+        })?;
         let mut brokers: Vec<(i32, Broker)> = md
             .brokers()
             .iter()
