@@ -41,8 +41,7 @@ fn enc<M: Encodable>(msg: &M, version: i16) -> Bytes {
     b.freeze()
 }
 
-/// A broker on a free loopback port that answers ApiVersions (v0, as an old broker would)
-/// with `versions` and every other request with `script(api_key, connection number,
+/// A broker on a free loopback port that answers ApiVersions with `versions` and every other request with `script(api_key, connection number,
 /// version, request body)`.
 fn broker(
     versions: &'static [(ApiKey, i16, i16)],
@@ -80,11 +79,8 @@ fn broker(
                                 .with_max_version(*max)
                         })
                         .collect();
-                    // KIP-511: an old broker answers a newer ApiVersions in v0.
-                    let answer = ApiVersionsResponse::default()
-                        .with_error_code(35)
-                        .with_api_keys(keys);
-                    (Reply::Body(enc(&answer, 0)), 0)
+                    let answer = ApiVersionsResponse::default().with_api_keys(keys);
+                    (Reply::Body(enc(&answer, v)), 0)
                 } else {
                     seen.lock().unwrap().push((h.request_api_key, n));
                     let reply = script(h.request_api_key, n, v, req);

@@ -5,7 +5,6 @@ use super::api::{Answer, Call};
 use super::versions::{self, Announced};
 use super::{error, WireError};
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
 };
@@ -17,9 +16,10 @@ use std::time::Instant;
 /// Answers larger than this are refused: a corrupt size field must not allocate gigabytes.
 const MAX_RESPONSE: usize = 256 << 20;
 
-/// ApiVersions v3 (KIP-511: it names the client to the broker); a broker that does not
-/// speak it answers in v0 with UNSUPPORTED_VERSION and its ranges, as KIP-511 says.
-const API_VERSIONS_VERSION: i16 = 3;
+/// ApiVersions v0: every broker speaks it (Kafka 4.x too), and its answer has no tagged
+/// fields. v3 would name the client to the broker (KIP-511), but librdkafka's mock cluster
+/// answers v3 without the per-entry tagged fields, which no schema-true decoder can read.
+const API_VERSIONS_VERSION: i16 = 0;
 
 /// A connection to one broker.
 #[derive(Debug)]
@@ -105,9 +105,7 @@ impl Conn {
     }
 
     fn api_versions(&mut self, deadline: Instant) -> Result<Announced, WireError> {
-        let req = ApiVersionsRequest::default()
-            .with_client_software_name(StrBytes::from_static_str("lagwatch"))
-            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+        let req = ApiVersionsRequest::default();
         let id = self.take_id();
         let mut out = BytesMut::new();
         let v = API_VERSIONS_VERSION;
@@ -120,17 +118,10 @@ impl Conn {
         })?;
         self.write(&out, deadline)?;
         let mut body = self.read_answer(ApiKey::ApiVersions, v, id, deadline)?;
-        // The error code leads the body in every version: an old broker's v0 answer is
-        // read as v0.
-        let code = body.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
-        let version = match code.and_then(error) {
-            Some(ResponseError::UnsupportedVersion) => 0,
-            _ => v,
-        };
-        let answer = ApiVersionsResponse::decode(&mut body, version)
-            .map_err(|source| self.decode_error(ApiKey::ApiVersions, version, source))?;
+        let answer = ApiVersionsResponse::decode(&mut body, v)
+            .map_err(|source| self.decode_error(ApiKey::ApiVersions, v, source))?;
         match error(answer.error_code) {
-            None | Some(ResponseError::UnsupportedVersion) => {}
+            None => {}
             Some(code) => {
                 return Err(WireError::Broker {
                     addr: self.addr.clone(),
