@@ -2,6 +2,7 @@
 //! step reads the same types whichever path served it.
 
 use crate::snapshot::{GroupState, Member, ResourceType};
+use kafka_protocol::error::ResponseError;
 use std::collections::HashMap;
 
 /// A group as listed by ListConsumerGroups.
@@ -72,22 +73,34 @@ pub enum CallError {
     Failed(String),
 }
 
-/// The resource an authorization error code is about; `None` for any other code. Kafka and
-/// librdkafka share these codes, so both paths classify with this one function (never by
-/// matching error text).
-pub fn authorization_failure(code: i32) -> Option<ResourceType> {
-    match code {
-        29 => Some(ResourceType::Topic),   // TOPIC_AUTHORIZATION_FAILED
-        30 => Some(ResourceType::Group),   // GROUP_AUTHORIZATION_FAILED
-        31 => Some(ResourceType::Cluster), // CLUSTER_AUTHORIZATION_FAILED
+/// The resource an authorization error is about; `None` for any other error. Kafka and
+/// librdkafka share the protocol's error codes, so both paths classify with this one
+/// function (never by matching error text).
+pub fn authorization_failure(e: ResponseError) -> Option<ResourceType> {
+    match e {
+        ResponseError::TopicAuthorizationFailed => Some(ResourceType::Topic),
+        ResponseError::GroupAuthorizationFailed => Some(ResourceType::Group),
+        ResponseError::ClusterAuthorizationFailed => Some(ResourceType::Cluster),
         _ => None,
     }
 }
 
 impl CallError {
-    /// The error for a Kafka error code, with `message` as its text.
+    /// The error for a Kafka protocol error code (as librdkafka passes them on), with
+    /// `message` as its text.
     pub fn from_code(code: i32, message: String) -> Self {
-        match authorization_failure(code) {
+        match i16::try_from(code)
+            .ok()
+            .and_then(ResponseError::try_from_code)
+        {
+            Some(e) => CallError::from_error(e, message),
+            None => CallError::Failed(message),
+        }
+    }
+
+    /// The error for a Kafka error, with `message` as its text.
+    pub fn from_error(e: ResponseError, message: String) -> Self {
+        match authorization_failure(e) {
             Some(resource) => CallError::Unauthorized { resource, message },
             None => CallError::Failed(message),
         }

@@ -208,3 +208,32 @@ async fn restarted(proxy: &proxy::Proxy, upstream: u16) {
         BTreeMap::from([(("a".to_owned(), 1), 1)])
     );
 }
+
+/// The versions the fast path negotiates with tansu 0.6 (Kafka 4.4's are in
+/// kafka::versions): the batched ones it needs, and none of the share-group APIs.
+#[test]
+fn tansu_speaks_the_batched_versions() {
+    use kafka_protocol::messages::ApiKey;
+    use lagwatch::source::kafka::batched::wire::conn::Conn;
+    let Some(t) = Tansu::start() else { return };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (host, port) = t.addr.rsplit_once(':').expect("host:port");
+    let conn = Conn::connect(host, port.parse().expect("port"), "test", deadline).expect("connect");
+    // (API, version expected with tansu 0.6, why)
+    let expected = [
+        (ApiKey::FindCoordinator, Some(6), "many keys per request"),
+        (ApiKey::OffsetFetch, Some(9), "many groups per request"),
+        (ApiKey::DescribeGroups, Some(5), "tansu stops at v5"),
+        (ApiKey::ListOffsets, Some(9), "tansu stops at v9"),
+        (ApiKey::ListGroups, Some(5), "the types filter"),
+        (ApiKey::ShareGroupDescribe, None, "no share groups in tansu"),
+        (
+            ApiKey::DescribeShareGroupOffsets,
+            None,
+            "no share groups in tansu",
+        ),
+    ];
+    for (api, want, why) in expected {
+        assert_eq!(conn.version(api), want, "{api:?}: {why}");
+    }
+}

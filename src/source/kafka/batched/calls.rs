@@ -1,11 +1,27 @@
 //! The three batched calls: committed offsets, group descriptions, log offsets.
 
-use super::wire::conn::{Request, Response};
-use super::wire::messages::{self as msg, GroupFetch};
+use super::wire::api::{Answer, Call};
+use super::wire::{error, error_name};
 use super::{Batched, Broker, Committed, Outcome, Unsupported, GROUPS_PER_FETCH};
+use crate::snapshot::{GroupState, Member};
 use crate::source::kafka::types::{CallError, GroupDescription, ListOffsetsResult, OffsetsRequest};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+};
+use kafka_protocol::messages::offset_fetch_response::OffsetFetchResponseGroup;
+use kafka_protocol::messages::{
+    BrokerId, DescribeGroupsRequest, DescribeGroupsResponse, GroupId, ListOffsetsRequest,
+    ListOffsetsResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
+
+/// ListOffsets timestamp asking for the log start.
+const EARLIEST: i64 = -2;
+/// ListOffsets timestamp asking for the high watermark.
+const LATEST: i64 = -1;
 
 impl Batched {
     /// Committed offsets of every request's group, in request order.
@@ -19,11 +35,11 @@ impl Batched {
             requests.iter().map(|r| (r.group.as_str(), r)).collect();
         let names: Vec<&str> = requests.iter().map(|r| r.group.as_str()).collect();
         let build = |groups: &[&str]| fetch_requests(groups, &by_name);
-        let decode = |r: &Response| {
-            let groups = msg::offset_fetch_response(&mut r.body())?;
+        let decode = |r: Answer| {
+            let groups = OffsetFetchResponse::try_from(r)?.groups;
             Ok(groups
                 .into_iter()
-                .map(|g| (g.group.clone(), g.error_code, g))
+                .map(|g| (g.group_id.to_string(), g.error_code, g))
                 .collect())
         };
         let mut got =
@@ -39,9 +55,8 @@ impl Batched {
     }
 
     /// State and members of each group, one DescribeGroups per coordinator. A KIP-848
-    /// group comes back as Dead without an error from Kafka 4.4 at v5 (GROUP_ID_NOT_FOUND
-    /// only at v6+; other brokers may send that error): the caller asks librdkafka for
-    /// groups listed alive but described Dead, and for errors.
+    /// group comes back as Dead without an error at v5 and as GROUP_ID_NOT_FOUND at v6: the
+    /// caller asks librdkafka for groups listed alive but described Dead, and for errors.
     pub fn describe(
         &mut self,
         brokers: &[Broker],
@@ -52,25 +67,35 @@ impl Batched {
         let build = |groups: &[&str]| {
             groups
                 .chunks(GROUPS_PER_FETCH)
-                .map(|c| Request {
-                    api_key: msg::DESCRIBE_GROUPS,
-                    version: msg::DESCRIBE_GROUPS_VERSION,
-                    body: msg::describe_groups_request(c),
+                .map(|c| {
+                    let ids = c.iter().map(|g| group_id(g)).collect();
+                    Call::DescribeGroups(DescribeGroupsRequest::default().with_groups(ids))
                 })
                 .collect()
         };
-        let decode = |r: &Response| {
-            let groups = msg::describe_groups_response(&mut r.body())?;
+        let decode = |r: Answer| {
+            let groups = DescribeGroupsResponse::try_from(r)?.groups;
             Ok(groups
                 .into_iter()
                 .map(|g| {
+                    let name = g.group_id.to_string();
+                    let member_list: Vec<Member> = g
+                        .members
+                        .into_iter()
+                        .map(|m| Member {
+                            member_id: m.member_id.to_string(),
+                            group_instance_id: m.group_instance_id.map(|i| i.to_string()),
+                            client_id: m.client_id.to_string(),
+                            host: m.client_host.to_string(),
+                        })
+                        .collect();
                     let d = GroupDescription {
-                        name: g.group.clone(),
-                        state: g.state,
-                        members: g.members,
-                        member_list: g.member_list,
+                        name: name.clone(),
+                        state: GroupState::parse(&g.group_state),
+                        members: u32::try_from(member_list.len()).unwrap_or(u32::MAX),
+                        member_list,
                     };
-                    (g.group, g.error_code, d)
+                    (name, g.error_code, d)
                 })
                 .collect())
         };
@@ -109,22 +134,16 @@ impl Batched {
                 }
             }
         }
-        let mut jobs = Vec::with_capacity(by_leader.len());
-        for (b, topics) in &by_leader {
-            let topics: Vec<(&str, Vec<i32>)> =
-                topics.iter().map(|(t, p)| (*t, p.clone())).collect();
-            let mut reqs = Vec::with_capacity(2);
-            for ts in [msg::EARLIEST, msg::LATEST] {
-                let body = msg::list_offsets_request(&topics, ts)
-                    .map_err(|e| Unsupported(format!("ListOffsets: {e}")))?;
-                reqs.push(Request {
-                    api_key: msg::LIST_OFFSETS,
-                    version: msg::LIST_OFFSETS_VERSION,
-                    body,
-                });
-            }
-            jobs.push(((*b).clone(), reqs));
-        }
+        let jobs = by_leader
+            .iter()
+            .map(|(b, topics)| {
+                let reqs = [EARLIEST, LATEST]
+                    .into_iter()
+                    .map(|ts| Call::ListOffsets(list_offsets(topics, ts)))
+                    .collect();
+                ((*b).clone(), reqs)
+            })
+            .collect();
         let outcomes = self.exchange(jobs, deadline);
         for ((b, topics), outcome) in by_leader.iter().zip(outcomes) {
             let failed = |why: String, e: &mut ListOffsetsResult, l: &mut ListOffsetsResult| {
@@ -141,16 +160,17 @@ impl Batched {
                     failed(format!("ListOffsets: {e}"), &mut earliest, &mut latest)
                 }
                 Outcome::Answered(responses) => {
-                    for (r, into) in responses.iter().zip([&mut earliest, &mut latest]) {
-                        match msg::list_offsets_response(&mut r.body()) {
-                            Ok(parts) => {
-                                for lo in parts {
-                                    let v = if lo.error_code == 0 {
-                                        Ok(lo.offset)
-                                    } else {
-                                        Err(msg::error_name(lo.error_code))
-                                    };
-                                    into.insert((lo.topic, lo.partition), v);
+                    for (r, into) in responses.into_iter().zip([&mut earliest, &mut latest]) {
+                        match ListOffsetsResponse::try_from(r) {
+                            Ok(answer) => {
+                                for t in answer.topics {
+                                    for p in t.partitions {
+                                        let v = match error(p.error_code) {
+                                            None => Ok(p.offset),
+                                            Some(e) => Err(error_name(e)),
+                                        };
+                                        into.insert((t.name.to_string(), p.partition_index), v);
+                                    }
                                 }
                             }
                             Err(e) => {
@@ -170,16 +190,51 @@ impl Batched {
     }
 }
 
-/// OffsetFetch v8 requests for these groups, [`GROUPS_PER_FETCH`] to a request.
-fn fetch_requests(groups: &[&str], requests: &HashMap<&str, &OffsetsRequest>) -> Vec<Request> {
+fn group_id(g: &str) -> GroupId {
+    GroupId(StrBytes::from_string(g.to_owned()))
+}
+
+fn topic_name(t: &str) -> TopicName {
+    TopicName(StrBytes::from_string(t.to_owned()))
+}
+
+/// One ListOffsets request for every partition of `topics`, read_uncommitted (the high
+/// watermark, like kafka-consumer-groups), at one timestamp.
+fn list_offsets(topics: &BTreeMap<&str, Vec<i32>>, timestamp: i64) -> ListOffsetsRequest {
+    let topics = topics
+        .iter()
+        .map(|(t, parts)| {
+            let parts = parts
+                .iter()
+                .map(|p| {
+                    ListOffsetsPartition::default()
+                        .with_partition_index(*p)
+                        .with_timestamp(timestamp)
+                })
+                .collect();
+            ListOffsetsTopic::default()
+                .with_name(topic_name(t))
+                .with_partitions(parts)
+        })
+        .collect();
+    // replica_id -1: a client, not a follower.
+    ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_isolation_level(0)
+        .with_topics(topics)
+}
+
+/// OffsetFetch requests for these groups, [`GROUPS_PER_FETCH`] to a request
+/// (require_stable false, as librdkafka's default).
+fn fetch_requests(groups: &[&str], requests: &HashMap<&str, &OffsetsRequest>) -> Vec<Call> {
     groups
         .chunks(GROUPS_PER_FETCH)
         .map(|chunk| {
-            let groups: Vec<GroupFetch<'_>> = chunk
+            let groups = chunk
                 .iter()
-                .map(|g| GroupFetch {
-                    group: g,
-                    topics: requests
+                .map(|g| {
+                    // None = every partition the group committed (the null topics array).
+                    let topics = requests
                         .get(g)
                         .and_then(|r| r.partitions.as_ref())
                         .map(|parts| {
@@ -187,39 +242,48 @@ fn fetch_requests(groups: &[&str], requests: &HashMap<&str, &OffsetsRequest>) ->
                             for (t, p) in parts {
                                 by_topic.entry(t.as_str()).or_default().push(*p);
                             }
-                            by_topic.into_iter().collect()
-                        }),
+                            by_topic
+                                .into_iter()
+                                .map(|(t, p)| {
+                                    OffsetFetchRequestTopics::default()
+                                        .with_name(topic_name(t))
+                                        .with_partition_indexes(p)
+                                })
+                                .collect()
+                        });
+                    OffsetFetchRequestGroup::default()
+                        .with_group_id(group_id(g))
+                        .with_topics(topics)
                 })
                 .collect();
-            Request {
-                api_key: msg::OFFSET_FETCH,
-                version: msg::OFFSET_FETCH_VERSION,
-                body: msg::offset_fetch_request(&groups),
-            }
+            Call::OffsetFetch(OffsetFetchRequest::default().with_groups(groups))
         })
         .collect()
 }
 
 /// One group's answer as the librdkafka path gives it: a partition error fails the group,
 /// and "no commit" (-1) is left out.
-fn group_offsets(g: msg::GroupCommitted) -> Committed {
-    if g.error_code != 0 {
-        let why = format!("OffsetFetch: {}", msg::error_name(g.error_code));
-        return Err(CallError::from_code(i32::from(g.error_code), why));
+fn group_offsets(g: OffsetFetchResponseGroup) -> Committed {
+    if let Some(e) = error(g.error_code) {
+        let why = format!("OffsetFetch: {}", error_name(e));
+        return Err(CallError::from_error(e, why));
     }
-    if let Some(p) = g.partitions.iter().find(|p| p.error_code != 0) {
-        let why = format!(
-            "{}/{}: {}",
-            p.topic,
-            p.partition,
-            msg::error_name(p.error_code)
-        );
-        return Err(CallError::from_code(i32::from(p.error_code), why));
+    let mut out = HashMap::new();
+    for t in g.topics {
+        for p in t.partitions {
+            if let Some(e) = error(p.error_code) {
+                let why = format!(
+                    "{}/{}: {}",
+                    t.name.as_str(),
+                    p.partition_index,
+                    error_name(e)
+                );
+                return Err(CallError::from_error(e, why));
+            }
+            if p.committed_offset >= 0 {
+                out.insert((t.name.to_string(), p.partition_index), p.committed_offset);
+            }
+        }
     }
-    // Moved, not cloned: one string per partition per poll is enough.
-    Ok(g.partitions
-        .into_iter()
-        .filter(|p| p.offset >= 0)
-        .map(|p| ((p.topic, p.partition), p.offset))
-        .collect())
+    Ok(out)
 }

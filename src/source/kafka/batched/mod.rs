@@ -1,6 +1,6 @@
 //! Committed and log offsets with a few requests per broker instead of one per group:
-//! one FindCoordinator (v4) for every group whose coordinator is not known yet, one
-//! OffsetFetch (v8) per coordinator for up to [`GROUPS_PER_FETCH`] groups, and one
+//! one FindCoordinator (v4+) for every group whose coordinator is not known yet, one
+//! OffsetFetch (v8+) per coordinator for up to [`GROUPS_PER_FETCH`] groups, and one
 //! ListOffsets per leader and offset spec for every partition it leads. librdkafka 2.12
 //! sends one OffsetFetch and usually one FindCoordinator per group (its coordinator cache
 //! holds ~10 entries), which is 2,000 requests a poll at 1,000 groups.
@@ -11,10 +11,13 @@
 mod calls;
 pub mod wire;
 
-use self::wire::conn::{Conn, Request, Response};
-use self::wire::messages as msg;
-use self::wire::WireError;
+use self::wire::api::{Answer, Call};
+use self::wire::conn::Conn;
+use self::wire::versions::IMPLEMENTED;
+use self::wire::{error, error_name, is_coordinator_moved, WireError};
 use super::types::{CallError, CommittedOffsets};
+use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -52,7 +55,7 @@ pub struct Unsupported(pub String);
 
 /// The outcome of one broker's exchange.
 enum Outcome {
-    Answered(Vec<Response>),
+    Answered(Vec<Answer>),
     Failed(WireError),
     Unsupported(String),
 }
@@ -74,7 +77,7 @@ impl Batched {
 
     /// Sends each broker its requests (in parallel across brokers, pipelined on each
     /// connection), reconnecting once when a kept connection turns out to be dead.
-    fn exchange(&mut self, jobs: Vec<(Broker, Vec<Request>)>, deadline: Instant) -> Vec<Outcome> {
+    fn exchange(&mut self, jobs: Vec<(Broker, Vec<Call>)>, deadline: Instant) -> Vec<Outcome> {
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut jobs = jobs.into_iter().peekable();
         while jobs.peek().is_some() {
@@ -113,7 +116,7 @@ impl Batched {
                             Ok((conn, out)) => (b, conn, out),
                             Err(_) => {
                                 let e = WireError::Malformed {
-                                    what: "exchange",
+                                    addr: b.key(),
                                     why: "the worker thread panicked",
                                 };
                                 (b, None, Outcome::Failed(e))
@@ -132,7 +135,7 @@ impl Batched {
         outcomes
     }
 
-    /// Finds the coordinators of `groups` with FindCoordinator v4 on the first broker that
+    /// Finds the coordinators of `groups` with one FindCoordinator on the first broker that
     /// answers; per group a coordinator or why there is none.
     fn find_coordinators(
         &mut self,
@@ -140,12 +143,16 @@ impl Batched {
         groups: &[&str],
         deadline: Instant,
     ) -> Result<HashMap<String, Result<Broker, String>>, Unsupported> {
-        let reqs: Vec<Request> = groups
+        let reqs: Vec<Call> = groups
             .chunks(KEYS_PER_LOOKUP)
-            .map(|c| Request {
-                api_key: msg::FIND_COORDINATOR,
-                version: msg::FIND_COORDINATOR_VERSION,
-                body: msg::find_coordinator_request(c),
+            .map(|c| {
+                let keys = c.iter().map(|g| StrBytes::from_string((*g).to_owned()));
+                // Key type 0 (GROUP): classic, consumer and share groups alike.
+                Call::FindCoordinator(
+                    FindCoordinatorRequest::default()
+                        .with_key_type(0)
+                        .with_coordinator_keys(keys.collect()),
+                )
             })
             .collect();
         // Prefer a broker we are connected to; then the others in order.
@@ -164,30 +171,29 @@ impl Batched {
                 Outcome::Failed(e) => last_err = format!("FindCoordinator: {e}"),
                 Outcome::Answered(responses) => {
                     let mut found = HashMap::new();
-                    for r in &responses {
-                        let coords = match msg::find_coordinator_response(&mut r.body()) {
-                            Ok(c) => c,
+                    for r in responses {
+                        let coords = match FindCoordinatorResponse::try_from(r) {
+                            Ok(c) => c.coordinators,
                             Err(e) => {
                                 last_err = format!("FindCoordinator from {}: {e}", b.key());
                                 continue;
                             }
                         };
                         for c in coords {
-                            let v = if c.error_code == 0 {
-                                Ok(Broker {
-                                    host: c.host,
+                            let v = match error(c.error_code) {
+                                None => Ok(Broker {
+                                    host: c.host.to_string(),
                                     port: c.port,
-                                })
-                            } else {
-                                Err(format!(
+                                }),
+                                Some(e) => Err(format!(
                                     "FindCoordinator: {}{}",
-                                    msg::error_name(c.error_code),
+                                    error_name(e),
                                     c.error_message
                                         .map(|m| format!(": {m}"))
                                         .unwrap_or_default()
-                                ))
+                                )),
                             };
-                            found.insert(c.key, v);
+                            found.insert(c.key.to_string(), v);
                         }
                     }
                     for g in groups {
@@ -215,8 +221,8 @@ impl Batched {
         brokers: &[Broker],
         groups: &[&str],
         deadline: Instant,
-        build: impl Fn(&[&str]) -> Vec<Request>,
-        decode: impl Fn(&Response) -> Result<Vec<(String, i16, T)>, WireError>,
+        build: impl Fn(&[&str]) -> Vec<Call>,
+        decode: impl Fn(Answer) -> Result<Vec<(String, i16, T)>, WireError>,
     ) -> Result<HashMap<String, Result<T, CallError>>, Unsupported> {
         let mut out: HashMap<String, Result<T, CallError>> = HashMap::with_capacity(groups.len());
         for round in 0..2 {
@@ -265,7 +271,7 @@ impl Batched {
                     }
                 }
             }
-            let jobs: Vec<(Broker, Vec<Request>)> = by_coord
+            let jobs: Vec<(Broker, Vec<Call>)> = by_coord
                 .iter()
                 .map(|(b, gs)| (b.clone(), build(gs)))
                 .collect();
@@ -285,7 +291,7 @@ impl Batched {
                     }
                     Outcome::Answered(a) => a,
                 };
-                for r in &answers {
+                for r in answers {
                     let decoded = match decode(r) {
                         Ok(d) => d,
                         Err(e) => {
@@ -298,17 +304,19 @@ impl Batched {
                         }
                     };
                     for (g, code, value) in decoded {
-                        if msg::is_coordinator_moved(code) {
+                        let code = error(code);
+                        if code.is_some_and(is_coordinator_moved) {
                             self.coordinators.remove(&g);
                             if !last {
                                 continue;
                             }
                         }
-                        let v = if code == 0 {
-                            Ok(value)
-                        } else {
-                            let why = format!("{api}: {}", msg::error_name(code));
-                            Err(CallError::from_code(i32::from(code), why))
+                        let v = match code {
+                            None => Ok(value),
+                            Some(e) => {
+                                let why = format!("{api}: {}", error_name(e));
+                                Err(CallError::from_error(e, why))
+                            }
                         };
                         out.insert(g, v);
                     }
@@ -331,7 +339,7 @@ impl Batched {
 fn exchange_one(
     b: &Broker,
     conn: Option<Conn>,
-    reqs: &[Request],
+    reqs: &[Call],
     deadline: Instant,
 ) -> (Option<Conn>, Outcome) {
     let reused = conn.is_some();
@@ -342,12 +350,18 @@ fn exchange_one(
             Err(e) => return (None, Outcome::Failed(e)),
         },
     };
-    if let Some(r) = reqs.iter().find(|r| !conn.supports(r.api_key, r.version)) {
+    if let Some(api) = reqs
+        .iter()
+        .map(Call::api)
+        .find(|a| conn.version(*a).is_none())
+    {
+        let (min, max) = IMPLEMENTED
+            .iter()
+            .find(|(k, _, _)| *k == api)
+            .map_or((0, 0), |(_, min, max)| (*min, *max));
         let why = format!(
-            "broker {} does not speak {} v{}",
-            conn.addr(),
-            api_name(r.api_key),
-            r.version
+            "broker {} does not speak {api:?} v{min}..v{max}",
+            conn.addr()
         );
         return (Some(conn), Outcome::Unsupported(why));
     }
@@ -356,16 +370,6 @@ fn exchange_one(
         Err(WireError::Timeout { addr }) => (None, Outcome::Failed(WireError::Timeout { addr })),
         Err(e) if !reused => (None, Outcome::Failed(e)),
         Err(_) => exchange_one(b, None, reqs, deadline),
-    }
-}
-
-fn api_name(key: i16) -> &'static str {
-    match key {
-        msg::LIST_OFFSETS => "ListOffsets",
-        msg::OFFSET_FETCH => "OffsetFetch",
-        msg::FIND_COORDINATOR => "FindCoordinator",
-        msg::DESCRIBE_GROUPS => "DescribeGroups",
-        _ => "ApiVersions",
     }
 }
 

@@ -1,11 +1,17 @@
-//! A small Kafka protocol client for the few batched requests librdkafka cannot send:
-//! committed offsets of many groups per OffsetFetch (v8), coordinators of many groups per
-//! FindCoordinator (v4), and log offsets of every partition a broker leads per ListOffsets.
-//! Plain TCP only; clusters with TLS or SASL use librdkafka's per-group requests instead.
+//! A small Kafka protocol client for the batched requests librdkafka cannot send: committed
+//! offsets of many groups per OffsetFetch, coordinators of many groups per FindCoordinator,
+//! log offsets of every partition a broker leads per ListOffsets, and the group listings and
+//! descriptions (classic and share groups) of one coordinator per request. Messages are the
+//! `kafka-protocol` crate's, generated from Kafka's own schemas; each API's version is picked
+//! per connection from the broker's ApiVersions answer. Plain TCP only; clusters with TLS or
+//! SASL use librdkafka's per-group requests instead.
 
-pub mod codec;
+pub mod api;
 pub mod conn;
-pub mod messages;
+pub mod versions;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::ApiKey;
 
 /// Why a request on the wire failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,28 +32,65 @@ pub enum WireError {
         /// `host:port` of the broker.
         addr: String,
     },
-    /// A response ended before a field.
-    #[error("response truncated reading {what} at byte {at} (need {need} more)")]
-    Truncated {
-        /// The field being read.
-        what: &'static str,
-        /// Offset in the response body.
-        at: usize,
-        /// Bytes the field needs.
-        need: usize,
+    /// A request could not be encoded (a name or list too long for the protocol).
+    #[error("encoding {api:?} v{version}: {source}")]
+    Encode {
+        /// The API being encoded.
+        api: ApiKey,
+        /// Its version.
+        version: i16,
+        /// The codec's words.
+        source: anyhow::Error,
     },
-    /// A response field holds an impossible value.
-    #[error("malformed response reading {what}: {why}")]
+    /// An answer could not be decoded (truncated, or not what the schema says).
+    #[error("decoding {api:?} v{version} from {addr}: {source}")]
+    Decode {
+        /// `host:port` of the broker.
+        addr: String,
+        /// The API being decoded.
+        api: ApiKey,
+        /// Its version.
+        version: i16,
+        /// The codec's words.
+        source: anyhow::Error,
+    },
+    /// A frame holds an impossible value.
+    #[error("{addr}: malformed answer: {why}")]
     Malformed {
-        /// The field being read.
-        what: &'static str,
+        /// `host:port` of the broker.
+        addr: String,
         /// What is wrong with it.
         why: &'static str,
     },
-    /// A value is too long to encode.
-    #[error("value of {0} bytes/items is too long to encode")]
-    TooLong(usize),
     /// The broker answered with an error code for the whole request.
-    #[error("broker error {}", messages::error_name(*.0))]
-    Broker(i16),
+    #[error("{addr}: broker error {}", error_name(*.code))]
+    Broker {
+        /// `host:port` of the broker.
+        addr: String,
+        /// The Kafka error.
+        code: ResponseError,
+    },
+}
+
+/// A Kafka error code as the crate's typed error; `None` for 0 (no error).
+pub fn error(code: i16) -> Option<ResponseError> {
+    ResponseError::try_from_code(code)
+}
+
+/// The name of a Kafka error with its code, for messages ("NotCoordinator (16)").
+pub fn error_name(e: ResponseError) -> String {
+    match e {
+        ResponseError::Unknown(code) => format!("Kafka error {code}"),
+        e => format!("{e} ({})", e.code()),
+    }
+}
+
+/// Whether a coordinator's error means the group is to be looked up again.
+pub fn is_coordinator_moved(e: ResponseError) -> bool {
+    matches!(
+        e,
+        ResponseError::CoordinatorLoadInProgress
+            | ResponseError::CoordinatorNotAvailable
+            | ResponseError::NotCoordinator
+    )
 }
