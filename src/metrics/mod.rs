@@ -75,7 +75,7 @@ pub struct StageLabels {
 pub struct NotifyLabels {
     /// Notifier name.
     pub notifier: String,
-    /// sent | failed | dropped | retried.
+    /// sent | failed | retried (nothing is dropped: undelivered messages stay queued).
     pub outcome: String,
 }
 
@@ -134,7 +134,7 @@ impl Metrics {
         let notifications = Family::<NotifyLabels, Counter>::default();
         registry.register(
             "lagwatch_notifications",
-            "Notifications per notifier and outcome (sent, failed, dropped, retried)",
+            "Notifications per notifier and outcome (sent, failed, retried)",
             notifications.clone(),
         );
         let queue_length =
