@@ -217,6 +217,17 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, so per-stage counters exist at 0 before a first error.
+    pub const ALL: [Stage; 7] = [
+        Stage::Metadata,
+        Stage::ListGroups,
+        Stage::DescribeGroups,
+        Stage::CommittedOffsets,
+        Stage::LogOffsets,
+        Stage::SparkCheckpoint,
+        Stage::Timeout,
+    ];
+
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {

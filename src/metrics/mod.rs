@@ -8,6 +8,7 @@ mod stream;
 pub use collector::ViewCollector;
 pub use stream::{Chunk, CHUNK};
 
+use crate::snapshot::Stage;
 use crate::state::AppState;
 use prometheus_client::encoding::{text, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
@@ -69,6 +70,9 @@ pub struct StageLabels {
     /// Poll stage.
     pub stage: String,
 }
+
+/// Every value of `lagwatch_notifications_total`'s `outcome` label.
+pub const NOTIFY_OUTCOMES: [&str; 3] = ["sent", "failed", "retried"];
 
 /// Label set `{notifier, outcome}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -156,6 +160,16 @@ impl Metrics {
             env!("CARGO_PKG_VERSION").to_owned(),
         )]);
         registry.register("lagwatch_build", "lagwatch build information", info);
+        // Counters whose labels the config already knows exist at 0 from the start, so
+        // rate()/increase() see the first error and panels do not read "No data".
+        for cluster in state.snapshot().keys() {
+            for stage in Stage::ALL {
+                let _created = poll_errors.get_or_create(&StageLabels {
+                    cluster: cluster.clone(),
+                    stage: stage.as_str().to_owned(),
+                });
+            }
+        }
         registry.register_collector(Box::new(ViewCollector::new(state)));
         Arc::new(Metrics {
             registry,
@@ -195,6 +209,16 @@ impl Metrics {
                 prometheus_client::encoding::prometheus_text::encode(&mut w, &me.registry)
             }
         })
+    }
+
+    /// Creates a notifier's outcome counters at 0 (see [`NOTIFY_OUTCOMES`]).
+    pub fn prime_notifier(&self, notifier: &str) {
+        for outcome in NOTIFY_OUTCOMES {
+            let _created = self.notifications.get_or_create(&NotifyLabels {
+                notifier: notifier.to_owned(),
+                outcome: outcome.to_owned(),
+            });
+        }
     }
 
     /// Counts one poll error.

@@ -188,6 +188,7 @@ impl Coordinator {
                 .map(|b| b.pending.clone())
                 .unwrap_or_default();
             shared.queue_gauge(&n.name, &pending);
+            shared.metrics.prime_notifier(&n.name);
             let wake = Arc::new(Notify::new());
             workers.push(tokio::spawn(worker::run(
                 worker::Worker {

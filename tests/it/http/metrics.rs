@@ -59,7 +59,13 @@ fn render(openmetrics: bool) -> String {
 fn golden_metrics_output() {
     // Self-metrics with no sample yet (histograms, counters) are excluded from the golden text
     // so it only changes when the exposition of the model changes.
-    let text = render(false);
+    // The poll error counters exist at 0 from the start (in hash order, so not golden);
+    // known_series_exist_at_zero_from_the_start covers them.
+    let text: String = render(false)
+        .lines()
+        .filter(|l| !l.contains("lagwatch_poll_errors_total"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/metrics.txt");
     if std::env::var("UPDATE_GOLDEN").is_ok() {
         std::fs::write(path, &text).expect("write golden");
@@ -263,4 +269,67 @@ fn never_draining_eta_is_plus_inf_in_both_formats() {
             .expect("eta series");
         assert!(line.ends_with(" +Inf"), "{line}");
     }
+}
+
+/// Issue 20 §2 (asked by issue 22's hostile user too): counters whose labels the config
+/// knows exist at 0 before a first event, so `rate()`/`increase()` see the first error or
+/// message and dashboards do not say "No data".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_series_exist_at_zero_from_the_start() {
+    let (a, b) = (free_port(), free_port());
+    let cfg = config(&format!(
+        r#"
+listen: "127.0.0.1:0"
+poll_interval: 1h
+clusters:
+  - name: east
+    bootstrap_servers: "127.0.0.1:{a}"
+    poll_timeout: 1s
+  - name: west
+    bootstrap_servers: "127.0.0.1:{b}"
+    poll_timeout: 1s
+notifiers:
+  - name: team-slack
+    kind: slack
+    url: "http://127.0.0.1:{a}/services/T0/B0/x"
+"#
+    ));
+    let running = lagwatch::app::start(cfg).await.expect("start");
+    let text = scrape(running.addr).await;
+    for cluster in ["east", "west"] {
+        for stage in lagwatch::snapshot::Stage::ALL {
+            let v = metric(
+                &text,
+                "lagwatch_poll_errors_total",
+                &[("cluster", cluster), ("stage", stage.as_str())],
+            );
+            // The first poll (at start) may already have failed its metadata stage.
+            let want_zero = stage != lagwatch::snapshot::Stage::Metadata;
+            assert!(
+                v.is_some_and(|v| !want_zero || v == 0.0),
+                "{cluster}/{}: {v:?}",
+                stage.as_str()
+            );
+        }
+    }
+    for outcome in lagwatch::metrics::NOTIFY_OUTCOMES {
+        assert_eq!(
+            metric(
+                &text,
+                "lagwatch_notifications_total",
+                &[("notifier", "team-slack"), ("outcome", outcome)]
+            ),
+            Some(0.0),
+            "{outcome}"
+        );
+    }
+    assert_eq!(
+        metric(
+            &text,
+            "lagwatch_notifier_queue_length",
+            &[("notifier", "team-slack")]
+        ),
+        Some(0.0)
+    );
+    running.stop().await;
 }
