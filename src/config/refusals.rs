@@ -1,0 +1,184 @@
+//! What `run` refuses at start, checked while the file is read so `validate` (and a SIGHUP
+//! reload) refuses it first, with the line: librdkafka properties, checkpoint locations,
+//! `state_dir`, and Spark queries that would report the same group. Each check builds what
+//! `run` builds, without connecting to anything.
+
+use super::cluster::{ClusterConfig, SparkQueryConfig};
+use super::env::Text;
+use super::reader::{join, Cx};
+use super::yaml::{Kind, Node, Pos};
+use rdkafka::client::{Client, DefaultClientContext};
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::types::{RDKafkaConfRes, RDKafkaType};
+use std::time::Duration;
+
+/// Each `client:` property as librdkafka takes it, then the whole client as `run` creates
+/// it (minus the brokers, so nothing connects): unknown names, values librdkafka refuses,
+/// unreadable `ssl.*.location` files. Values may be secrets and are never printed.
+pub(super) fn client_properties(
+    cx: &mut Cx<'_>,
+    node: Option<&Node>,
+    path: &str,
+    c: &ClusterConfig,
+) {
+    let field = join(path, "client");
+    let mut refused = false;
+    if let Some(Node {
+        kind: Kind::Map(entries),
+        ..
+    }) = node
+    {
+        for (key, kpos, _) in entries {
+            // A value that is not a string was reported already and is not in `c.client`.
+            let Some((_, value)) = c.client.iter().find(|(k, _)| k == key) else {
+                continue;
+            };
+            let mut one = ClientConfig::new();
+            one.set(key, value);
+            if let Err(e) = one.create_native_config() {
+                refused = true;
+                cx.error(*kpos, &join(&field, key), property_message(key, value, &e));
+            }
+        }
+    }
+    if refused {
+        return;
+    }
+    let mut all = crate::source::kafka::client_config(c);
+    all.remove("bootstrap.servers");
+    let created = all.create_native_config().and_then(|native| {
+        Client::new(
+            &all,
+            native,
+            RDKafkaType::RD_KAFKA_PRODUCER,
+            DefaultClientContext,
+        )
+    });
+    if let Err(e) = created {
+        let pos = node.map_or(Pos::default(), |n| n.pos);
+        let mut text = e.to_string();
+        for (_, v) in &c.client {
+            if !v.is_empty() {
+                text = text.replace(v.as_str(), "(value not shown)");
+            }
+        }
+        cx.error(
+            pos,
+            &field,
+            format!("librdkafka cannot create a client from these properties: {text}"),
+        );
+    }
+}
+
+fn property_message(key: &str, value: &str, e: &KafkaError) -> String {
+    match e {
+        KafkaError::ClientConfig(RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN, ..) => format!(
+            "unknown librdkafka property `{key}` (see librdkafka's CONFIGURATION.md for the names)"
+        ),
+        KafkaError::ClientConfig(_, description, ..) => {
+            // librdkafka quotes the value in its description (`Invalid value "x" for ...`).
+            let said = if value.is_empty() {
+                description.clone()
+            } else {
+                description.replace(value, "(value not shown)")
+            };
+            format!("librdkafka refuses the value of `{key}`: {said}")
+        }
+        _ => format!("librdkafka refuses `{key}`"),
+    }
+}
+
+/// The checkpoint location as `run` opens it (a path, `file://`, `s3://`, `s3a://`; no I/O).
+pub(super) fn checkpoint(cx: &mut Cx<'_>, pos: Pos, field: &str, q: &SparkQueryConfig, raw: &Text) {
+    use crate::source::spark::store::{Checkpoint, StoreError};
+    // An S3 location builds an HTTP client, which needs the process's TLS provider.
+    crate::runtime::rustls_provider();
+    let env = cx.env();
+    let Err(e) = Checkpoint::open(&q.checkpoint, q.s3.as_ref(), env, Duration::from_secs(1)) else {
+        return;
+    };
+    let from_env = raw.shown != format!("`{}`", raw.value);
+    let why = match (&e, from_env) {
+        (_, true) => "not a local path, file://, s3:// or s3a:// URL".to_owned(),
+        (StoreError::Location { message, .. }, false) => message.clone(),
+        (StoreError::Build { source, .. }, false) => {
+            format!("cannot set up the object store: {source}")
+        }
+        (_, false) => "cannot be opened".to_owned(),
+    };
+    cx.error(pos, field, format!("checkpoint {}: {why}", raw.shown));
+}
+
+/// `state_dir` must be a directory or not exist yet (it is created at start).
+pub(super) fn state_dir(cx: &mut Cx<'_>, pos: Pos, dir: &Text) {
+    match std::fs::metadata(&dir.value) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => cx.error(
+            pos,
+            "state_dir",
+            format!(
+                "{} exists and is not a directory (incident state is kept in a directory)",
+                dir.shown
+            ),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => cx.error(pos, "state_dir", format!("cannot use {}: {e}", dir.shown)),
+    }
+}
+
+/// Two queries of a cluster with one name, or one group reported twice (by two queries, or
+/// by a query and a Kafka group watched by name): their series would overwrite each other.
+/// Groups found by `include` regexes are only known when polling and are not checked here.
+pub(super) fn spark_names(
+    cx: &mut Cx<'_>,
+    queries: &[(String, &Node, SparkQueryConfig)],
+    kafka_names: &[(String, Pos)],
+) {
+    for (i, (qp, qn, q)) in queries.iter().enumerate() {
+        let earlier = &queries[..i];
+        if let Some((_, first, _)) = earlier.iter().find(|(_, _, e)| e.name == q.name) {
+            cx.error(
+                super::value_pos(qn, "name"),
+                &join(qp, "name"),
+                format!(
+                    "duplicate Spark query name `{}` (first at line {}) in this cluster",
+                    q.name,
+                    super::value_pos(first, "name").line
+                ),
+            );
+            continue;
+        }
+        let field = if has_key(qn, "group") {
+            "group"
+        } else {
+            "name"
+        };
+        let pos = super::value_pos(qn, field);
+        if let Some((_, first, _)) = earlier.iter().find(|(_, _, e)| e.group == q.group) {
+            cx.error(
+                pos,
+                &join(qp, field),
+                format!(
+                    "group `{}` is already reported by the Spark query at line {}: two \
+                     queries would write the same series",
+                    q.group, first.pos.line
+                ),
+            );
+        } else if let Some((_, kpos)) = kafka_names.iter().find(|(n, _)| *n == q.group) {
+            cx.error(
+                pos,
+                &join(qp, field),
+                format!(
+                    "group `{}` is also a Kafka consumer group watched by name (line {}): \
+                     the query's lag would overwrite the real group's; set another `group`",
+                    q.group, kpos.line
+                ),
+            );
+        }
+    }
+}
+
+fn has_key(node: &Node, key: &str) -> bool {
+    matches!(&node.kind, Kind::Map(e) if e.iter().any(|(k, _, _)| k == key))
+}
