@@ -277,7 +277,7 @@ fn read_spark(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<SparkQueryConf
         s3,
     };
     let pos = super::value_pos(node, "checkpoint");
-    refusals::checkpoint(cx, pos, &join(path, "checkpoint"), &q, &checkpoint);
+    refusals::checkpoint(cx, pos, &join(path, "checkpoint"), &checkpoint);
     Some(q)
 }
 
@@ -310,6 +310,26 @@ pub enum FlagError {
 }
 
 impl ClusterConfig {
+    /// The librdkafka client config: user `client:` properties win over our defaults.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        let mut cc = rdkafka::ClientConfig::new();
+        cc.set("bootstrap.servers", &self.bootstrap_servers);
+        cc.set("client.id", "lagwatch");
+        cc.set(
+            "socket.timeout.ms",
+            self.poll_timeout.as_millis().max(1000).to_string(),
+        );
+        // librdkafka logs each failed connect; our poller reports faults once per change.
+        cc.set("log_level", "3");
+        // KIP-714 client metrics would add a GetTelemetrySubscriptions/PushTelemetry exchange
+        // per broker for an admin client that nobody monitors; the user may turn it back on.
+        cc.set("enable.metrics.push", "false");
+        for (k, v) in &self.client {
+            cc.set(k, v);
+        }
+        cc
+    }
+
     /// A cluster with every default, as a file naming only these would give.
     pub fn with_defaults(name: &str, bootstrap_servers: &str, poll_timeout: Duration) -> Self {
         ClusterConfig {

@@ -11,7 +11,6 @@ use rdkafka::client::{Client, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::types::{RDKafkaConfRes, RDKafkaType};
-use std::time::Duration;
 
 /// Each `client:` property as librdkafka takes it, then the whole client as `run` creates
 /// it (minus the brokers, so nothing connects): unknown names, values librdkafka refuses,
@@ -45,7 +44,7 @@ pub(super) fn client_properties(
     if refused {
         return;
     }
-    let mut all = crate::source::kafka::client_config(c);
+    let mut all = c.client_config();
     all.remove("bootstrap.servers");
     let created = all.create_native_config().and_then(|native| {
         Client::new(
@@ -89,23 +88,26 @@ fn property_message(key: &str, value: &str, e: &KafkaError) -> String {
     }
 }
 
-/// The checkpoint location as `run` opens it (a path, `file://`, `s3://`, `s3a://`; no I/O).
-pub(super) fn checkpoint(cx: &mut Cx<'_>, pos: Pos, field: &str, q: &SparkQueryConfig, raw: &Text) {
-    use crate::source::spark::store::{Checkpoint, StoreError};
-    // An S3 location builds an HTTP client, which needs the process's TLS provider.
-    crate::runtime::rustls_provider();
-    let env = cx.env();
-    let Err(e) = Checkpoint::open(&q.checkpoint, q.s3.as_ref(), env, Duration::from_secs(1)) else {
+/// The checkpoint location as `run` opens it: a path, `file://`, `s3://` or `s3a://`, and a
+/// root the object store accepts (no I/O).
+pub(super) fn checkpoint(cx: &mut Cx<'_>, pos: Pos, field: &str, raw: &Text) {
+    use object_store::path::Path;
+    let why = match super::parse_location(&raw.value) {
+        Ok(super::Location::Local(dir)) => {
+            Path::from_absolute_path(&dir).err().map(|e| e.to_string())
+        }
+        Ok(super::Location::S3 { prefix, .. }) => Path::parse(&prefix).err().map(|e| e.to_string()),
+        Err(message) => Some(message),
+    };
+    let Some(why) = why else {
         return;
     };
+    // The parser's words quote parts of the value: only for a value written in the file.
     let from_env = raw.shown != format!("`{}`", raw.value);
-    let why = match (&e, from_env) {
-        (_, true) => "not a local path, file://, s3:// or s3a:// URL".to_owned(),
-        (StoreError::Location { message, .. }, false) => message.clone(),
-        (StoreError::Build { source, .. }, false) => {
-            format!("cannot set up the object store: {source}")
-        }
-        (_, false) => "cannot be opened".to_owned(),
+    let why = if from_env {
+        "not a local path, file://, s3:// or s3a:// URL".to_owned()
+    } else {
+        why
     };
     cx.error(pos, field, format!("checkpoint {}: {why}", raw.shown));
 }
