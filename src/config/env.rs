@@ -58,17 +58,24 @@ pub struct Text {
     /// What messages print: the value when it is written in the file, else the text as
     /// written (`${VAR}` unexpanded), since a value from the environment may be a secret.
     pub shown: String,
+    /// Whether `${VAR}` took part: then no part of the value may be printed.
+    pub from_env: bool,
 }
 
 impl Text {
     /// Names `value`, read from `raw` as written in the file.
     pub fn new(raw: &str, value: String) -> Self {
-        let shown = if raw.contains("${") {
+        let from_env = raw.contains("${");
+        let shown = if from_env {
             format!("`{raw}` (value from the environment not shown)")
         } else {
             format!("`{value}`")
         };
-        Text { value, shown }
+        Text {
+            value,
+            shown,
+            from_env,
+        }
     }
 }
 

@@ -58,9 +58,7 @@ pub(super) fn client_properties(
         let pos = node.map_or(Pos::default(), |n| n.pos);
         let mut text = e.to_string();
         for (_, v) in &c.client {
-            if !v.is_empty() {
-                text = text.replace(v.as_str(), "(value not shown)");
-            }
+            text = hide(&text, v);
         }
         cx.error(
             pos,
@@ -77,14 +75,26 @@ fn property_message(key: &str, value: &str, e: &KafkaError) -> String {
         ),
         KafkaError::ClientConfig(_, description, ..) => {
             // librdkafka quotes the value in its description (`Invalid value "x" for ...`).
-            let said = if value.is_empty() {
-                description.clone()
-            } else {
-                description.replace(value, "(value not shown)")
-            };
-            format!("librdkafka refuses the value of `{key}`: {said}")
+            format!(
+                "librdkafka refuses the value of `{key}`: {}",
+                hide(description, value)
+            )
         }
         _ => format!("librdkafka refuses `{key}`"),
+    }
+}
+
+/// `text` without `value`: quoted as librdkafka quotes it, and bare when long enough to be
+/// a secret (a bare `5` would also hit the digits of a range librdkafka names).
+fn hide(text: &str, value: &str) -> String {
+    if value.is_empty() {
+        return text.to_owned();
+    }
+    let out = text.replace(&format!("\"{value}\""), "(value not shown)");
+    if value.len() >= 4 {
+        out.replace(value, "(value not shown)")
+    } else {
+        out
     }
 }
 
@@ -103,8 +113,7 @@ pub(super) fn checkpoint(cx: &mut Cx<'_>, pos: Pos, field: &str, raw: &Text) {
         return;
     };
     // The parser's words quote parts of the value: only for a value written in the file.
-    let from_env = raw.shown != format!("`{}`", raw.value);
-    let why = if from_env {
+    let why = if raw.from_env {
         "not a local path, file://, s3:// or s3a:// URL".to_owned()
     } else {
         why
@@ -183,4 +192,46 @@ pub(super) fn spark_names(
 
 fn has_key(node: &Node, key: &str) -> bool {
     matches!(&node.kind, Kind::Map(e) if e.iter().any(|(k, _, _)| k == key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn librdkafka_says_what_is_wrong_without_the_value() {
+        // Rows: property, value, the message has, why.
+        let rows = [
+            (
+                "sasl.passwrd",
+                "s3cret-pass",
+                "unknown librdkafka property `sasl.passwrd`",
+                "a misspelt name",
+            ),
+            (
+                "security.protocol",
+                "bogus-secret",
+                "librdkafka refuses the value of `security.protocol`",
+                "a value librdkafka does not know",
+            ),
+            (
+                "socket.timeout.ms",
+                "5",
+                "10..300000",
+                "a short value is not hidden, so the range stays readable",
+            ),
+        ];
+        for (key, value, want, why) in rows {
+            let mut one = ClientConfig::new();
+            one.set(key, value);
+            let Err(e) = one.create_native_config() else {
+                panic!("{why}: librdkafka accepted it");
+            };
+            let msg = property_message(key, value, &e);
+            assert!(msg.contains(want), "{why}: {msg}");
+            if value.len() >= 4 {
+                assert!(!msg.contains(value), "{why}: {msg}");
+            }
+        }
+    }
 }
