@@ -52,7 +52,8 @@ pub enum Command {
         url: String,
     },
     /// Poll twice and print lag, rates, ETA, status and action; exit 0 ok, 1 warning,
-    /// 2 critical, 3 a cluster unreachable, 4 bad arguments or config. Status hysteresis is
+    /// 2 critical, 3 a cluster unreachable, 4 bad arguments or config, 5 nothing matched
+    /// the group/topic filters (nothing was checked). Status hysteresis is
     /// off here (for_polls = 1) so the two-poll verdict is not hidden.
     Check(check::CheckArgs),
     /// Replay the seed incident on an in-process mock Kafka with the real pipeline (no

@@ -1,7 +1,9 @@
 //! The `clusters:` section: one Kafka cluster each, what to watch in it, how to reach it,
 //! and the Spark queries whose checkpoints are read beside it.
 
+use super::bounds;
 use super::reader::{join, Cx, MapView};
+use super::refusals;
 use super::yaml::Node;
 use regex::Regex;
 use std::time::Duration;
@@ -178,16 +180,14 @@ pub(super) fn read_cluster(
             );
         }
     }
+    let mut named = Vec::new();
     let groups = match m.get("groups") {
         Some(g) => {
             let gp = join(path, "groups");
             match cx.map(g, &gp, &["names", "include", "exclude"]) {
                 Some(gm) => {
-                    let names: Vec<String> = cx
-                        .opt_string_list(gm, &gp, "names")
-                        .into_iter()
-                        .map(|(s, _)| s)
-                        .collect();
+                    named = cx.opt_string_list(gm, &gp, "names");
+                    let names: Vec<String> = named.iter().map(|(s, _)| s.clone()).collect();
                     let filter = read_filter(cx, gm, &gp);
                     let discover = names.is_empty() || gm.get("include").is_some();
                     GroupFilter {
@@ -217,31 +217,44 @@ pub(super) fn read_cluster(
         None => Filter::default_topics(),
     };
     let client = cx.opt_string_map(m, path, "client");
-    let poll_timeout = cx.opt_duration(m, path, "poll_timeout").unwrap_or(interval);
+    // Unset, it follows the interval, within what librdkafka accepts for its socket timeout.
+    let poll_timeout = cx
+        .opt_duration(m, path, "poll_timeout", bounds::POLL_TIMEOUT)
+        .unwrap_or(bounds::POLL_TIMEOUT.clamp(interval));
     let batched_offsets = cx.opt_bool(m, path, "batched_offsets").unwrap_or(true);
-    let mut spark_queries = Vec::new();
+    let mut queries = Vec::new();
     for (qp, qn) in cx.opt_list(m, path, "spark_queries") {
         if let Some(q) = read_spark(cx, qn, &qp) {
-            spark_queries.push(q);
+            queries.push((qp, qn, q));
         }
     }
-    Some(ClusterConfig {
+    refusals::spark_names(cx, &queries, &named);
+    let c = ClusterConfig {
         name: name?,
         bootstrap_servers: bootstrap_servers?,
         groups,
         topics,
         client,
         poll_timeout,
-        spark_queries,
+        spark_queries: queries.into_iter().map(|(_, _, q)| q).collect(),
         batched_offsets,
-    })
+    };
+    refusals::client_properties(cx, m.get("client"), path, &c);
+    Some(c)
 }
 
 fn read_spark(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<SparkQueryConfig> {
     let m = cx.map(node, path, SPARK_KEYS)?;
     let name = cx.req_string(m, path, "name");
     let group = cx.opt_string(m, path, "group");
-    let checkpoint = cx.req_string(m, path, "checkpoint");
+    let checkpoint = super::env::opt_text(cx, m, path, "checkpoint");
+    if m.get("checkpoint").is_none() {
+        cx.error(
+            m.pos,
+            &join(path, "checkpoint"),
+            "missing required key `checkpoint`",
+        );
+    }
     let s3 = match m.get("s3") {
         Some(n) => {
             let sp = join(path, "s3");
@@ -256,12 +269,16 @@ fn read_spark(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<SparkQueryConf
         None => None,
     };
     let name = name?;
-    Some(SparkQueryConfig {
+    let checkpoint = checkpoint?;
+    let q = SparkQueryConfig {
         group: group.unwrap_or_else(|| format!("spark:{name}")),
         name,
-        checkpoint: checkpoint?,
+        checkpoint: checkpoint.value.clone(),
         s3,
-    })
+    };
+    let pos = super::value_pos(node, "checkpoint");
+    refusals::checkpoint(cx, pos, &join(path, "checkpoint"), &checkpoint);
+    Some(q)
 }
 
 /// Kafka's internal topics (`__consumer_offsets`, `__transaction_state`, ...).
@@ -293,6 +310,26 @@ pub enum FlagError {
 }
 
 impl ClusterConfig {
+    /// The librdkafka client config: user `client:` properties win over our defaults.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        let mut cc = rdkafka::ClientConfig::new();
+        cc.set("bootstrap.servers", &self.bootstrap_servers);
+        cc.set("client.id", "lagwatch");
+        cc.set(
+            "socket.timeout.ms",
+            self.poll_timeout.as_millis().max(1000).to_string(),
+        );
+        // librdkafka logs each failed connect; our poller reports faults once per change.
+        cc.set("log_level", "3");
+        // KIP-714 client metrics would add a GetTelemetrySubscriptions/PushTelemetry exchange
+        // per broker for an admin client that nobody monitors; the user may turn it back on.
+        cc.set("enable.metrics.push", "false");
+        for (k, v) in &self.client {
+            cc.set(k, v);
+        }
+        cc
+    }
+
     /// A cluster with every default, as a file naming only these would give.
     pub fn with_defaults(name: &str, bootstrap_servers: &str, poll_timeout: Duration) -> Self {
         ClusterConfig {

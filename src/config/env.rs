@@ -1,5 +1,8 @@
 //! `${VAR}` and `${VAR:-default}` in config values, and "did you mean" for unknown keys.
 
+use super::reader::{join, Cx, MapView};
+use super::yaml::Kind;
+
 /// Looks up environment variables; a trait object so tests inject their own.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -47,6 +50,45 @@ pub fn expand_env(raw: &str, env: EnvLookup<'_>) -> Result<String, String> {
     Ok(out)
 }
 
+/// A string value and how a message may name it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text {
+    /// The value, `${VAR}` expanded.
+    pub value: String,
+    /// What messages print: the value when it is written in the file, else the text as
+    /// written (`${VAR}` unexpanded), since a value from the environment may be a secret.
+    pub shown: String,
+    /// Whether `${VAR}` took part: then no part of the value may be printed.
+    pub from_env: bool,
+}
+
+impl Text {
+    /// Names `value`, read from `raw` as written in the file.
+    pub fn new(raw: &str, value: String) -> Self {
+        let from_env = raw.contains("${");
+        let shown = if from_env {
+            format!("`{raw}` (value from the environment not shown)")
+        } else {
+            format!("`{value}`")
+        };
+        Text {
+            value,
+            shown,
+            from_env,
+        }
+    }
+}
+
+/// An optional string field that messages may need to name (a path, a URL).
+pub fn opt_text(cx: &mut Cx<'_>, m: MapView<'_>, path: &str, key: &str) -> Option<Text> {
+    let node = m.get(key)?;
+    let value = cx.string(node, &join(path, key))?;
+    Some(match &node.kind {
+        Kind::Str(raw) => Text::new(raw, value),
+        _ => Text::new(&value.clone(), value),
+    })
+}
+
 /// The closest known name within a small edit distance, for "did you mean".
 pub fn did_you_mean<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
     known
@@ -89,6 +131,28 @@ mod tests {
         assert!(e.contains("`NOPE` is not set"), "{e}");
         assert!(expand_env("${A", &env).is_err());
         assert!(expand_env("${1A}", &env).is_err());
+    }
+
+    #[test]
+    fn a_value_from_the_environment_is_named_by_its_variable() {
+        // Rows: raw text, expanded value, what messages show, why.
+        let rows = [
+            (
+                "/var/lib/lw",
+                "/var/lib/lw",
+                "`/var/lib/lw`",
+                "written in the file: shown",
+            ),
+            (
+                "/tmp/${TOKEN}",
+                "/tmp/s3cr3t",
+                "`/tmp/${TOKEN}` (value from the environment not shown)",
+                "from the environment: only the variable",
+            ),
+        ];
+        for (raw, value, shown, why) in rows {
+            assert_eq!(Text::new(raw, value.to_owned()).shown, shown, "{why}");
+        }
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! The configuration: typed, defaulted and validated, with file:line errors. Each section
 //! has its own file with its types, defaults and reader; this one reads the root.
 
+pub mod bounds;
 mod cluster;
 mod env;
 mod error;
+mod location;
 mod notifiers;
 mod reader;
+mod refusals;
 mod rules;
 mod web;
 pub mod yaml;
@@ -13,6 +16,7 @@ pub mod yaml;
 pub use cluster::{ClusterConfig, Filter, FlagError, GroupFilter, S3Config, SparkQueryConfig};
 pub use env::{did_you_mean, expand_env, EnvLookup};
 pub use error::{ConfigError, ConfigErrors};
+pub use location::{parse_location, Location};
 pub use notifiers::{NotifierConfig, NotifierKind, Severity};
 pub use reader::{Cx, MapView, Scalar};
 pub use rules::{RuleOverride, RulesConfig, Thresholds};
@@ -106,7 +110,7 @@ pub fn load_file(path: &std::path::Path) -> Result<Config, ConfigErrors> {
 
 /// Parses config text; `file` is only used in messages, `env` resolves `${VAR}`.
 pub fn from_str(file: &str, text: &str, env: EnvLookup<'_>) -> Result<Config, ConfigErrors> {
-    let root = yaml::parse(text).map_err(|e| {
+    let parsed = yaml::parse(text).map_err(|e| {
         let pos = e.pos.unwrap_or_default();
         ConfigErrors(vec![ConfigError {
             file: file.to_owned(),
@@ -117,6 +121,10 @@ pub fn from_str(file: &str, text: &str, env: EnvLookup<'_>) -> Result<Config, Co
         }])
     })?;
     let mut cx = Cx::new(file, env);
+    for p in &parsed.problems {
+        cx.error(p.pos, &p.field, p.message.clone());
+    }
+    let root = parsed.root;
     let config = read_root(&mut cx, &root);
     cx.finish()?;
     config.ok_or_else(|| ConfigErrors(Vec::new()))
@@ -140,7 +148,7 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         None => default_listen(),
     };
     let poll_interval = cx
-        .opt_duration(m, "", "poll_interval")
+        .opt_duration(m, "", "poll_interval", bounds::POLL_INTERVAL)
         .unwrap_or(Duration::from_secs(15));
     let rules = match m.get("rules") {
         Some(n) => rules::read_rules(cx, n, "rules"),
@@ -187,9 +195,13 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
             notifiers.push(n);
         }
     }
-    let state_dir = cx.opt_string(m, "", "state_dir").map(PathBuf::from);
+    let state_dir = env::opt_text(cx, m, "", "state_dir").map(|dir| {
+        let pos = m.get("state_dir").map_or(m.pos, |n| n.pos);
+        refusals::state_dir(cx, pos, &dir);
+        PathBuf::from(dir.value)
+    });
     let shutdown_timeout = cx
-        .opt_duration(m, "", "shutdown_timeout")
+        .opt_duration(m, "", "shutdown_timeout", bounds::SHUTDOWN_TIMEOUT)
         .unwrap_or(Duration::from_secs(10));
     let web = m
         .get("web")
@@ -208,7 +220,7 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
 }
 
 /// Where the value of `key` in mapping `node` starts (the node itself when absent).
-fn value_pos(node: &Node, key: &str) -> yaml::Pos {
+pub(super) fn value_pos(node: &Node, key: &str) -> yaml::Pos {
     match &node.kind {
         yaml::Kind::Map(entries) => entries
             .iter()

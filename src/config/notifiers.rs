@@ -1,5 +1,6 @@
 //! The `notifiers:` section: where alerts go (Slack, Discord, console) and which.
 
+use super::bounds;
 use super::cluster::{read_filter, Filter};
 use super::env::did_you_mean;
 use super::reader::{join, Cx};
@@ -101,25 +102,30 @@ pub(super) fn read_notifier(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<
         None => None,
     };
     let mut url = cx.opt_string(m, path, "url");
-    if let Some(file) = cx.opt_string(m, path, "url_file") {
-        let pos = m.get("url_file").map(|n| n.pos).unwrap_or(m.pos);
+    // Where the URL came from, for the message when it is not a URL: the file's content is
+    // never blamed on the `url` line, and neither value is echoed (both are secrets).
+    let mut from = ("url", m.get("url").map_or(m.pos, |n| n.pos), "`url`");
+    let mut reported = false;
+    if let Some(file) = super::env::opt_text(cx, m, path, "url_file") {
+        let pos = m.get("url_file").map_or(m.pos, |n| n.pos);
+        let field = join(path, "url_file");
         if url.is_some() {
-            cx.error(
-                pos,
-                &join(path, "url_file"),
-                "set either `url` or `url_file`, not both",
-            );
-        }
-        match std::fs::read_to_string(&file) {
-            Ok(s) => url = Some(s.trim().to_owned()),
-            Err(e) => cx.error(
-                pos,
-                &join(path, "url_file"),
-                format!("cannot read `{file}`: {e}"),
-            ),
+            cx.error(pos, &field, "set either `url` or `url_file`, not both");
+            reported = true;
+        } else {
+            match std::fs::read_to_string(&file.value) {
+                Ok(s) => {
+                    url = Some(s.trim().to_owned());
+                    from = ("url_file", pos, "the file named by `url_file`");
+                }
+                Err(e) => {
+                    cx.error(pos, &field, format!("cannot read {}: {e}", file.shown));
+                    reported = true;
+                }
+            }
         }
     }
-    if matches!(kind, Some(NotifierKind::Slack | NotifierKind::Discord)) {
+    if !reported && matches!(kind, Some(NotifierKind::Slack | NotifierKind::Discord)) {
         match &url {
             None => cx.error(
                 m.pos,
@@ -127,16 +133,11 @@ pub(super) fn read_notifier(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<
                 "slack and discord notifiers need `url` or `url_file`",
             ),
             Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => {
-                let pos = m
-                    .get("url")
-                    .or(m.get("url_file"))
-                    .map(|n| n.pos)
-                    .unwrap_or(m.pos);
-                // Never echo the value: it is a secret.
+                let (key, pos, what) = from;
                 cx.error(
                     pos,
-                    &join(path, "url"),
-                    "the webhook URL must start with https:// or http://",
+                    &join(path, key),
+                    format!("{what} must hold a webhook URL starting with https:// or http://"),
                 );
             }
             Some(_) => {}
@@ -175,13 +176,13 @@ pub(super) fn read_notifier(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<
         min_severity,
         dashboard_url: cx.opt_string(m, path, "dashboard_url"),
         repeat_interval: cx
-            .opt_duration(m, path, "repeat_interval")
+            .opt_duration(m, path, "repeat_interval", bounds::REPEAT_INTERVAL)
             .unwrap_or(Duration::from_secs(3600)),
         queue_size: cx
             .opt_int(m, path, "queue_size", 1, 100_000)
             .unwrap_or(1000) as usize,
         timeout: cx
-            .opt_duration(m, path, "timeout")
+            .opt_duration(m, path, "timeout", bounds::NOTIFIER_TIMEOUT)
             .unwrap_or(Duration::from_secs(10)),
     })
 }

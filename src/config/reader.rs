@@ -53,6 +53,11 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// How `${VAR}` is resolved (for checks that build what `run` builds, e.g. S3 settings).
+    pub fn env(&self) -> EnvLookup<'a> {
+        self.env
+    }
+
     /// Records a problem at `pos` for `field`.
     pub fn error(&mut self, pos: Pos, field: &str, message: impl Into<String>) {
         self.errors.push(ConfigError {
@@ -181,9 +186,25 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// An optional duration such as `15s`, `5m`, `1h30m`; must be positive.
-    pub fn opt_duration(&mut self, m: MapView<'_>, path: &str, key: &str) -> Option<Duration> {
-        self.scalar::<Positive>(m, path, key).map(|p| p.0)
+    /// An optional duration such as `15s`, `5m`, `1h30m`, within `bounds` (see
+    /// [`super::bounds`]: a `1ms` poll or a `9999999999999h` timeout is refused here, not
+    /// met at run time).
+    pub fn opt_duration(
+        &mut self,
+        m: MapView<'_>,
+        path: &str,
+        key: &str,
+        bounds: super::bounds::Bounds,
+    ) -> Option<Duration> {
+        let v = self.scalar::<Positive>(m, path, key)?.0;
+        match bounds.check(v) {
+            Ok(()) => Some(v),
+            Err(msg) => {
+                let pos = m.get(key).map_or(m.pos, |n| n.pos);
+                self.error(pos, &join(path, key), msg);
+                None
+            }
+        }
     }
 
     /// An optional integer within `[min, max]`.

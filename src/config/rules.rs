@@ -1,5 +1,6 @@
 //! The `rules:` section: the status engine's thresholds, globally and per group/topic.
 
+use super::bounds;
 use super::reader::{join, Cx, MapView};
 use super::yaml::Node;
 use regex::Regex;
@@ -111,10 +112,10 @@ fn read_thresholds(cx: &mut Cx<'_>, m: MapView<'_>, path: &str, base: &Threshold
     if let Some(v) = cx.opt_float(m, path, "backlog_min_seconds", 0.0, 1e9) {
         t.backlog_min_seconds = v;
     }
-    if let Some(v) = cx.opt_duration(m, path, "rate_window") {
+    if let Some(v) = cx.opt_duration(m, path, "rate_window", bounds::RATE_WINDOW) {
         t.rate_window = v;
     }
-    if let Some(v) = cx.opt_duration(m, path, "stopped_after") {
+    if let Some(v) = cx.opt_duration(m, path, "stopped_after", bounds::STOPPED_AFTER) {
         t.stopped_after = v;
     }
     if let Some(v) = cx.opt_int(m, path, "for_polls", 1, 1000) {

@@ -46,17 +46,17 @@ pub(super) fn read_web(cx: &mut Cx<'_>, node: &Node, path: &str) -> WebConfig {
     let Some(m) = cx.map(node, path, WEB_KEYS) else {
         return WebConfig::default();
     };
-    let cert = cx.opt_string(m, path, "tls_cert_file");
-    let key = cx.opt_string(m, path, "tls_key_file");
+    let cert = super::env::opt_text(cx, m, path, "tls_cert_file");
+    let key = super::env::opt_text(cx, m, path, "tls_key_file");
     let pos = |k: &str| m.get(k).map(|n| n.pos).unwrap_or(m.pos);
-    let check_pem = |cx: &mut Cx<'_>, k: &str, file: &str, is_key: bool| {
+    let check_pem = |cx: &mut Cx<'_>, k: &str, file: &super::env::Text, is_key: bool| {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let field = join(path, k);
-        let bytes = match std::fs::read(file) {
+        let bytes = match std::fs::read(&file.value) {
             Ok(b) => b,
             Err(e) => {
-                cx.error(pos(k), &field, format!("cannot read `{file}`: {e}"));
+                cx.error(pos(k), &field, format!("cannot read {}: {e}", file.shown));
                 return;
             }
         };
@@ -73,7 +73,11 @@ pub(super) fn read_web(cx: &mut Cx<'_>, node: &Node, path: &str) -> WebConfig {
             } else {
                 "a PEM certificate"
             };
-            cx.error(pos(k), &field, format!("`{file}` does not contain {what}"));
+            cx.error(
+                pos(k),
+                &field,
+                format!("{} does not contain {what}", file.shown),
+            );
         }
     };
     if let Some(c) = &cert {
@@ -84,8 +88,8 @@ pub(super) fn read_web(cx: &mut Cx<'_>, node: &Node, path: &str) -> WebConfig {
     }
     let tls = match (cert, key) {
         (Some(c), Some(k)) => Some(TlsFiles {
-            cert_file: c.into(),
-            key_file: k.into(),
+            cert_file: c.value.into(),
+            key_file: k.value.into(),
         }),
         (Some(_), None) => {
             cx.error(

@@ -1,5 +1,6 @@
 //! HTTP endpoints: /metrics, /healthz, /readyz and the JSON API.
 
+pub mod accept;
 pub mod api;
 pub mod auth;
 pub mod page;
@@ -52,7 +53,7 @@ async fn metrics(State(ctx): State<HttpCtx>, headers: HeaderMap) -> Response {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let om = accept.contains("application/openmetrics-text");
+    let om = accept::choose(accept) == accept::Format::OpenMetrics;
     let ct = if om {
         OPENMETRICS_CONTENT_TYPE
     } else {
@@ -121,6 +122,11 @@ pub async fn serve(
     serve_app(listener, router(ctx), tls, shutdown).await
 }
 
+/// How long a connection may take to send a request header. hyper starts this clock
+/// whenever it waits for a header, so it also closes idle keep-alive connections and
+/// half-open ones that never send anything.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves `app` on `listener` (HTTPS when `tls` is set) until `shutdown` resolves.
 pub async fn serve_app(
     listener: tokio::net::TcpListener,
@@ -128,11 +134,17 @@ pub async fn serve_app(
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let Some(tls) = tls else {
-        return axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
-    };
+    serve_app_with(listener, app, tls, shutdown, HEADER_READ_TIMEOUT).await
+}
+
+/// [`serve_app`] with another header-read (and idle) timeout.
+pub async fn serve_app_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    header_read_timeout: std::time::Duration,
+) -> std::io::Result<()> {
     let handle = axum_server::Handle::<std::net::SocketAddr>::new();
     let h = handle.clone();
     tokio::spawn(async move {
@@ -140,8 +152,33 @@ pub async fn serve_app(
         // In-flight scrapes get a moment; nothing here is worth a long wait.
         h.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
     });
-    axum_server::from_tcp_rustls(listener.into_std()?, tls)?
-        .handle(handle)
-        .serve(app.into_make_service())
-        .await
+    let listener = listener.into_std()?;
+    let app = app.into_make_service();
+    match tls {
+        Some(tls) => {
+            // Offer HTTP/1.1 only in ALPN: the server below speaks nothing else.
+            let mut config = (*tls.get_inner()).clone();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            let tls =
+                axum_server::tls_rustls::RustlsConfig::from_config(std::sync::Arc::new(config));
+            // HTTP/1 only: the protocol sniffing of the auto builder waits for a first byte
+            // with no timeout, so a client that connects and sends nothing would stay open.
+            let mut server = axum_server::from_tcp_rustls(listener, tls)?.http1_only();
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(header_read_timeout);
+            server.handle(handle).serve(app).await
+        }
+        None => {
+            // HTTP/1 only: the protocol sniffing of the auto builder waits for a first byte
+            // with no timeout, so a client that connects and sends nothing would stay open.
+            let mut server = axum_server::from_tcp(listener)?.http1_only();
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(header_read_timeout);
+            server.handle(handle).serve(app).await
+        }
+    }
 }

@@ -7,6 +7,14 @@ use super::format;
 use crate::config::{NotifierConfig, NotifierKind};
 use std::time::Duration;
 
+/// The wait a 429 asked for, in words.
+fn asked_wait(wait: &Option<Duration>) -> String {
+    match wait {
+        Some(w) => format!("asked to wait {}", humantime::format_duration(*w)),
+        None => "no wait given".to_owned(),
+    }
+}
+
 /// Why one delivery attempt (or the whole delivery) failed. Texts never contain the URL.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DeliveryError {
@@ -14,7 +22,7 @@ pub enum DeliveryError {
     #[error("request failed: {0}")]
     Network(String),
     /// No answer within the notifier's timeout (retried).
-    #[error("no answer within {0:?}")]
+    #[error("no answer within {}", humantime::format_duration(*.0))]
     Timeout(Duration),
     /// 5xx (retried).
     #[error("server error HTTP {status}: {body}")]
@@ -25,7 +33,7 @@ pub enum DeliveryError {
         body: String,
     },
     /// 429 (retried after the wait the server asked for).
-    #[error("rate limited (HTTP 429), asked to wait {0:?}")]
+    #[error("rate limited (HTTP 429), {}", asked_wait(.0))]
     RateLimited(Option<Duration>),
     /// Other 4xx: the request is wrong (bad URL, revoked webhook); not retried.
     #[error("rejected with HTTP {status}: {body}")]

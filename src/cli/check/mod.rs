@@ -1,5 +1,6 @@
 //! `lagwatch check`: poll each cluster twice (so rates, ratio and ETA are known), print a
-//! table or the `/api/v1/status` JSON, and exit 0 ok / 1 warning / 2 critical / 3 unreachable.
+//! table or the `/api/v1/status` JSON, and exit 0 ok / 1 warning / 2 critical / 3 unreachable
+//! / 4 bad arguments or config / 5 nothing to check (no group×topic matched the filters).
 //! The polling here is I/O; everything printed comes from the pure [`render`].
 
 pub mod render;
@@ -149,6 +150,21 @@ pub async fn poll_twice(cfg: &Config, progress: bool) -> BTreeMap<String, Cluste
     state.snapshot()
 }
 
+/// The command-line filters, for the "nothing checked" message.
+fn filters(a: &CheckArgs) -> String {
+    let flags: Vec<String> = a
+        .group
+        .iter()
+        .map(|g| format!("--group `{g}`"))
+        .chain(a.topic.iter().map(|t| format!("--topic `{t}`")))
+        .collect();
+    if flags.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", flags.join(", "))
+    }
+}
+
 /// Runs `lagwatch check` and returns its exit code.
 pub fn main(a: &CheckArgs) -> ExitCode {
     let cfg = match build_config(a) {
@@ -185,5 +201,13 @@ pub fn main(a: &CheckArgs) -> ExitCode {
     // A closed pipe (`check | head`) is not a lag problem: the verdict still decides the code.
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
+    for name in render::nothing_checked(&clusters) {
+        eprintln!(
+            "lagwatch check: nothing checked in cluster `{name}`: no consumer group with a \
+             watched topic matched{}; is a --group/--topic regex (or the config's groups/topics) \
+             misspelled?",
+            filters(a)
+        );
+    }
     ExitCode::from(render::exit_code(&clusters))
 }

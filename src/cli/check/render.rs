@@ -14,6 +14,9 @@ pub const EXIT_WARNING: u8 = 1;
 pub const EXIT_CRITICAL: u8 = 2;
 /// Exit code when a cluster could not be read (it outranks every status: nothing is known).
 pub const EXIT_UNREACHABLE: u8 = 3;
+/// Exit code when a reachable cluster had no group×topic to check: a `--group`/`--topic`
+/// typo (or a config filter matching nothing) must not pass a CI gate as "ok".
+pub const EXIT_NOTHING_CHECKED: u8 = 5;
 
 /// How the table looks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,10 +29,14 @@ pub struct TableOptions {
     pub headroom: f64,
 }
 
-/// 0 ok, 1 warning, 2 critical, 3 when any cluster is down or was never read.
+/// 0 ok, 1 warning, 2 critical, 3 when any cluster is down or was never read, 5 when a
+/// reachable cluster had nothing to check (it outranks the statuses: the check is incomplete).
 pub fn exit_code(clusters: &BTreeMap<String, ClusterStatus>) -> u8 {
     if clusters.values().any(|c| !c.up || c.view.is_none()) {
         return EXIT_UNREACHABLE;
+    }
+    if !nothing_checked(clusters).is_empty() {
+        return EXIT_NOTHING_CHECKED;
     }
     let worst = clusters
         .values()
@@ -42,6 +49,20 @@ pub fn exit_code(clusters: &BTreeMap<String, ClusterStatus>) -> u8 {
         Status::Warning => EXIT_WARNING,
         Status::Critical => EXIT_CRITICAL,
     }
+}
+
+/// The reachable clusters where no group had a topic to check.
+pub fn nothing_checked(clusters: &BTreeMap<String, ClusterStatus>) -> Vec<&str> {
+    clusters
+        .iter()
+        .filter(|(_, c)| c.up)
+        .filter(|(_, c)| {
+            c.view
+                .as_ref()
+                .is_some_and(|v| v.groups.iter().all(|g| g.topics.is_empty()))
+        })
+        .map(|(name, _)| name.as_str())
+        .collect()
 }
 
 /// The JSON document: exactly `GET /api/v1/status` (report.rs, schema_version 1).

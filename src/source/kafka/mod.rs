@@ -48,22 +48,7 @@ impl Drop for BusyGuard {
 
 /// Builds the librdkafka client config: user `client:` properties win over our defaults.
 pub fn client_config(cfg: &ClusterConfig) -> ClientConfig {
-    let mut cc = ClientConfig::new();
-    cc.set("bootstrap.servers", &cfg.bootstrap_servers);
-    cc.set("client.id", "lagwatch");
-    cc.set(
-        "socket.timeout.ms",
-        cfg.poll_timeout.as_millis().max(1000).to_string(),
-    );
-    // librdkafka logs each failed connect; our poller reports faults once per change instead.
-    cc.set("log_level", "3");
-    // KIP-714 client metrics would add a GetTelemetrySubscriptions/PushTelemetry exchange
-    // per broker for an admin client that nobody monitors; the user may turn it back on.
-    cc.set("enable.metrics.push", "false");
-    for (k, v) in &cfg.client {
-        cc.set(k, v);
-    }
-    cc
+    cfg.client_config()
 }
 
 impl KafkaReader {

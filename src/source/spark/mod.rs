@@ -46,7 +46,10 @@ pub enum SparkError {
         offsets: String,
     },
     /// The read ran past its deadline.
-    #[error("reading the checkpoint took longer than {0:?}")]
+    #[error(
+        "reading the checkpoint took longer than {}",
+        humantime::format_duration(*.0)
+    )]
     Timeout(Duration),
 }
 

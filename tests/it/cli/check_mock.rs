@@ -180,3 +180,20 @@ fn bad_arguments_exit_4() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid regex `(`"));
 }
+
+#[test]
+fn a_filter_that_matches_nothing_exits_5_with_a_message() {
+    let mock = MockCluster::new(1).expect("mock cluster");
+    let bs = setup(&mock);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A typo of `ok-group`: the cluster is reachable, but nothing is checked.
+    let cfg = config_file(&dir, &bs, "ok-grup");
+    let out = check(&["--config", &cfg.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(5), "{}", both(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing checked in cluster `mock`"),
+        "{}",
+        both(&out)
+    );
+}

@@ -104,3 +104,190 @@ fn shipped_example_configs_validate() {
         );
     }
 }
+
+#[test]
+fn what_run_refuses_validate_refuses_first_with_line_column_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("state-is-a-file");
+    std::fs::write(&file, "x").expect("write");
+    let yaml = format!(
+        "poll_interval: 1ms
+state_dir: \"{}\"
+clusters:
+  - name: a
+    bootstrap_servers: \"k:9092\"
+    poll_timeout: 9999999999999h
+    client:
+      sasl.passwrd: \"${{LW_PASS}}\"
+      security.protocol: \"${{LW_PROTO}}\"
+    groups:
+      names: [orders-app]
+    spark_queries:
+      - name: q1
+        checkpoint: gs://bucket/cp
+      - name: q1
+        checkpoint: /tmp/cp
+      - name: q2
+        group: orders-app
+        checkpoint: /tmp/cp2
+",
+        file.display()
+    );
+    let (code, out, err) = validate(
+        &yaml,
+        &[("LW_PASS", "pa55word-secret"), ("LW_PROTO", "bogus-secret")],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    // Rows: what the output must contain, why.
+    let rows = [
+        (
+            ":1:16: poll_interval: 1ms is below the minimum of 100ms",
+            "absurd values have bounds",
+        ),
+        (
+            ":2:12: state_dir: ",
+            "state_dir is a file: run cannot keep state there",
+        ),
+        ("exists and is not a directory", "says why"),
+        (
+            ":6:19: clusters[0].poll_timeout: ",
+            "overflowing durations are refused",
+        ),
+        ("above the maximum of 5m", "names the bound"),
+        (
+            ":8:7: clusters[0].client.sasl.passwrd: unknown librdkafka property `sasl.passwrd`",
+            "run fails creating the client with it",
+        ),
+        (
+            ":9:7: clusters[0].client.security.protocol: librdkafka refuses the value",
+            "a value librdkafka refuses",
+        ),
+        (
+            ":14:21: clusters[0].spark_queries[0].checkpoint: checkpoint `gs://bucket/cp`: unsupported scheme `gs://`",
+            "only paths, file://, s3:// and s3a:// are read",
+        ),
+        (
+            ":15:15: clusters[0].spark_queries[1].name: duplicate Spark query name `q1` (first at line 13)",
+            "two queries, one name",
+        ),
+        (
+            ":18:16: clusters[0].spark_queries[2].group: group `orders-app` is also a Kafka consumer group watched by name (line 11)",
+            "a query reusing a real group's name",
+        ),
+    ];
+    for (want, why) in rows {
+        assert!(err.contains(want), "{why}: want `{want}` in\n{err}");
+    }
+    for secret in ["pa55word", "bogus-secret"] {
+        assert!(
+            !err.contains(secret) && !out.contains(secret),
+            "{secret} leaked: {err}"
+        );
+    }
+}
+
+#[test]
+fn parser_messages_are_plain_positioned_once_and_every_duplicate_is_listed() {
+    // Rows: config, what the output must contain, what it must not, why.
+    let nested = "a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n\
+        c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n\
+        e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n";
+    let rows: [(&str, &[&str], &[&str], &str); 3] = [
+        (
+            "clusters: [1\n",
+            &[":1:11: invalid YAML: unclosed bracket"],
+            &["line 1", "column 11", ":0:"],
+            "the position once, with its real column",
+        ),
+        (
+            "clusters:\n  - name: a\n    bootstrap_servers: \"k:1\"\n    name: b\npoll_interval: 5s\npoll_interval: 6s\n",
+            &[
+                ":4:5: clusters[0].name: duplicate key `name` (first at line 2)",
+                ":6:1: poll_interval: duplicate key `poll_interval` (first at line 5)",
+                "2 problems",
+            ],
+            &["DuplicateKeyPolicy", "Options"],
+            "every duplicate, each with its line, in plain words",
+        ),
+        (
+            nested,
+            &["invalid YAML: ", "far larger than any lagwatch configuration"],
+            &["budget", "Nodes"],
+            "library limits in plain words",
+        ),
+    ];
+    for (yaml, want, never, why) in rows {
+        let (code, out, err) = validate(yaml, &[]);
+        assert_eq!(code, 2, "{why}: {out}{err}");
+        for w in want {
+            assert!(err.contains(w), "{why}: want `{w}` in\n{err}");
+        }
+        for n in never {
+            assert!(!err.contains(n), "{why}: `{n}` in\n{err}");
+        }
+    }
+}
+
+#[test]
+fn a_path_from_an_env_var_is_named_by_the_variable_never_by_its_value() {
+    let (code, out, err) = validate(
+        "clusters:\n  - name: a\n    bootstrap_servers: \"k:1\"\nnotifiers:\n  - name: n\n    kind: slack\n    url_file: \"/nonexistent-${LW_HOOK_ID}\"\n",
+        &[("LW_HOOK_ID", "T0-s3cr3t-hook")],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains(":7:15: notifiers[0].url_file: cannot read `/nonexistent-${LW_HOOK_ID}` (value from the environment not shown)"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t") && !out.contains("s3cr3t"), "{err}");
+    assert!(
+        !err.contains("need `url`"),
+        "no second, false problem: {err}"
+    );
+}
+
+#[test]
+fn webhook_url_problems_blame_the_field_that_holds_the_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let not_url = dir.path().join("hook");
+    std::fs::write(&not_url, "hooks.slack.com/services/x\n").expect("write");
+    let good = dir.path().join("good");
+    std::fs::write(&good, "http://hooks.example/x\n").expect("write");
+    let notifier = |body: &str| {
+        format!("clusters:\n  - name: a\n    bootstrap_servers: \"k:1\"\nnotifiers:\n  - name: n\n    kind: slack\n{body}")
+    };
+    // Rows: notifier keys, exit code, must contain, must not contain, why.
+    let rows = [
+        (
+            format!(
+                "    url: \"http://hooks.example/x\"\n    url_file: \"{}\"\n",
+                good.display()
+            ),
+            2,
+            ":8:15: notifiers[0].url_file: set either `url` or `url_file`, not both",
+            "must start with",
+            "an http:// URL is fine; only the pair is wrong",
+        ),
+        (
+            format!("    url_file: \"{}\"\n", not_url.display()),
+            2,
+            ":7:15: notifiers[0].url_file: the file named by `url_file` must hold a webhook URL",
+            "notifiers[0].url:",
+            "the file's content is wrong, not `url`",
+        ),
+        (
+            format!("    url_file: \"{}\"\n", good.display()),
+            0,
+            "OK",
+            "must start with",
+            "http:// from a file is accepted",
+        ),
+    ];
+    for (body, code, want, never, why) in rows {
+        let (got, out, err) = validate(&notifier(&body), &[]);
+        let all = format!("{out}{err}");
+        assert_eq!(got, code, "{why}: {all}");
+        assert!(all.contains(want), "{why}: want `{want}` in\n{all}");
+        assert!(!all.contains(never), "{why}: `{never}` in\n{all}");
+    }
+}

@@ -179,6 +179,20 @@ async fn content_types_readiness_and_404s() {
         om.headers()["content-type"],
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
+    // RFC 9110 weights: a client preferring the classic format gets it, OpenMetrics listed.
+    let prefers_text = client
+        .get(format!("http://{addr}/metrics"))
+        .header(
+            "accept",
+            "text/plain;q=1, application/openmetrics-text;q=0.5",
+        )
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        prefers_text.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     let classic = client
         .get(format!("http://{addr}/metrics"))
         .send()

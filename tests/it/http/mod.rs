@@ -2,6 +2,7 @@
 //! basic auth, the built-in web page (in headless Chromium).
 
 mod api_schema;
+mod connections;
 mod metrics;
 mod metrics_stream;
 mod web_page;

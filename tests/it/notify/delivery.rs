@@ -517,3 +517,31 @@ async fn console_notifier_needs_no_server() {
     until("printed", || outcome(&m, "demo", "sent") == 1).await;
     c.shutdown(Duration::from_secs(1)).await;
 }
+
+#[test]
+fn delivery_and_timeout_errors_read_as_words_not_debug_output() {
+    use lagwatch::notify::deliver::DeliveryError;
+    use lagwatch::source::spark::SparkError;
+    // (error, its message); issue 22 saw "asked to wait Some(3s)".
+    let rows: [(String, &str); 4] = [
+        (
+            DeliveryError::RateLimited(Some(Duration::from_secs(3))).to_string(),
+            "rate limited (HTTP 429), asked to wait 3s",
+        ),
+        (
+            DeliveryError::RateLimited(None).to_string(),
+            "rate limited (HTTP 429), no wait given",
+        ),
+        (
+            DeliveryError::Timeout(Duration::from_millis(10_500)).to_string(),
+            "no answer within 10s 500ms",
+        ),
+        (
+            SparkError::Timeout(Duration::from_secs(5)).to_string(),
+            "reading the checkpoint took longer than 5s",
+        ),
+    ];
+    for (got, want) in rows {
+        assert_eq!(got, want);
+    }
+}

@@ -84,7 +84,7 @@ billing  orders  199050  10         5          0.50x <1.0  ~5 h 31 min  never  c
 #[test]
 fn exit_codes_follow_the_worst_status_and_reachability() {
     // Rows: (clusters, code, why)
-    let empty_ok = {
+    let empty = {
         let mut c = clusters(true);
         if let Some(s) = c.get_mut("prod") {
             let mut v = (**s.view.as_ref().expect("view")).clone();
@@ -96,7 +96,11 @@ fn exit_codes_follow_the_worst_status_and_reachability() {
     let never = BTreeMap::from([("prod".to_owned(), ClusterStatus::default())]);
     let rows = [
         (clusters(true), EXIT_CRITICAL, "falling behind is critical"),
-        (empty_ok, EXIT_OK, "no groups: nothing is wrong"),
+        (
+            empty,
+            EXIT_NOTHING_CHECKED,
+            "no groups: nothing was checked, so a filter typo must not pass as ok",
+        ),
         (
             clusters(false),
             EXIT_UNREACHABLE,
