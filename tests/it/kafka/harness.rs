@@ -76,14 +76,73 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
 }
 
-/// Tests that stop a broker are to take this exclusively (`BROKERS.write()`; none does yet);
-/// every other test holds it shared, so a stopped broker never disturbs them. tokio's lock:
-/// the guard is held across awaits, and each test has its own runtime.
+/// Tests that stop a broker take this exclusively ([`exclusive`]); every other test holds it
+/// shared, so a stopped broker never disturbs them. tokio's lock: the guard is held across
+/// awaits, and each test has its own runtime.
 static BROKERS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// Held by every test that needs all brokers up.
 pub async fn shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
     BROKERS.read().await
+}
+
+/// Held by a test that stops a broker: no other Kafka test runs meanwhile.
+pub async fn exclusive() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    BROKERS.write().await
+}
+
+/// `.ci/kafka-cluster <args>` for the cluster the tests use (its directory from the env).
+fn cluster_command(args: &[&str]) -> Command {
+    let mut c = Command::new("bash");
+    c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/kafka-cluster"))
+        .args(args)
+        .env("LAGWATCH_KAFKA_CLUSTER_DIR", env().get("CLUSTER_DIR"))
+        .stdin(Stdio::null());
+    c
+}
+
+/// One broker stopped (`stop-node`) until this is dropped: then it is started again, also
+/// when the test panics, so a failed test does not leave the shared cluster short a node.
+pub struct StoppedNode(Option<i64>);
+
+/// Stops node `id` (1..=3); take [`exclusive`] first.
+pub fn stop_node(id: i64) -> StoppedNode {
+    let out = cluster_command(&["stop-node", &id.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run kafka-cluster: {e}"));
+    assert!(
+        out.status.success(),
+        "kafka-cluster stop-node {id} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    StoppedNode(Some(id))
+}
+
+impl StoppedNode {
+    /// Starts the node again; returns once it serves.
+    pub fn restart(mut self) {
+        assert!(self.start(), "kafka-cluster start-node failed");
+    }
+
+    fn start(&mut self) -> bool {
+        let Some(id) = self.0.take() else {
+            return true;
+        };
+        let ok = cluster_command(&["start-node", &id.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("could not restart Kafka node {id}: start it by hand");
+        }
+        ok
+    }
+}
+
+impl Drop for StoppedNode {
+    fn drop(&mut self) {
+        // No assert: this also runs while a failed test unwinds, and a panic there aborts.
+        self.start();
+    }
 }
 
 fn ktool_command(config: &str, args: &[&str]) -> Command {
@@ -206,4 +265,30 @@ pub fn parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> V
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     })
+}
+
+/// Commits `offsets` (`"0=5,1=7"`) for `group` on `topic` (the group must have no members).
+pub fn commit(group: &str, topic: &str, offsets: &str) {
+    ktool(&[
+        "alter-offsets",
+        "--group",
+        group,
+        "--topic",
+        topic,
+        "--offsets",
+        offsets,
+    ]);
+}
+
+/// Calls `check` (which asks the brokers, e.g. through KTool) until it returns a value;
+/// panics naming `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
