@@ -8,6 +8,7 @@ mod instance;
 mod truth;
 
 mod access;
+mod brokers;
 mod classic;
 mod cleanup;
 mod groups;
