@@ -5,6 +5,7 @@
 
 mod harness;
 mod instance;
+mod nodes;
 mod truth;
 
 mod access;
