@@ -152,6 +152,9 @@ public final class KTool {
         "  consume --group G --topic T.. [--protocol classic|consumer] [--max N] [--commit] [--hold]",
         "          [--from earliest|latest] [--isolation read_committed|read_uncommitted] [--client-id C]",
         "          [--group-instance-id I] [--session-timeout-ms MS] [--assignor A] [--no-stdin]",
+        "          [--stall] [--max-poll-interval-ms MS (classic)]",
+        "          (--hold --max N --stall: after N records stop calling poll(); the heartbeat thread keeps",
+        "           the member alive but it never rejoins a rebalance until max.poll.interval.ms)",
         "          (without --max: reads until caught up with the end offsets, then stops; with --hold: keeps reading)",
         "  share-consume --group G --topic T.. [--max N] [--hold] [--ack accept|release|reject]",
         "          [--from earliest|latest|none] [--client-id C] [--idle-ms MS] [--no-stdin]",
@@ -1104,8 +1107,11 @@ public final class KTool {
         String instanceId = a.opt("group-instance-id", null);
         Integer sessionTimeout = a.intOpt("session-timeout-ms", null);
         String assignor = a.opt("assignor", null);
+        boolean stall = a.flag("stall");
+        Integer maxPollInterval = a.intOpt("max-poll-interval-ms", null);
         a.done();
         if (!protocol.equals("classic") && !protocol.equals("consumer")) throw new Usage("--protocol must be classic or consumer");
+        if (stall && (!hold || max == null)) throw new Usage("--stall needs --hold and --max");
 
         Properties cp = p.clientProps();
         cp.put(ConsumerConfig.GROUP_ID_CONFIG, group);
@@ -1119,7 +1125,10 @@ public final class KTool {
         if (max != null) cp.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(Math.max(1, Math.min(max, 500))));
         if (protocol.equals("classic")) {
             if (sessionTimeout != null) cp.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, String.valueOf(sessionTimeout));
+            // the classic protocol's rebalance timeout: how long a rebalance waits for a stalled member
+            if (maxPollInterval != null) cp.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, String.valueOf(maxPollInterval));
         } else {
+            if (maxPollInterval != null) throw new Usage("--max-poll-interval-ms is a classic-protocol setting here");
             if (sessionTimeout != null) throw new Usage("--session-timeout-ms is a classic-protocol setting (consumer groups: group config consumer.session.timeout.ms)");
             if (assignor != null) cp.put(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG, assignor);
         }
@@ -1192,6 +1201,9 @@ public final class KTool {
                     }
                     emit(m("event", "consumed", "consumed", prog.total, "partitions", prog.json(), "committed", offsetsJson(committed)));
                     complete = true;
+                    // A member that stops polling: the heartbeat thread keeps it in the group, but
+                    // only poll() rejoins, so a rebalance waits for it (PreparingRebalance).
+                    while (stall && !stop.get()) Thread.sleep(100);
                 } else if (!joined.get() && System.nanoTime() > deadline) {
                     throw new TimeoutException("did not join group " + group + " within " + p.timeoutMs + " ms");
                 }
@@ -1513,7 +1525,7 @@ public final class KTool {
     // --key value options (repeatable); a fixed set of boolean flags takes no value.
     static final class Args {
         static final Set<String> FLAGS = Set.of("commit", "hold", "if-not-exists", "if-exists", "no-wait", "no-stdin",
-                                                "all-configs", "require-stable", "warmup");
+                                                "all-configs", "require-stable", "warmup", "stall");
         final Map<String, List<String>> opts = new LinkedHashMap<>();
         final Set<String> used = new HashSet<>();
 

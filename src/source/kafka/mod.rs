@@ -16,16 +16,17 @@ use crate::config::ClusterConfig;
 use crate::snapshot::{Snapshot, Unauthorized};
 use describe_cache::DescribeCache;
 use poll::BatchedState;
-use rdkafka::admin::AdminClient;
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{Client, DefaultClientContext};
 use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaResult;
+use rdkafka::types::RDKafkaType;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The Kafka reader of one cluster.
 pub struct KafkaReader {
     cfg: ClusterConfig,
-    admin: Arc<AdminClient<DefaultClientContext>>,
+    admin: Arc<Client<DefaultClientContext>>,
     // A timed-out poll keeps running on its blocking thread; this keeps a second one from
     // starting on the same client until it is done.
     busy: Arc<AtomicBool>,
@@ -51,11 +52,37 @@ pub fn client_config(cfg: &ClusterConfig) -> ClientConfig {
     cfg.client_config()
 }
 
+/// The group id of lagwatch's own client handle when the config sets none; nothing ever
+/// joins, commits to or reads that group (see [`new_client`]).
+const OWN_GROUP_ID: &str = "lagwatch-admin";
+
+/// The librdkafka handle lagwatch sends its Admin requests through: a consumer handle with
+/// a group id, not the producer handle rdkafka's `AdminClient` makes. librdkafka (up to
+/// 2.12 at least, confluentinc/librdkafka#5040) answers an OffsetFetch error
+/// NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE of an Admin ListConsumerGroupOffsets by
+/// asking the handle's own consumer group to look up its coordinator, and a producer handle
+/// has none: a NULL dereference that killed lagwatch whenever a group coordinator moved
+/// (a broker stopped or restarted) on the librdkafka path (TLS, SASL). With a group the
+/// lookup is harmless; the handle never subscribes, so its only own traffic is a
+/// FindCoordinator for that id.
+fn new_client(cfg: &ClusterConfig) -> KafkaResult<Client<DefaultClientContext>> {
+    let mut cc = client_config(cfg);
+    if cc.get("group.id").is_none() {
+        cc.set("group.id", OWN_GROUP_ID);
+    }
+    let native = cc.create_native_config()?;
+    Client::new(
+        &cc,
+        native,
+        RDKafkaType::RD_KAFKA_CONSUMER,
+        DefaultClientContext,
+    )
+}
+
 impl KafkaReader {
     /// Creates the one client of this cluster (no network I/O yet).
     pub fn new(cfg: ClusterConfig) -> Result<Self, ReadError> {
-        let admin: AdminClient<DefaultClientContext> = client_config(&cfg)
-            .create()
+        let admin = new_client(&cfg)
             .map_err(|e| ReadError::Client(redact_client_error(&e.to_string(), &cfg)))?;
         Ok(KafkaReader {
             admin: Arc::new(admin),
@@ -85,7 +112,7 @@ impl KafkaReader {
         let refused = self.refused.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            let snap = poll::read(&cfg, admin.inner(), &cache, batched.as_deref())?;
+            let snap = poll::read(&cfg, &admin, &cache, batched.as_deref())?;
             log_refusals(&cfg.name, &refused, &snap.unauthorized);
             Ok(snap)
         })

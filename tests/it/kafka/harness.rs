@@ -76,14 +76,19 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
 }
 
-/// Tests that stop a broker are to take this exclusively (`BROKERS.write()`; none does yet);
-/// every other test holds it shared, so a stopped broker never disturbs them. tokio's lock:
-/// the guard is held across awaits, and each test has its own runtime.
+/// Tests that stop a broker take this exclusively ([`exclusive`]); every other test holds it
+/// shared, so a stopped broker never disturbs them. tokio's lock: the guard is held across
+/// awaits, and each test has its own runtime.
 static BROKERS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// Held by every test that needs all brokers up.
 pub async fn shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
     BROKERS.read().await
+}
+
+/// Held by a test that stops a broker: no other Kafka test runs meanwhile.
+pub async fn exclusive() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    BROKERS.write().await
 }
 
 fn ktool_command(config: &str, args: &[&str]) -> Command {
@@ -206,4 +211,30 @@ pub fn parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> V
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     })
+}
+
+/// Commits `offsets` (`"0=5,1=7"`) for `group` on `topic` (the group must have no members).
+pub fn commit(group: &str, topic: &str, offsets: &str) {
+    ktool(&[
+        "alter-offsets",
+        "--group",
+        group,
+        "--topic",
+        topic,
+        "--offsets",
+        offsets,
+    ]);
+}
+
+/// Calls `check` (which asks the brokers, e.g. through KTool) until it returns a value;
+/// panics naming `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

@@ -40,6 +40,21 @@ impl Lagwatch {
         Lagwatch::start(crate::kafka::harness::env().plaintext(), &yaml).await
     }
 
+    /// Watches groups and topics starting with `prefix` as user `lagwatch` over
+    /// SASL_PLAINTEXT: every request goes through librdkafka (the batched path speaks
+    /// plaintext only).
+    pub async fn watching_over_sasl(prefix: &str) -> Lagwatch {
+        let e = crate::kafka::harness::env();
+        let yaml = format!(
+            "    groups: {{ include: [\"^{prefix}\"] }}\n    topics: {{ include: [\"^{prefix}\"] }}\n    \
+             client:\n      security.protocol: SASL_PLAINTEXT\n      \
+             sasl.mechanisms: SCRAM-SHA-512\n      sasl.username: lagwatch\n      \
+             sasl.password: \"{}\"\n",
+            e.get("LAGWATCH_PASSWORD")
+        );
+        Lagwatch::start(e.get("SASL_PLAINTEXT"), &yaml).await
+    }
+
     async fn get(&self, path: &str) -> String {
         let r = reqwest::get(format!("http://{}{path}", self.addr))
             .await

@@ -5,12 +5,16 @@
 
 mod harness;
 mod instance;
+mod nodes;
 mod truth;
 
 mod access;
+mod brokers;
 mod classic;
+mod cleanup;
 mod groups;
 mod logs;
+mod topics;
 mod versions;
 
 use std::time::Duration;
@@ -33,4 +37,35 @@ pub async fn conforms(lw: &instance::Lagwatch, groups: &[&str], topics: &[&str],
             Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
         }
     }
+}
+
+/// Asserts that lagwatch reports `lost` messages lost for `group` on `topic`/`partition`
+/// on every poll, and that the `data_loss` reason fires within a few polls (it may wait
+/// for hysteresis).
+pub async fn reports_data_loss(
+    lw: &instance::Lagwatch,
+    group: &str,
+    topic: &str,
+    partition: i64,
+    lost: i64,
+) {
+    let (c, g, t) = (("cluster", "kafka"), ("group", group), ("topic", topic));
+    let p = partition.to_string();
+    for _ in 0..10 {
+        let (m, _) = lw.fresh().await;
+        assert_eq!(
+            instance::sample(
+                &m,
+                "lagwatch_group_partition_messages_lost",
+                &[c, g, t, ("partition", &p)]
+            ),
+            Some(lost.to_string().as_str()),
+            "messages lost of {group} on {topic}/{p}"
+        );
+        let reason = [c, g, t, ("reason", "data_loss")];
+        if instance::sample(&m, "lagwatch_group_topic_reason", &reason) == Some("1") {
+            return;
+        }
+    }
+    panic!("data_loss never fired for {group} on {topic}");
 }

@@ -42,13 +42,7 @@ pub fn read(groups: &[&str], topics: &[&str]) -> Truth {
     let mut jobs = vec![Job::Logs, Job::Describe];
     jobs.extend(groups.iter().map(|g| Job::Offsets(g)));
     let answers = parallel(jobs, |j| match j {
-        Job::Logs => {
-            let mut a = vec!["list-offsets"];
-            for t in topics {
-                a.extend(["--topic", t]);
-            }
-            ("logs".to_owned(), ktool(&a))
-        }
+        Job::Logs => ("logs".to_owned(), ktool(&list_offsets(topics))),
         Job::Describe => {
             let mut a = vec!["describe-groups"];
             for g in groups {
@@ -61,17 +55,7 @@ pub fn read(groups: &[&str], topics: &[&str]) -> Truth {
     let mut t = Truth::default();
     for (what, v) in answers {
         match what.as_str() {
-            "logs" => {
-                for o in v["offsets"].as_array().into_iter().flatten() {
-                    let tp = (str_of(&o["topic"]), int(&o["partition"]));
-                    let log = Log {
-                        earliest: int(&o["earliest"]),
-                        latest: int(&o["latest"]),
-                        last_stable: int(&o["last_stable"]),
-                    };
-                    t.logs.insert(tp, log);
-                }
-            }
+            "logs" => t.logs = parse_logs(&v),
             "describe" => {
                 for g in v["groups"].as_array().into_iter().flatten() {
                     t.groups.insert(str_of(&g["group"]), g.clone());
@@ -94,6 +78,37 @@ pub fn read(groups: &[&str], topics: &[&str]) -> Truth {
         }
     }
     t
+}
+
+fn list_offsets<'a>(topics: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec!["list-offsets"];
+    for t in topics {
+        a.extend(["--topic", t]);
+    }
+    a
+}
+
+/// Log offsets from a `list-offsets` answer.
+pub fn parse_logs(v: &Value) -> BTreeMap<Tp, Log> {
+    v["offsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            let tp = (str_of(&o["topic"]), int(&o["partition"]));
+            let log = Log {
+                earliest: int(&o["earliest"]),
+                latest: int(&o["latest"]),
+                last_stable: int(&o["last_stable"]),
+            };
+            (tp, log)
+        })
+        .collect()
+}
+
+/// Log offsets of every partition of `topics` (ListOffsets only).
+pub fn logs(topics: &[&str]) -> BTreeMap<Tp, Log> {
+    parse_logs(&ktool(&list_offsets(topics)))
 }
 
 fn str_of(v: &Value) -> String {

@@ -136,11 +136,18 @@ clusters:
     // 3. Error codes on OffsetFetch, then ListOffsets: counted, logged once, recovered.
     //    (Not an authorization code on OffsetFetch: a refused group is reported as
     //    lagwatch_unauthorized, not as a poll fault; tests/it/kafka/access.rs covers it.)
+    //    NOT_COORDINATOR is what a real coordinator answers right after its group moved
+    //    (kafka::brokers); librdkafka 2.12 crashed a producer-type Admin handle on it.
     for (api, err, stage_hint) in [
         (
             RDKafkaApiKey::OffsetFetch,
             RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN,
             "OffsetFetch",
+        ),
+        (
+            RDKafkaApiKey::OffsetFetch,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+            "OffsetFetch NOT_COORDINATOR",
         ),
         (
             RDKafkaApiKey::ListOffsets,
