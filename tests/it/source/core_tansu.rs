@@ -152,7 +152,13 @@ async fn discovery_exact_lag_deletions_and_restart() {
         Some(6.0)
     );
     assert!(
-        metric(&text, "lagwatch_poll_errors_total", &[("cluster", "tansu")]).unwrap_or(0.0) >= 1.0
+        metric(
+            &text,
+            "lagwatch_poll_errors_total",
+            &[("cluster", "tansu"), ("stage", "metadata")]
+        )
+        .unwrap_or(0.0)
+            >= 1.0
     );
     broker.restart();
     // The restarted in-memory broker is empty: recovery shows up as cluster_up 1 and no groups.

@@ -143,7 +143,11 @@ async fn spark_lag_from_checkpoints_updates_and_isolates_a_broken_query() {
             &[("cluster", "mock"), ("stage", "spark_checkpoint")],
         )
     };
-    assert_eq!(errors(&text), None, "no checkpoint error yet");
+    assert_eq!(
+        errors(&text),
+        Some(0.0),
+        "no checkpoint error yet (the counter exists at 0)"
+    );
 
     // q1's next batch is garbage; q2 keeps moving meanwhile.
     offsets(&q1, 2, r#"{"orders":{"0":5"#);
