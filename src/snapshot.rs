@@ -210,6 +210,8 @@ pub enum Stage {
     CommittedOffsets,
     /// ListOffsets earliest/latest.
     LogOffsets,
+    /// Listing share groups and reading their share-partition state.
+    ShareGroups,
     /// Reading a Spark checkpoint.
     SparkCheckpoint,
     /// The whole poll ran past its timeout.
@@ -225,6 +227,7 @@ impl Stage {
             Stage::DescribeGroups => "describe_groups",
             Stage::CommittedOffsets => "committed_offsets",
             Stage::LogOffsets => "log_offsets",
+            Stage::ShareGroups => "share_groups",
             Stage::SparkCheckpoint => "spark_checkpoint",
             Stage::Timeout => "timeout",
         }
@@ -261,6 +264,30 @@ pub struct Snapshot {
     pub members: BTreeMap<String, Vec<Member>>,
     /// Resources the principal may not describe (sorted, no repeats).
     pub unauthorized: Vec<Unauthorized>,
+    /// Share groups (KIP-932) by name: apart from `groups`, whose lag rules they do not
+    /// follow (records are acknowledged one by one, not committed as a position).
+    pub share_groups: BTreeMap<String, ShareGroupSnapshot>,
+}
+
+/// One share partition of a share group, as its coordinator reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharePartition {
+    /// The share-partition start offset: the earliest record still being delivered.
+    pub start_offset: i64,
+    /// Records not yet acknowledged, counted by the broker (Kafka 4.2+); `None` when the
+    /// broker does not say (older brokers, or -1 "unknown").
+    pub lag: Option<i64>,
+}
+
+/// One share group as read in this poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareGroupSnapshot {
+    /// Group id.
+    pub name: String,
+    /// State as listed (`Empty`, `Stable`, `Dead`).
+    pub state: GroupState,
+    /// Share partitions of watched topics the group has state for.
+    pub partitions: BTreeMap<TopicPartition, SharePartition>,
 }
 
 impl Snapshot {
@@ -275,6 +302,7 @@ impl Snapshot {
             unreadable_groups: Vec::new(),
             members: BTreeMap::new(),
             unauthorized: Vec::new(),
+            share_groups: BTreeMap::new(),
         }
     }
 }
