@@ -11,6 +11,7 @@ mod access;
 mod classic;
 mod groups;
 mod logs;
+mod share;
 mod versions;
 
 use std::time::Duration;
