@@ -80,3 +80,50 @@ impl KafkaDetails {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{ShareGroupSnapshot, SharePartition, TopicPartition};
+
+    fn snap(lags: &[Option<i64>]) -> Snapshot {
+        let mut s = Snapshot::new("c", 0.0);
+        let partitions = lags
+            .iter()
+            .enumerate()
+            .map(|(i, lag)| {
+                let p = SharePartition {
+                    start_offset: 0,
+                    lag: *lag,
+                };
+                (TopicPartition::new("t", i32::try_from(i).unwrap()), p)
+            })
+            .collect();
+        let g = ShareGroupSnapshot {
+            name: "g".into(),
+            state: GroupState::Stable,
+            partitions,
+        };
+        s.share_groups.insert("g".into(), g);
+        s
+    }
+
+    fn group_lag(lags: &[Option<i64>]) -> Option<i64> {
+        KafkaDetails::of(&snap(lags)).share_groups[0].lag
+    }
+
+    #[test]
+    fn a_share_groups_lag_is_the_sum_of_its_partitions() {
+        assert_eq!(group_lag(&[Some(3), Some(10)]), Some(13));
+    }
+
+    #[test]
+    fn one_unknown_partition_makes_the_group_lag_unknown_not_smaller() {
+        assert_eq!(group_lag(&[Some(3), None]), None);
+    }
+
+    #[test]
+    fn a_share_group_without_watched_partitions_has_no_lag_rather_than_zero() {
+        assert_eq!(group_lag(&[]), None);
+    }
+}

@@ -20,10 +20,12 @@ impl Poll<'_> {
         let Some(d) = self.batched.as_mut() else {
             return;
         };
+        // A broker without these APIs has no share groups: nothing to fall back to, and not
+        // a fault of the poll.
         let (listed, errors) = match d.batched.list_typed(brokers, deadline) {
             Ok(l) => l,
             Err(why) => {
-                d.fell_back(&cfg.name, why.0);
+                tracing::debug!(cluster = cfg.name, "no share groups: {}", why.0);
                 return;
             }
         };
@@ -51,10 +53,8 @@ impl Poll<'_> {
         let offsets = match offsets {
             Ok(o) => o,
             Err(why) => {
-                // A broker before share groups (Kafka < 4.1): nothing to report.
-                if let Some(d) = self.batched.as_mut() {
-                    d.fell_back(&self.cfg.name, why.0);
-                }
+                // A broker before share groups (Kafka < 4.1) that lists groups anyway.
+                tracing::debug!(cluster = self.cfg.name, "no share groups: {}", why.0);
                 return;
             }
         };
