@@ -284,8 +284,10 @@ pub struct SharePartition {
 pub struct ShareGroupSnapshot {
     /// Group id.
     pub name: String,
-    /// State as listed (`Empty`, `Stable`, `Dead`).
+    /// State as described, else as listed (`Empty`, `Stable`, `Dead`).
     pub state: GroupState,
+    /// Number of members, when the coordinator described the group.
+    pub members: Option<u32>,
     /// Share partitions of watched topics the group has state for.
     pub partitions: BTreeMap<TopicPartition, SharePartition>,
 }

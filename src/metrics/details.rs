@@ -62,6 +62,14 @@ fn share_groups(details: &[(&str, &KafkaDetails)], e: &mut DescriptorEncoder) ->
     )?;
     family(
         e,
+        "lagwatch_share_group_members",
+        "Members of a share group (when its coordinator described it)",
+        groups(),
+        |(c, g)| [("cluster", b(c)), ("group", b(&g.group))],
+        |(_, g)| g.members.map(|n| Num::I(i64::from(n))),
+    )?;
+    family(
+        e,
         "lagwatch_share_group_lag",
         "Records not yet acknowledged by a share group, summed over its partitions (broker-computed, Kafka 4.2+)",
         groups(),

@@ -23,8 +23,10 @@ pub struct KafkaDetails {
 pub struct ShareGroupView {
     /// Group id.
     pub group: String,
-    /// State as listed.
+    /// State as described (else as listed).
     pub state: GroupState,
+    /// Members, when the coordinator described the group.
+    pub members: Option<u32>,
     /// Sum of the partitions' lags; `None` when one of them is unknown (a sum of the known
     /// ones would look like a smaller lag than there is).
     pub lag: Option<i64>,
@@ -72,6 +74,7 @@ impl KafkaDetails {
                     ShareGroupView {
                         group: g.name.clone(),
                         state: g.state,
+                        members: g.members,
                         lag: lag.filter(|_| !partitions.is_empty()),
                         partitions,
                     }
@@ -102,6 +105,7 @@ mod tests {
         let g = ShareGroupSnapshot {
             name: "g".into(),
             state: GroupState::Stable,
+            members: None,
             partitions,
         };
         s.share_groups.insert("g".into(), g);

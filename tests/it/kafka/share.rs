@@ -97,9 +97,10 @@ async fn share_conforms(lw: &Lagwatch, group: &str, tries: usize) -> (Samples, V
     panic!("share group {group} does not conform:\n{last}");
 }
 
-/// One share group accepts 7 of 20 records and leaves (Empty, lag 13), another holds on
-/// after accepting all 20 (Stable, lag 0): each partition's lag and start offset equal the
-/// broker's, the group lag is their sum, and neither shows up as a consumer group.
+/// One share group accepts 7 of 20 records and leaves (Empty, no members, lag 13), another
+/// holds on after accepting all 20 (Stable, 1 member, lag 0): each partition's lag and start
+/// offset equal the broker's, the group lag is their sum, and neither shows up as a
+/// consumer group.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_group_lag_equals_the_brokers_partition_by_partition() {
     let _brokers = shared().await;
@@ -146,6 +147,18 @@ async fn share_group_lag_equals_the_brokers_partition_by_partition() {
 
     let held = share_json(&s, &done).expect("held share group reported");
     assert_eq!(held["state"], "Stable", "{held}");
+    assert_eq!(held["members"], 1, "{held}");
+    let members = [("cluster", "kafka"), ("group", done.as_str())];
+    assert_eq!(
+        sample(&m, "lagwatch_share_group_members", &members),
+        Some("1")
+    );
+    let left = share_json(&s, &partial).expect("share group reported");
+    assert_eq!(
+        (&left["state"], &left["members"]),
+        (&"Empty".into(), &0.into()),
+        "{left}"
+    );
     let info = [
         ("cluster", "kafka"),
         ("group", done.as_str()),

@@ -5,11 +5,14 @@ use super::wire::api::{Answer, Call};
 use super::wire::share_offsets::{self, Response};
 use super::wire::{error, error_name};
 use super::{Batched, Broker, Outcome, Unsupported, GROUPS_PER_FETCH};
-use crate::snapshot::GroupState;
-use crate::source::kafka::types::{CallError, GroupType, ShareOffset, TypedListing};
+use crate::snapshot::{GroupState, Member};
+use crate::source::kafka::types::{
+    CallError, GroupDescription, GroupType, ShareOffset, TypedListing,
+};
 use kafka_protocol::messages::describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup;
 use kafka_protocol::messages::{
     DescribeShareGroupOffsetsRequest, GroupId, ListGroupsRequest, ListGroupsResponse,
+    ShareGroupDescribeRequest, ShareGroupDescribeResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use std::collections::HashMap;
@@ -66,6 +69,64 @@ impl Batched {
             }
         }
         Ok((listed, errors))
+    }
+
+    /// State and members of each share group, one ShareGroupDescribe per coordinator.
+    pub fn describe_share(
+        &mut self,
+        brokers: &[Broker],
+        groups: &[String],
+        deadline: Instant,
+    ) -> Result<HashMap<String, Result<GroupDescription, CallError>>, Unsupported> {
+        let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let build = |groups: &[&str]| {
+            groups
+                .chunks(GROUPS_PER_FETCH)
+                .map(|c| {
+                    let ids = c
+                        .iter()
+                        .map(|g| GroupId(StrBytes::from_string((*g).to_owned())))
+                        .collect();
+                    Call::ShareGroupDescribe(
+                        ShareGroupDescribeRequest::default().with_group_ids(ids),
+                    )
+                })
+                .collect()
+        };
+        let decode = |r: Answer| {
+            Ok(ShareGroupDescribeResponse::try_from(r)?
+                .groups
+                .into_iter()
+                .map(|g| {
+                    let name = g.group_id.to_string();
+                    let member_list: Vec<Member> = g
+                        .members
+                        .into_iter()
+                        .map(|m| Member {
+                            member_id: m.member_id.to_string(),
+                            group_instance_id: None,
+                            client_id: m.client_id.to_string(),
+                            host: m.client_host.to_string(),
+                        })
+                        .collect();
+                    let d = GroupDescription {
+                        name: name.clone(),
+                        state: GroupState::parse(&g.group_state),
+                        members: u32::try_from(member_list.len()).unwrap_or(u32::MAX),
+                        member_list,
+                    };
+                    (name, g.error_code, d)
+                })
+                .collect())
+        };
+        self.per_coordinator(
+            "ShareGroupDescribe",
+            brokers,
+            &names,
+            deadline,
+            build,
+            decode,
+        )
     }
 
     /// Start offset and (Kafka 4.2+) lag of every share partition of each group, from its

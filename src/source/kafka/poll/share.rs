@@ -7,7 +7,7 @@ use crate::snapshot::{
     ResourceType, ShareGroupSnapshot, SharePartition, Stage, TopicPartition, Unauthorized,
 };
 use crate::source::kafka::types::{CallError, GroupType};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 impl Poll<'_> {
     /// Discovered share groups, filtered like consumer groups, into the snapshot.
@@ -36,12 +36,22 @@ impl Poll<'_> {
                 let s = ShareGroupSnapshot {
                     name: g.name.clone(),
                     state: g.state,
+                    members: None,
                     partitions: BTreeMap::new(),
                 };
                 (g.name, s)
             })
             .collect();
         let names: Vec<String> = groups.keys().cloned().collect();
+        let mut described = HashMap::new();
+        if !names.is_empty() {
+            match d.batched.describe_share(brokers, &names, deadline) {
+                Ok(found) => described.extend(found),
+                Err(why) => {
+                    tracing::debug!(cluster = cfg.name, "share groups not described: {}", why.0)
+                }
+            }
+        }
         let offsets = if names.is_empty() {
             Ok(Default::default())
         } else {
@@ -58,6 +68,24 @@ impl Poll<'_> {
                 return;
             }
         };
+        for (name, r) in described {
+            let Some(g) = groups.get_mut(&name) else {
+                continue;
+            };
+            match r {
+                Ok(d) => {
+                    g.state = d.state;
+                    g.members = Some(d.members);
+                }
+                Err(e) => {
+                    if self.refused_share_group(&name, &e) {
+                        groups.remove(&name);
+                        continue;
+                    }
+                    self.error(Stage::ShareGroups, Some(name.clone()), e.to_string());
+                }
+            }
+        }
         for (name, r) in offsets {
             let Some(g) = groups.get_mut(&name) else {
                 continue;
@@ -81,16 +109,7 @@ impl Poll<'_> {
                     }
                 }
                 Err(e) => {
-                    // Refused is reported as refused, never as a lag of 0.
-                    if let CallError::Unauthorized {
-                        resource: ResourceType::Group,
-                        ..
-                    } = &e
-                    {
-                        self.snap.unauthorized.push(Unauthorized {
-                            resource_type: ResourceType::Group,
-                            name: name.clone(),
-                        });
+                    if self.refused_share_group(&name, &e) {
                         groups.remove(&name);
                         continue;
                     }
@@ -99,5 +118,24 @@ impl Poll<'_> {
             }
         }
         self.snap.share_groups = groups;
+    }
+
+    /// Records a share group the principal may not describe; true if `e` says so. Refused is
+    /// reported as refused, never as a lag of 0.
+    fn refused_share_group(&mut self, group: &str, e: &CallError) -> bool {
+        let refused = matches!(
+            e,
+            CallError::Unauthorized {
+                resource: ResourceType::Group,
+                ..
+            }
+        );
+        if refused {
+            self.snap.unauthorized.push(Unauthorized {
+                resource_type: ResourceType::Group,
+                name: group.to_owned(),
+            });
+        }
+        refused
     }
 }
