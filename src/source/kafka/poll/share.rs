@@ -63,9 +63,10 @@ impl Poll<'_> {
         let offsets = match offsets {
             Ok(o) => o,
             Err(why) => {
-                // A broker before share groups (Kafka < 4.1) that lists groups anyway.
-                tracing::debug!(cluster = self.cfg.name, "no share groups: {}", why.0);
-                return;
+                // A broker that lists share groups without this API (Kafka 4.0's preview):
+                // the groups are reported, their partitions are not.
+                tracing::debug!(cluster = self.cfg.name, "no share offsets: {}", why.0);
+                HashMap::new()
             }
         };
         for (name, r) in described {
