@@ -2,7 +2,7 @@
 
 use crate::snapshot::{Member, Unauthorized};
 use crate::state::ClusterStatus;
-use crate::view::{GroupView, KafkaDetails};
+use crate::view::{GroupView, KafkaDetails, ShareGroupView};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -36,6 +36,10 @@ pub struct ClusterReport<'a> {
     pub unauthorized: &'a [Unauthorized],
     /// Groups with their topics and partitions.
     pub groups: Vec<GroupEntry<'a>>,
+    /// Share groups (KIP-932) with the broker's lag: apart from `groups`, as no status rule
+    /// applies to them (left out when there are none).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub share_groups: &'a [ShareGroupView],
 }
 
 /// One group in a report: its view and, when its coordinator described it, its members.
@@ -90,6 +94,11 @@ pub fn status_report(clusters: &BTreeMap<String, ClusterStatus>) -> StatusReport
                     .details
                     .as_deref()
                     .map(|d| d.unauthorized.as_slice())
+                    .unwrap_or_default(),
+                share_groups: s
+                    .details
+                    .as_deref()
+                    .map(|d| d.share_groups.as_slice())
                     .unwrap_or_default(),
                 groups: s
                     .view

@@ -4,6 +4,7 @@ use super::collector::{b, family, Num};
 use crate::state::ClusterStatus;
 use crate::view::KafkaDetails;
 use prometheus_client::encoding::DescriptorEncoder;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Error;
 
@@ -31,5 +32,78 @@ pub(super) fn encode(
             ]
         },
         |_| Some(Num::I(1)),
+    )?;
+    share_groups(&details, e)
+}
+
+/// Share-group families: their own series, since a share group's lag is the broker's count
+/// of unacknowledged records, not a committed position (and no status rule applies).
+fn share_groups(details: &[(&str, &KafkaDetails)], e: &mut DescriptorEncoder) -> Result<(), Error> {
+    let groups = || {
+        details
+            .iter()
+            .flat_map(|(c, d)| d.share_groups.iter().map(move |g| (*c, g)))
+    };
+    let parts =
+        || groups().flat_map(|(c, g)| g.partitions.iter().map(move |p| (c, g.group.as_str(), p)));
+    family(
+        e,
+        "lagwatch_share_group_info",
+        "1 per share group (KIP-932), with its state as listed",
+        groups(),
+        |(c, g)| {
+            [
+                ("cluster", b(c)),
+                ("group", b(&g.group)),
+                ("state", b(g.state.as_str())),
+            ]
+        },
+        |_| Some(Num::I(1)),
+    )?;
+    family(
+        e,
+        "lagwatch_share_group_members",
+        "Members of a share group (when its coordinator described it)",
+        groups(),
+        |(c, g)| [("cluster", b(c)), ("group", b(&g.group))],
+        |(_, g)| g.members.map(|n| Num::I(i64::from(n))),
+    )?;
+    family(
+        e,
+        "lagwatch_share_group_lag",
+        "Records not yet acknowledged by a share group, summed over its partitions (broker-computed, Kafka 4.2+)",
+        groups(),
+        |(c, g)| [("cluster", b(c)), ("group", b(&g.group))],
+        |(_, g)| g.lag.map(Num::I),
+    )?;
+    family(
+        e,
+        "lagwatch_share_group_partition_lag",
+        "Records of a partition not yet acknowledged by a share group (broker-computed, Kafka 4.2+)",
+        parts(),
+        |(c, g, p)| {
+            [
+                ("cluster", b(c)),
+                ("group", b(g)),
+                ("topic", b(&p.topic)),
+                ("partition", Cow::Owned(p.partition.to_string())),
+            ]
+        },
+        |(_, _, p)| p.lag.map(Num::I),
+    )?;
+    family(
+        e,
+        "lagwatch_share_group_partition_start_offset",
+        "Share-partition start offset: the earliest record a share group still has in flight",
+        parts(),
+        |(c, g, p)| {
+            [
+                ("cluster", b(c)),
+                ("group", b(g)),
+                ("topic", b(&p.topic)),
+                ("partition", Cow::Owned(p.partition.to_string())),
+            ]
+        },
+        |(_, _, p)| Some(Num::I(p.start_offset)),
     )
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 mod details;
 pub mod text;
-pub use details::KafkaDetails;
+pub use details::{KafkaDetails, ShareGroupView, SharePartitionView};
 use std::sync::Arc;
 
 /// Health of a group×topic or group.

@@ -67,6 +67,7 @@ pub(super) fn read(
     let mut p = Poll::metadata(cfg, client, batched)?;
     let requests = p.groups(describe_cache);
     p.committed(&requests);
+    p.share_groups();
     p.log_offsets();
     p.snap.unauthorized.sort();
     p.snap.unauthorized.dedup();
@@ -433,5 +434,6 @@ impl<'a> Poll<'a> {
     }
 }
 
+mod share;
 #[cfg(test)]
 mod tests;

@@ -106,3 +106,56 @@ impl CallError {
         }
     }
 }
+
+/// A group's type as ListGroups v5+ reports it (KIP-1043); before v5 every group reads as
+/// `Unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupType {
+    /// A classic consumer group (or a group of another classic protocol, e.g. Connect).
+    Classic,
+    /// A KIP-848 consumer group.
+    Consumer,
+    /// A KIP-932 share group.
+    Share,
+    /// A KIP-1071 streams group.
+    Streams,
+    /// Not reported, or a type this version of lagwatch does not know.
+    Unknown,
+}
+
+impl GroupType {
+    /// Reads the wire's name (`classic`, `consumer`, `share`, `streams`).
+    pub fn parse(s: &str) -> Self {
+        match s.to_ascii_lowercase().as_str() {
+            "classic" => GroupType::Classic,
+            "consumer" => GroupType::Consumer,
+            "share" => GroupType::Share,
+            "streams" => GroupType::Streams,
+            _ => GroupType::Unknown,
+        }
+    }
+}
+
+/// A group as listed with its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypedListing {
+    /// Group id.
+    pub name: String,
+    /// Its type.
+    pub group_type: GroupType,
+    /// State as listed.
+    pub state: GroupState,
+}
+
+/// One share partition of a share group, as DescribeShareGroupOffsets reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareOffset {
+    /// Topic name.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The share-partition start offset.
+    pub start_offset: i64,
+    /// The broker's lag (v1, Kafka 4.2+); `None` when it did not say.
+    pub lag: Option<i64>,
+}

@@ -14,6 +14,7 @@ mod classic;
 mod cleanup;
 mod groups;
 mod logs;
+mod share;
 mod topics;
 mod versions;
 

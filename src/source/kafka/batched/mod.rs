@@ -9,6 +9,7 @@
 //! call return [`Unsupported`], and the reader falls back to librdkafka for that step.
 
 mod calls;
+mod share;
 pub mod wire;
 
 use self::wire::api::{Answer, Call};

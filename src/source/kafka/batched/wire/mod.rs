@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod conn;
+pub mod share_offsets;
 pub mod versions;
 
 use kafka_protocol::error::ResponseError;
