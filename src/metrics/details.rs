@@ -2,7 +2,7 @@
 
 use super::collector::{b, family, Num};
 use crate::state::ClusterStatus;
-use crate::view::KafkaDetails;
+use crate::view::{KafkaDetails, SharePartitionView};
 use prometheus_client::encoding::DescriptorEncoder;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -34,6 +34,18 @@ pub(super) fn encode(
         |_| Some(Num::I(1)),
     )?;
     share_groups(&details, e)
+}
+
+/// Labels of one share partition of one group.
+fn part_labels<'a>(
+    (c, g, p): (&'a str, &'a str, &'a SharePartitionView),
+) -> [(&'static str, Cow<'a, str>); 4] {
+    [
+        ("cluster", b(c)),
+        ("group", b(g)),
+        ("topic", b(&p.topic)),
+        ("partition", Cow::Owned(p.partition.to_string())),
+    ]
 }
 
 /// Share-group families: their own series, since a share group's lag is the broker's count
@@ -81,14 +93,7 @@ fn share_groups(details: &[(&str, &KafkaDetails)], e: &mut DescriptorEncoder) ->
         "lagwatch_share_group_partition_lag",
         "Records of a partition not yet acknowledged by a share group (broker-computed, Kafka 4.2+)",
         parts(),
-        |(c, g, p)| {
-            [
-                ("cluster", b(c)),
-                ("group", b(g)),
-                ("topic", b(&p.topic)),
-                ("partition", Cow::Owned(p.partition.to_string())),
-            ]
-        },
+        part_labels,
         |(_, _, p)| p.lag.map(Num::I),
     )?;
     family(
@@ -96,14 +101,7 @@ fn share_groups(details: &[(&str, &KafkaDetails)], e: &mut DescriptorEncoder) ->
         "lagwatch_share_group_partition_start_offset",
         "Share-partition start offset: the earliest record a share group still has in flight",
         parts(),
-        |(c, g, p)| {
-            [
-                ("cluster", b(c)),
-                ("group", b(g)),
-                ("topic", b(&p.topic)),
-                ("partition", Cow::Owned(p.partition.to_string())),
-            ]
-        },
+        part_labels,
         |(_, _, p)| Some(Num::I(p.start_offset)),
     )
 }

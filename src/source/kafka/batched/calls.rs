@@ -78,23 +78,13 @@ impl Batched {
             Ok(groups
                 .into_iter()
                 .map(|g| {
-                    let name = g.group_id.to_string();
-                    let member_list: Vec<Member> = g
-                        .members
-                        .into_iter()
-                        .map(|m| Member {
-                            member_id: m.member_id.to_string(),
-                            group_instance_id: m.group_instance_id.map(|i| i.to_string()),
-                            client_id: m.client_id.to_string(),
-                            host: m.client_host.to_string(),
-                        })
-                        .collect();
-                    let d = GroupDescription {
-                        name: name.clone(),
-                        state: GroupState::parse(&g.group_state),
-                        members: u32::try_from(member_list.len()).unwrap_or(u32::MAX),
-                        member_list,
-                    };
+                    let members = g.members.into_iter().map(|m| Member {
+                        member_id: m.member_id.to_string(),
+                        group_instance_id: m.group_instance_id.map(|i| i.to_string()),
+                        client_id: m.client_id.to_string(),
+                        host: m.client_host.to_string(),
+                    });
+                    let (name, d) = description(&g.group_id, &g.group_state, members);
                     (name, g.error_code, d)
                 })
                 .collect())
@@ -188,6 +178,22 @@ impl Batched {
         }
         Ok((earliest, latest))
     }
+}
+
+/// A described group (classic or share) as the poll stores it: name and description.
+pub(super) fn description(
+    group_id: &str,
+    state: &str,
+    members: impl Iterator<Item = Member>,
+) -> (String, GroupDescription) {
+    let member_list: Vec<Member> = members.collect();
+    let d = GroupDescription {
+        name: group_id.to_owned(),
+        state: GroupState::parse(state),
+        members: u32::try_from(member_list.len()).unwrap_or(u32::MAX),
+        member_list,
+    };
+    (group_id.to_owned(), d)
 }
 
 fn group_id(g: &str) -> GroupId {

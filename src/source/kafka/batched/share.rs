@@ -98,23 +98,14 @@ impl Batched {
                 .groups
                 .into_iter()
                 .map(|g| {
-                    let name = g.group_id.to_string();
-                    let member_list: Vec<Member> = g
-                        .members
-                        .into_iter()
-                        .map(|m| Member {
-                            member_id: m.member_id.to_string(),
-                            group_instance_id: None,
-                            client_id: m.client_id.to_string(),
-                            host: m.client_host.to_string(),
-                        })
-                        .collect();
-                    let d = GroupDescription {
-                        name: name.clone(),
-                        state: GroupState::parse(&g.group_state),
-                        members: u32::try_from(member_list.len()).unwrap_or(u32::MAX),
-                        member_list,
-                    };
+                    // Share groups have no static membership.
+                    let members = g.members.into_iter().map(|m| Member {
+                        member_id: m.member_id.to_string(),
+                        group_instance_id: None,
+                        client_id: m.client_id.to_string(),
+                        host: m.client_host.to_string(),
+                    });
+                    let (name, d) = super::calls::description(&g.group_id, &g.group_state, members);
                     (name, g.error_code, d)
                 })
                 .collect())
