@@ -1,6 +1,6 @@
 //! A principal that may describe only some groups (user `limited`: prefix `allowed-`).
 
-use crate::kafka::harness::{env, ktool, shared, unique};
+use crate::kafka::harness::{commit, env, ktool, shared, unique};
 use crate::kafka::instance::{sample, samples_of, Lagwatch};
 use crate::kafka::truth::group_json;
 
@@ -17,15 +17,7 @@ async fn refused_group_is_unauthorized_not_zero_lag() {
     ktool(&["create-topic", "--topic", &topic, "--partitions", "2"]);
     ktool(&["produce", "--topic", &topic, "--count", "10"]);
     for g in [&ok_group, &bad_group] {
-        ktool(&[
-            "alter-offsets",
-            "--group",
-            g,
-            "--topic",
-            &topic,
-            "--offsets",
-            "0=1,1=2",
-        ]);
+        commit(g, &topic, "0=1,1=2");
     }
     let e = env();
     let yaml = format!(

@@ -1,6 +1,6 @@
 //! Group lifecycle: KIP-848 consumer groups, a deleted group.
 
-use crate::kafka::harness::{ktool, shared, spawn_ktool, unique};
+use crate::kafka::harness::{commit, ktool, shared, spawn_ktool, unique};
 use crate::kafka::instance::{samples_of, Lagwatch};
 use crate::kafka::truth::group_json;
 use std::time::Duration;
@@ -49,15 +49,7 @@ async fn deleted_group_disappears() {
     let (topic, group) = (format!("{p}-t"), format!("{p}-g"));
     ktool(&["create-topic", "--topic", &topic, "--partitions", "2"]);
     ktool(&["produce", "--topic", &topic, "--count", "10"]);
-    ktool(&[
-        "alter-offsets",
-        "--group",
-        &group,
-        "--topic",
-        &topic,
-        "--offsets",
-        "0=2,1=3",
-    ]);
+    commit(&group, &topic, "0=2,1=3");
     let lw = Lagwatch::watching(&p).await;
     crate::kafka::conforms(&lw, &[&group], &[&topic], 3).await;
     ktool(&["delete-group", "--group", &group]);

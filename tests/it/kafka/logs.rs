@@ -1,7 +1,7 @@
 //! What happens to the log under the group: transactions, DeleteRecords, a topic deleted
 //! and created again.
 
-use crate::kafka::harness::{ktool, shared, spawn_ktool, unique};
+use crate::kafka::harness::{commit, ktool, shared, spawn_ktool, unique};
 use crate::kafka::instance::{sample, samples_of, Lagwatch};
 use crate::kafka::truth;
 use std::time::Duration;
@@ -89,15 +89,7 @@ async fn delete_records_past_the_commit_is_data_loss() {
     let (topic, group) = (format!("{p}-t"), format!("{p}-g"));
     ktool(&["create-topic", "--topic", &topic, "--partitions", "2"]);
     ktool(&["produce", "--topic", &topic, "--count", "20"]);
-    ktool(&[
-        "alter-offsets",
-        "--group",
-        &group,
-        "--topic",
-        &topic,
-        "--offsets",
-        "0=2,1=8",
-    ]);
+    commit(&group, &topic, "0=2,1=8");
     ktool(&[
         "delete-records",
         "--topic",
@@ -121,15 +113,7 @@ async fn recreated_topic_keeps_no_stale_offsets() {
     let (topic, group) = (format!("{p}-t"), format!("{p}-g"));
     ktool(&["create-topic", "--topic", &topic, "--partitions", "2"]);
     ktool(&["produce", "--topic", &topic, "--count", "20"]);
-    ktool(&[
-        "alter-offsets",
-        "--group",
-        &group,
-        "--topic",
-        &topic,
-        "--offsets",
-        "0=5,1=9",
-    ]);
+    commit(&group, &topic, "0=5,1=9");
     let lw = Lagwatch::watching(&p).await;
     crate::kafka::conforms(&lw, &[&group], &[&topic], 3).await;
     ktool(&["delete-topic", "--topic", &topic]);
