@@ -34,7 +34,9 @@ fn commit(root: &Path, id: u64) {
     );
 }
 
-fn cfg(bootstrap: &str, q1: &Path, q2: &Path) -> lagwatch::config::Config {
+/// One cluster `mock` polled every 200 ms with the Spark queries of `queries` (YAML list
+/// items, indented for `spark_queries:`).
+pub(super) fn spark_config(bootstrap: &str, queries: &str) -> lagwatch::config::Config {
     config(&format!(
         r#"
 listen: "127.0.0.1:0"
@@ -46,15 +48,19 @@ clusters:
     groups:
       names: [unused]
     spark_queries:
-      - name: q1
-        checkpoint: "file://{}"
-      - name: q2
-        group: "clicks-job"
-        checkpoint: "{}"
-"#,
-        q1.display(),
-        q2.display()
+{queries}"#
     ))
+}
+
+fn cfg(bootstrap: &str, q1: &Path, q2: &Path) -> lagwatch::config::Config {
+    spark_config(
+        bootstrap,
+        &format!(
+            "      - name: q1\n        checkpoint: \"file://{}\"\n      - name: q2\n        group: \"clicks-job\"\n        checkpoint: \"{}\"\n",
+            q1.display(),
+            q2.display()
+        ),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,20 +247,9 @@ async fn broken_checkpoints_are_errors_never_zero_lag() {
             )
         })
         .collect();
-    let cfg = config(&format!(
-        r#"
-listen: "127.0.0.1:0"
-poll_interval: 200ms
-clusters:
-  - name: mock
-    bootstrap_servers: "{bs}"
-    poll_timeout: 5s
-    groups:
-      names: [unused]
-    spark_queries:
-{queries}"#
-    ));
-    let running = lagwatch::app::start(cfg).await.expect("start");
+    let running = lagwatch::app::start(spark_config(&bs, &queries))
+        .await
+        .expect("start");
     let addr = running.addr;
     let up = |t: &str, q: &str| {
         metric(

@@ -116,18 +116,8 @@ async fn spark_lag_from_an_s3_checkpoint() {
     produce(&bs, "orders", 0, 10, false);
     produce(&bs, "orders", 1, 10, false);
 
-    let cfg = config(&format!(
-        r#"
-listen: "127.0.0.1:0"
-poll_interval: 200ms
-clusters:
-  - name: mock
-    bootstrap_servers: "{bs}"
-    poll_timeout: 5s
-    groups:
-      names: [unused]
-    spark_queries:
-      - name: q1
+    let queries = format!(
+        r#"      - name: q1
         checkpoint: "s3a://ckpt/streams/q1"
         s3: {{endpoint: "{ep}", region: us-east-1, access_key_id: lagwatch-test, secret_access_key: "{SECRET}", allow_http: true}}
       - name: nobucket
@@ -135,7 +125,8 @@ clusters:
         s3: {{endpoint: "{ep}", access_key_id: lagwatch-test, secret_access_key: "{SECRET}", allow_http: true}}
 "#,
         ep = moto.endpoint
-    ));
+    );
+    let cfg = super::spark_mock::spark_config(&bs, &queries);
     let running = lagwatch::app::start(cfg).await.expect("start");
     let addr = running.addr;
     let lag = |t: &str, p: &str| {
