@@ -279,6 +279,31 @@ pub struct Snapshot {
     /// Share groups (KIP-932) by name: apart from `groups`, whose lag rules they do not
     /// follow (records are acknowledged one by one, not committed as a position).
     pub share_groups: BTreeMap<String, ShareGroupSnapshot>,
+    /// Which client read the Kafka side of this poll (`None`: not read from Kafka).
+    pub kafka_client: Option<KafkaPath>,
+}
+
+/// Which client a poll's Kafka requests went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaPath {
+    /// Every step on the fast path: a few requests per broker.
+    Fast,
+    /// The fast path, with some step handed to librdkafka (a broker lacking a version).
+    Mixed,
+    /// librdkafka only: one request per group.
+    Librdkafka,
+}
+
+impl KafkaPath {
+    /// The `client` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KafkaPath::Fast => "fast",
+            KafkaPath::Mixed => "mixed",
+            KafkaPath::Librdkafka => "librdkafka",
+        }
+    }
 }
 
 /// One share partition of a share group, as its coordinator reports it.
@@ -317,6 +342,7 @@ impl Snapshot {
             members: BTreeMap::new(),
             unauthorized: Vec::new(),
             share_groups: BTreeMap::new(),
+            kafka_client: None,
         }
     }
 }

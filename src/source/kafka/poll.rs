@@ -3,7 +3,7 @@
 //! client when the cluster allows it and librdkafka otherwise.
 
 use super::admin;
-use super::batched::{Batched, Broker};
+use super::batched::Broker;
 use super::describe_cache::DescribeCache;
 use super::types::{CallError, GroupDescription, OffsetSpec, OffsetsRequest};
 use crate::config::ClusterConfig;
@@ -19,43 +19,6 @@ use std::time::Instant;
 
 /// Committed-offset requests kept in flight at once on the one client (librdkafka path).
 const OFFSET_FETCH_IN_FLIGHT: usize = 200;
-
-/// The batched path's connections, and the last reason it could not be used.
-pub(super) struct BatchedState {
-    batched: Batched,
-    unsupported: Option<String>,
-}
-
-impl BatchedState {
-    /// A batched path with no connections yet.
-    pub(super) fn new() -> Self {
-        BatchedState {
-            batched: Batched::new(),
-            unsupported: None,
-        }
-    }
-
-    /// Logs (once per reason) that a step falls back to librdkafka.
-    fn fell_back(&mut self, cluster: &str, why: String) {
-        if self.unsupported.as_deref() != Some(why.as_str()) {
-            tracing::info!(
-                cluster,
-                "batched offset requests unavailable ({why}); using one request per group"
-            );
-            self.unsupported = Some(why);
-        }
-    }
-}
-
-/// Whether the batched path can talk to this cluster: it speaks plain TCP only.
-pub(super) fn batched_allowed(cfg: &ClusterConfig) -> bool {
-    cfg.batched_offsets
-        && cfg
-            .client
-            .iter()
-            .filter(|(k, _)| k == "security.protocol")
-            .all(|(_, v)| v.eq_ignore_ascii_case("plaintext"))
-}
 
 /// Reads everything watched in one blocking poll.
 pub(super) fn read(
@@ -146,7 +109,7 @@ impl<'a> Poll<'a> {
         Ok(Poll {
             cfg,
             client,
-            batched: batched.map(|d| d.lock().unwrap_or_else(|p| p.into_inner())),
+            batched: batched.map(fast::start),
             snap: Snapshot::new(cfg.name.clone(), 0.0),
             topic_parts,
             topic_arcs,
@@ -370,6 +333,7 @@ impl<'a> Poll<'a> {
                 }
             }
         });
+        self.snap.kafka_client = Some(fast::path(self.batched.as_deref()));
         // The batched path's lock is not needed past this point.
         self.batched = None;
         let (client, timeout) = (self.client, cfg.poll_timeout);
@@ -434,6 +398,9 @@ impl<'a> Poll<'a> {
     }
 }
 
+mod fast;
 mod share;
 #[cfg(test)]
 mod tests;
+
+pub(super) use fast::{fast_path, BatchedState};
