@@ -22,6 +22,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod sasl;
 mod share;
 
 /// What a scripted broker does with one request: answer with this body, or hang up.
