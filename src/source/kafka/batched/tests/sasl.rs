@@ -27,6 +27,7 @@ fn plain(password: &str) -> Arc<Security> {
             mechanism: Mechanism::Plain,
             username: "lw".into(),
             password: Secret(password.into()),
+            oauth: None,
         }),
     })
 }
