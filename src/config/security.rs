@@ -110,6 +110,43 @@ pub enum OAuth {
     Unsecured(UnsecuredJwt),
     /// `sasl.oauthbearer.method: oidc`: a client-credentials grant at a token endpoint.
     Oidc(Oidc),
+    /// AWS MSK IAM (the cluster's `aws_msk_iam` key): a SigV4-presigned token.
+    AwsMskIam(AwsMskIam),
+}
+
+/// The cluster's `aws_msk_iam` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsMskIam {
+    /// The cluster's AWS region.
+    pub region: String,
+    /// Static keys (id, secret, session token); `None`: the standard AWS chain.
+    pub keys: Option<(String, Secret, Option<Secret>)>,
+}
+
+/// The region of an MSK broker host (`b-1.name.abc.c2.kafka.us-east-1.amazonaws.com`).
+pub fn msk_region_of(host: &str) -> Option<&str> {
+    let rest = host.strip_suffix(".amazonaws.com")?;
+    let (before, region) = rest.rsplit_once('.')?;
+    before.ends_with(".kafka").then_some(region)
+}
+
+/// The fast path's settings for an MSK IAM cluster: TLS as the `client:` properties say
+/// (the system's roots by default, as MSK's certificates are public), SASL OAUTHBEARER with
+/// the presigned token.
+pub fn msk_iam(client: &[(String, String)], iam: &AwsMskIam) -> Result<Security, NotFast> {
+    let mut with_tls = client.to_vec();
+    with_tls.retain(|(k, _)| k != "security.protocol" && !k.starts_with("sasl."));
+    with_tls.push(("security.protocol".into(), "SSL".into()));
+    let tls = from_client(&with_tls)?.tls;
+    Ok(Security {
+        tls,
+        sasl: Some(SaslSettings {
+            mechanism: Mechanism::OAuthBearer,
+            username: String::new(),
+            password: Secret(String::new()),
+            oauth: Some(OAuth::AwsMskIam(iam.clone())),
+        }),
+    })
 }
 
 /// `sasl.oauthbearer.config`: `principal=... [principalClaimName=sub] [scopeClaimName=scope]

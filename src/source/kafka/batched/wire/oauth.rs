@@ -33,6 +33,12 @@ pub enum TokenError {
         /// The OAuth `error` code of the answer.
         error: Option<String>,
     },
+    /// The AWS credential chain gave no credentials (MSK IAM).
+    #[error("AWS credentials: {0}")]
+    Credentials(String),
+    /// The MSK IAM token could not be signed.
+    #[error("signing the MSK IAM token: {0}")]
+    Signing(String),
     /// The answer has no `access_token`.
     #[error("token endpoint {endpoint} answered without an access_token")]
     NoToken {
@@ -91,6 +97,17 @@ pub fn token(oauth: &OAuth, timeout: Duration) -> Result<Token, TokenError> {
             value: oidc_token(cfg, timeout)?,
             extensions: cfg.extensions.clone(),
         }),
+        OAuth::AwsMskIam(iam) => {
+            let region = iam.region.as_str();
+            let creds = super::msk::credentials(iam, timeout)?;
+            let ua = concat!("lagwatch/", env!("CARGO_PKG_VERSION"));
+            let value = super::msk::token(&creds, region, SystemTime::now(), ua)
+                .map_err(TokenError::Signing)?;
+            Ok(Token {
+                value,
+                extensions: Vec::new(),
+            })
+        }
     }
 }
 
