@@ -14,13 +14,20 @@ mod proxy;
 mod seed;
 
 use broker::Kind;
-use measure::{cpu_seconds, get, poll_histogram, quantile, rss_mib, Rss, Verdict};
+use measure::{
+    cpu_seconds, get, jvm_split, poll_histogram, quantile, rss_mib, thread_cpu, JvmSplit, Rss,
+    Verdict,
+};
 use seed::{Size, Truth, SIZES};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Poll cycles timed one by one (after the first poll, which is reported as "ready").
 const TIMED_CYCLES: u64 = 20;
+/// Poll intervals between ready and the timed cycles. A fresh JVM broker spends most of its
+/// CPU compiling the code that answers lagwatch during its first polls; a broker in
+/// production has long done that. Both brokers get the same wait.
+const WARMUP_CYCLES: u32 = 30;
 /// Cycles of the quiet phase (no scrapes) for CPU, RSS and request counts.
 const QUIET_CYCLES: u64 = 10;
 /// /metrics requests timed back to back.
@@ -42,6 +49,7 @@ struct Row {
     rss_peak: f64,
     cpu_ms: f64,
     broker_cpu_ms: f64,
+    broker_split: Option<JvmSplit>,
     broker_idle_ms: f64,
     broker_rss: f64,
     render: Vec<f64>,
@@ -207,14 +215,16 @@ fn run_size(
     eprintln!("[scale]   seeded in {seed_s:.1}s; lagwatch ready after {ready_s:.3}s");
 
     let interval = Duration::from_secs(size.interval_s);
+    std::thread::sleep(interval * WARMUP_CYCLES);
     let (cycles, exact_cycles) = timed_cycles(http, pid, interval)?;
 
     // Quiet phase: no scrape between the two CPU/counter readings.
     let (_, c0) = poll_histogram(&get(http, "/metrics")?.1);
-    let (cpu0, tcpu0, req0) = (
+    let (cpu0, tcpu0, req0, threads0) = (
         cpu_seconds(pid)?,
         cpu_seconds(broker.pid())?,
         proxy.counters.snapshot(),
+        thread_cpu(broker.pid()),
     );
     let mut rss_steady = Rss::default();
     for _ in 0..QUIET_CYCLES {
@@ -224,11 +234,14 @@ fn run_size(
             rss_steady = now;
         }
     }
-    let (cpu1, tcpu1, req1) = (
+    let (cpu1, tcpu1, req1, threads1) = (
         cpu_seconds(pid)?,
         cpu_seconds(broker.pid())?,
         proxy.counters.snapshot(),
+        thread_cpu(broker.pid()),
     );
+    let broker_split =
+        (kind == Kind::Kafka).then(|| jvm_split(&threads0, &threads1, tcpu1 - tcpu0));
     let broker_rss = rss_mib(broker.pid())?.rss;
     let (_, c1) = poll_histogram(&get(http, "/metrics")?.1);
     let n = c1.saturating_sub(c0).max(1) as f64;
@@ -290,6 +303,12 @@ fn run_size(
         rss_peak,
         cpu_ms: (cpu1 - cpu0) * 1000.0 / n,
         broker_cpu_ms: (tcpu1 - tcpu0) * 1000.0 / n,
+        broker_split: broker_split.map(|s| JvmSplit {
+            jit: s.jit * 1000.0 / n,
+            gc: s.gc * 1000.0 / n,
+            requests: s.requests * 1000.0 / n,
+            other: s.other * 1000.0 / n,
+        }),
         broker_idle_ms,
         broker_rss,
         render,
@@ -419,6 +438,16 @@ fn table(rows: &[Row]) -> String {
     line("broker CPU / cycle (ms)", &|r| {
         format!("{:.1}", r.broker_cpu_ms)
     });
+    line(
+        "…of which JVM threads: requests / JIT / GC / other (ms)",
+        &|r| match r.broker_split {
+            Some(s) => format!(
+                "{:.1} / {:.1} / {:.1} / {:.1}",
+                s.requests, s.jit, s.gc, s.other
+            ),
+            None => "—".to_owned(),
+        },
+    );
     line(
         "…broker CPU / interval with lagwatch stopped (ms)",
         &|r| format!("{:.1}", r.broker_idle_ms),
