@@ -335,3 +335,118 @@ async fn oauthbearer_oidc_tokens_are_fetched_and_sessions_renewed() {
         2 * TOKEN_LIFE + 4
     );
 }
+
+/// The real binary against the secured listeners with one wrong setting each: the cluster
+/// is down (`lagwatch_cluster_up 0`), one log line names the broker, the mechanism or TLS,
+/// and the cause, and the password appears nowhere (logs at debug level, /metrics, the API).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_reports_wrong_credentials_and_certificates_once_without_secrets() {
+    use crate::support::binary::{wait_listening, write_config, Proc};
+    use crate::support::{free_port, http_get, metric, scrape, wait_for};
+    lagwatch::runtime::rustls_provider();
+    let _brokers = shared().await;
+    let e = env();
+    let wrong = "wrong-Pa55word-e2e-71c";
+    // (cluster name, listener, client lines, what its log line must say)
+    let clusters: [(&str, &str, String, &[&str]); 2] = [
+        (
+            "badpass",
+            "SASL_SSL",
+            format!(
+                "      security.protocol: SASL_SSL\n      sasl.mechanisms: SCRAM-SHA-512\n      \
+                 sasl.username: lagwatch\n      sasl.password: \"${{TEST_WRONG}}\"\n      \
+                 ssl.ca.location: \"{}\"\n",
+                e.get("CA")
+            ),
+            &["SCRAM-SHA-512", "uthentication failed"],
+        ),
+        (
+            "expired",
+            "SSL",
+            format!(
+                "      security.protocol: SSL\n      ssl.ca.location: \"{}\"\n      \
+                 ssl.certificate.location: \"{}\"\n      ssl.key.location: \"{}\"\n",
+                e.get("CA"),
+                e.get("EXPIRED_CLIENT_CERT"),
+                e.get("EXPIRED_CLIENT_KEY")
+            ),
+            &["SSL"],
+        ),
+    ];
+    let port = free_port();
+    let mut yaml = format!("listen: \"127.0.0.1:{port}\"\npoll_interval: 1s\nclusters:\n");
+    for (name, listener, client, _) in &clusters {
+        yaml.push_str(&format!(
+            "  - name: {name}\n    bootstrap_servers: \"{}\"\n    poll_timeout: 5s\n    client:\n{client}",
+            e.get(listener)
+        ));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(dir.path(), "lagwatch.yaml", &yaml);
+    let mut proc = Proc::run(&path, &["--log-level", "debug"], &[("TEST_WRONG", wrong)]);
+    wait_listening(port, Duration::from_secs(30)).await;
+    let addr = ([127, 0, 0, 1], port).into();
+    let metrics = wait_for(Duration::from_secs(60), "both clusters down", || async {
+        let t = scrape(addr).await;
+        let down = |c: &str| metric(&t, "lagwatch_cluster_up", &[("cluster", c)]) == Some(0.0);
+        (down("badpass") && down("expired")).then_some(t)
+    })
+    .await;
+    wait_for(Duration::from_secs(60), "a warning per cluster", || async {
+        let lines = proc.lines();
+        let warned = |c: &str| {
+            lines
+                .iter()
+                .any(|l| l.contains("WARN") && l.contains(&format!("cluster=\"{c}\"")))
+        };
+        (warned("badpass") && warned("expired")).then_some(())
+    })
+    .await;
+    // A few more polls: the fault is logged when it starts, not on every poll.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (_, api) = http_get(addr, "/api/v1/status").await;
+    proc.signal(libc::SIGTERM);
+    proc.wait(Duration::from_secs(30));
+    let lines = proc.lines();
+    for (name, listener, _, says) in &clusters {
+        let broker_port = e
+            .get(listener)
+            .split(',')
+            .next()
+            .and_then(|a| a.rsplit_once(':'))
+            .map(|(_, p)| p)
+            .expect("port");
+        let faults: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains(&format!("cluster=\"{name}\"")) && l.contains("WARN"))
+            .collect();
+        assert!(
+            !faults.is_empty(),
+            "{name}: a warning line:\n{}",
+            lines.join("\n")
+        );
+        assert!(
+            faults.len() <= 2,
+            "{name}: logged once per change, not every poll:\n{faults:#?}"
+        );
+        let first = faults[0];
+        assert!(
+            first.contains(broker_port),
+            "{name}: names the broker: {first}"
+        );
+        for s in *says {
+            assert!(first.contains(s), "{name}: says `{s}`: {first}");
+        }
+    }
+    for (what, text) in [
+        ("logs", lines.join("\n")),
+        ("/metrics", metrics),
+        ("/api/v1/status", api),
+    ] {
+        assert!(!text.contains(wrong), "{what} leaks the password");
+        assert!(
+            !text.contains(e.get("LAGWATCH_PASSWORD")),
+            "{what} leaks a password"
+        );
+    }
+}
