@@ -218,7 +218,7 @@ fn encode_views(vs: &Views<'_>, e: &mut DescriptorEncoder) -> Result<(), Error> 
     family(
         e,
         "lagwatch_group_info",
-        "Group state and source (kafka or spark)",
+        "Group state, source (kafka or spark) and type (classic, consumer, share, streams, unknown)",
         groups(vs),
         |(c, g)| {
             let source = match g.source {
@@ -230,6 +230,7 @@ fn encode_views(vs: &Views<'_>, e: &mut DescriptorEncoder) -> Result<(), Error> 
                 ("group", b(&g.group)),
                 ("state", b(g.state.as_str())),
                 ("source", b(source)),
+                ("type", b(g.group_type.as_str())),
             ]
         },
         |_| Some(Num::I(1)),

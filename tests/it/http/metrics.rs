@@ -4,7 +4,7 @@ use crate::support::*;
 use lagwatch::config::RulesConfig;
 use lagwatch::metrics::Metrics;
 use lagwatch::model::Model;
-use lagwatch::snapshot::{GroupSnapshot, PartitionOffsets, Snapshot, TopicPartition};
+use lagwatch::snapshot::{GroupSnapshot, GroupType, PartitionOffsets, Snapshot, TopicPartition};
 use lagwatch::state::AppState;
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ fn fixture() -> Snapshot {
         );
     }
     let mut billing = GroupSnapshot::kafka("billing", "Stable", Some(2));
+    billing.group_type = GroupType::Consumer;
     billing
         .committed
         .insert(TopicPartition::new("orders", 0), 60);
@@ -32,6 +33,7 @@ fn fixture() -> Snapshot {
         .committed
         .insert(TopicPartition::new("orders", 1), 250);
     let mut audit = GroupSnapshot::kafka("audit", "Empty", Some(0));
+    audit.group_type = GroupType::Classic;
     audit.committed.insert(TopicPartition::new("events", 0), 10);
     s.groups.insert("billing".into(), billing);
     s.groups.insert("audit".into(), audit);
@@ -248,6 +250,7 @@ fn never_draining_eta_is_plus_inf_in_both_formats() {
             group: "g".into(),
             source: lagwatch::snapshot::GroupSource::Kafka,
             state: "Stable".into(),
+            group_type: Default::default(),
             members: Some(1),
             lag: Some(10),
             max_lag_seconds: None,

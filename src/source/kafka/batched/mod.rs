@@ -9,6 +9,8 @@
 //! call return [`Unsupported`], and the reader falls back to librdkafka for that step.
 
 mod calls;
+mod consumer;
+pub mod metadata;
 mod share;
 pub mod wire;
 
@@ -17,7 +19,7 @@ use self::wire::conn::Conn;
 use self::wire::versions::IMPLEMENTED;
 use self::wire::{error, error_name, is_coordinator_moved, WireError};
 use super::types::{CallError, CommittedOffsets};
-use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+use kafka_protocol::messages::{ApiKey, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -65,6 +67,10 @@ enum Outcome {
 #[derive(Debug, Default)]
 pub struct Batched {
     conns: HashMap<String, Conn>,
+    /// The brokers of the last Metadata answer, asked before the bootstrap servers.
+    known: Vec<Broker>,
+    /// Requests sent and not yet reported, by API name.
+    sent: BTreeMap<String, u64>,
     coordinators: HashMap<String, (Broker, Instant)>,
 }
 
@@ -74,6 +80,16 @@ impl Batched {
     /// No connections yet; they are opened on first use.
     pub fn new() -> Self {
         Batched::default()
+    }
+
+    fn count(&mut self, api: ApiKey) {
+        *self.sent.entry(format!("{api:?}")).or_default() += 1;
+    }
+
+    /// The requests sent since the last call, by API name: for
+    /// `lagwatch_kafka_requests_total`.
+    pub fn take_sent(&mut self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut self.sent)
     }
 
     /// Sends each broker its requests (in parallel across brokers, pipelined on each
@@ -89,6 +105,10 @@ impl Batched {
                     let conn = self.conns.remove(&b.key());
                     (b, reqs, conn)
                 })
+                .collect();
+            let asked: Vec<(bool, Vec<ApiKey>)> = batch
+                .iter()
+                .map(|(_, reqs, conn)| (conn.is_none(), reqs.iter().map(Call::api).collect()))
                 .collect();
             // One broker (the usual cluster-of-one coordinator, or a single leader) is asked
             // on this thread; several in parallel, one thread each.
@@ -126,8 +146,18 @@ impl Batched {
                         .collect()
                 })
             };
-            for (b, conn, out) in done {
+            for ((b, conn, out), (new_conn, apis)) in done.into_iter().zip(asked) {
+                // Requests refused before sending (versions) were not sent; a failed
+                // exchange may have sent them, and counts them.
+                if !matches!(out, Outcome::Unsupported(_)) {
+                    for api in apis {
+                        self.count(api);
+                    }
+                }
                 if let Some(c) = conn {
+                    if new_conn {
+                        self.count(ApiKey::ApiVersions);
+                    }
                     self.conns.insert(b.key(), c);
                 }
                 outcomes.push(out);
