@@ -331,7 +331,7 @@ pub struct Snapshot {
     /// Share groups (KIP-932) by name: apart from `groups`, whose lag rules they do not
     /// follow (records are acknowledged one by one, not committed as a position).
     pub share_groups: BTreeMap<String, ShareGroupSnapshot>,
-    /// Requests the batched protocol client sent for this poll (and for failed polls since
+    /// Requests the batched protocol client got answers to in this poll (and in failed polls since
     /// the last one that read the cluster), by API name; empty on the librdkafka path.
     pub requests: BTreeMap<String, u64>,
 }

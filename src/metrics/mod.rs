@@ -48,6 +48,11 @@ pub const METRIC_NAMES: &[&str] = &[
     "lagwatch_group_lag",
     "lagwatch_group_max_lag_seconds",
     "lagwatch_group_status",
+    "lagwatch_share_group_info",
+    "lagwatch_share_group_members",
+    "lagwatch_share_group_lag",
+    "lagwatch_share_group_partition_lag",
+    "lagwatch_share_group_partition_start_offset",
     "lagwatch_spark_last_commit_age_seconds",
     "lagwatch_source_up",
     "lagwatch_unauthorized",
@@ -107,7 +112,7 @@ pub struct Metrics {
     pub poll_duration: Family<ClusterLabel, Histogram>,
     /// Poll errors per cluster and stage.
     pub poll_errors: Family<StageLabels, Counter>,
-    /// Requests the batched protocol client sent, per cluster and API.
+    /// Requests the batched protocol client got answers to, per cluster and API.
     pub kafka_requests: Family<ApiLabels, Counter>,
     /// Notification outcomes.
     pub notifications: Family<NotifyLabels, Counter>,
@@ -150,8 +155,8 @@ impl Metrics {
         let kafka_requests = Family::<ApiLabels, Counter>::default();
         registry.register(
             "lagwatch_kafka_requests",
-            "Requests the batched protocol client sent to the cluster, per Kafka API \
-             (librdkafka's requests are not counted)",
+            "Requests the batched protocol client sent to the cluster and got answers to, per \
+             Kafka API (librdkafka's requests are not counted)",
             kafka_requests.clone(),
         );
         let notifications = Family::<NotifyLabels, Counter>::default();
@@ -241,7 +246,7 @@ impl Metrics {
         }
     }
 
-    /// Counts `n` requests of one Kafka API the batched client sent.
+    /// Counts `n` answered requests of one Kafka API of the batched client.
     pub fn kafka_requests(&self, cluster: &str, api: &str, n: u64) {
         self.kafka_requests
             .get_or_create(&ApiLabels {

@@ -17,7 +17,7 @@ pub mod wire;
 use self::wire::api::{Answer, Call};
 use self::wire::conn::Conn;
 use self::wire::versions::IMPLEMENTED;
-use self::wire::{error, error_name, is_coordinator_moved, WireError};
+use self::wire::{api_name, error, error_name, is_coordinator_moved, WireError};
 use super::types::{CallError, CommittedOffsets};
 use kafka_protocol::messages::{ApiKey, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
@@ -69,7 +69,7 @@ pub struct Batched {
     conns: HashMap<String, Conn>,
     /// The brokers of the last Metadata answer, asked before the bootstrap servers.
     known: Vec<Broker>,
-    /// Requests sent and not yet reported, by API name.
+    /// Requests answered and not yet reported, by API name.
     sent: BTreeMap<String, u64>,
     coordinators: HashMap<String, (Broker, Instant)>,
 }
@@ -83,10 +83,10 @@ impl Batched {
     }
 
     fn count(&mut self, api: ApiKey) {
-        *self.sent.entry(format!("{api:?}")).or_default() += 1;
+        *self.sent.entry(api_name(api)).or_default() += 1;
     }
 
-    /// The requests sent since the last call, by API name: for
+    /// The requests answered since the last call, by API name: for
     /// `lagwatch_kafka_requests_total`.
     pub fn take_sent(&mut self) -> BTreeMap<String, u64> {
         std::mem::take(&mut self.sent)
@@ -147,9 +147,9 @@ impl Batched {
                 })
             };
             for ((b, conn, out), (new_conn, apis)) in done.into_iter().zip(asked) {
-                // Requests refused before sending (versions) were not sent; a failed
-                // exchange may have sent them, and counts them.
-                if !matches!(out, Outcome::Unsupported(_)) {
+                // Answered requests only: one refused before sending (versions) was not
+                // sent, and a failed exchange may not have reached the broker.
+                if matches!(out, Outcome::Answered(_)) {
                     for api in apis {
                         self.count(api);
                     }

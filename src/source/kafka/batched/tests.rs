@@ -22,6 +22,8 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod consumer;
+mod metadata;
 mod share;
 
 /// What a scripted broker does with one request: answer with this body, or hang up.

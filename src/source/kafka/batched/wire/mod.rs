@@ -73,6 +73,11 @@ pub enum WireError {
     },
 }
 
+/// The protocol's name of an API (`ConsumerGroupDescribe`), for labels and messages.
+pub fn api_name(api: ApiKey) -> String {
+    format!("{api:?}")
+}
+
 /// A Kafka error code as the crate's typed error; `None` for 0 (no error).
 pub fn error(code: i16) -> Option<ResponseError> {
     ResponseError::try_from_code(code)
