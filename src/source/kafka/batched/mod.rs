@@ -1,7 +1,9 @@
-//! Committed and log offsets with a few requests per broker instead of one per group:
-//! one FindCoordinator (v4+) for every group whose coordinator is not known yet, one
-//! OffsetFetch (v8+) per coordinator for up to [`GROUPS_PER_FETCH`] groups, and one
-//! ListOffsets per leader and offset spec for every partition it leads. librdkafka 2.12
+//! A whole poll with a few requests per broker instead of one per group: one Metadata
+//! (`metadata`), one typed ListGroups per broker (`share`), one FindCoordinator (v4+) for
+//! every group whose coordinator is not known yet, per coordinator one DescribeGroups,
+//! ConsumerGroupDescribe (`consumer`) and OffsetFetch (v8+) for up to [`GROUPS_PER_FETCH`]
+//! groups each, and one ListOffsets per leader and offset spec for every partition it
+//! leads. librdkafka 2.12
 //! sends one OffsetFetch and usually one FindCoordinator per group (its coordinator cache
 //! holds ~10 entries), which is 2,000 requests a poll at 1,000 groups.
 //!
