@@ -144,7 +144,7 @@ fn main() -> Result<(), String> {
             client: Vec::new(),
             poll_timeout: Duration::from_secs(10),
             spark_queries: Vec::new(),
-            batched_offsets: true,
+            kafka_client: lagwatch::config::security::KafkaClient::Auto,
         };
         let reader = Reader::new(cfg).map_err(|e| e.to_string())?;
         let mut model = Model::new(RulesConfig::default(), Duration::from_millis(100));

@@ -334,6 +334,31 @@ pub struct Snapshot {
     /// Requests the batched protocol client got answers to in this poll (and in failed polls since
     /// the last one that read the cluster), by API name; empty on the librdkafka path.
     pub requests: BTreeMap<String, u64>,
+    /// Which client read the Kafka side of this poll (`None`: not read from Kafka).
+    pub kafka_client: Option<KafkaPath>,
+}
+
+/// Which client a poll's Kafka requests went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaPath {
+    /// Every step on the fast path: a few requests per broker.
+    Fast,
+    /// The fast path, with some step handed to librdkafka (a broker lacking a version).
+    Mixed,
+    /// librdkafka only: one request per group.
+    Librdkafka,
+}
+
+impl KafkaPath {
+    /// The `client` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KafkaPath::Fast => "fast",
+            KafkaPath::Mixed => "mixed",
+            KafkaPath::Librdkafka => "librdkafka",
+        }
+    }
 }
 
 /// One share partition of a share group, as its coordinator reports it.
@@ -373,6 +398,7 @@ impl Snapshot {
             unauthorized: Vec::new(),
             share_groups: BTreeMap::new(),
             requests: BTreeMap::new(),
+            kafka_client: None,
         }
     }
 }

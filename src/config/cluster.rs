@@ -4,6 +4,7 @@
 use super::bounds;
 use super::reader::{join, Cx, MapView};
 use super::refusals;
+use super::security::{self, KafkaClient};
 use super::yaml::Node;
 use regex::Regex;
 use std::time::Duration;
@@ -17,6 +18,7 @@ const CLUSTER_KEYS: &[&str] = &[
     "poll_timeout",
     "spark_queries",
     "batched_offsets",
+    "kafka_client",
 ];
 
 const SPARK_KEYS: &[&str] = &["name", "group", "checkpoint", "s3"];
@@ -45,8 +47,9 @@ pub struct ClusterConfig {
     pub poll_timeout: Duration,
     /// Spark Structured Streaming queries whose checkpoints are read as virtual groups.
     pub spark_queries: Vec<SparkQueryConfig>,
-    /// Read offsets with a few batched requests per broker (plaintext, Kafka >= 3.0).
-    pub batched_offsets: bool,
+    /// Which client reads the cluster: the fast path (a few batched requests per broker,
+    /// Kafka >= 3.0) or librdkafka (one request per group).
+    pub kafka_client: KafkaClient,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -61,7 +64,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("client_keys", &client)
             .field("poll_timeout", &self.poll_timeout)
             .field("spark_queries", &self.spark_queries)
-            .field("batched_offsets", &self.batched_offsets)
+            .field("kafka_client", &self.kafka_client)
             .finish()
     }
 }
@@ -221,7 +224,7 @@ pub(super) fn read_cluster(
     let poll_timeout = cx
         .opt_duration(m, path, "poll_timeout", bounds::POLL_TIMEOUT)
         .unwrap_or(bounds::POLL_TIMEOUT.clamp(interval));
-    let batched_offsets = cx.opt_bool(m, path, "batched_offsets").unwrap_or(true);
+    let kafka_client = read_kafka_client(cx, m, path, &client);
     let mut queries = Vec::new();
     for (qp, qn) in cx.opt_list(m, path, "spark_queries") {
         if let Some(q) = read_spark(cx, qn, &qp) {
@@ -237,10 +240,63 @@ pub(super) fn read_cluster(
         client,
         poll_timeout,
         spark_queries: queries.into_iter().map(|(_, _, q)| q).collect(),
-        batched_offsets,
+        kafka_client,
     };
     refusals::client_properties(cx, m.get("client"), path, &c);
     Some(c)
+}
+
+/// `kafka_client` (`auto`, `fast`, `librdkafka`), or its older spelling `batched_offsets:
+/// false`; `fast` is refused here when the `client:` properties need librdkafka, so a
+/// forced fast path never quietly turns into the slow one.
+fn read_kafka_client(
+    cx: &mut Cx<'_>,
+    m: MapView<'_>,
+    path: &str,
+    client: &[(String, String)],
+) -> KafkaClient {
+    let batched = cx.opt_bool(m, path, "batched_offsets");
+    let field = join(path, "kafka_client");
+    let chosen = match cx.opt_string(m, path, "kafka_client") {
+        None => None,
+        Some(v) => match KafkaClient::parse(&v) {
+            Some(k) => Some(k),
+            None => {
+                let pos = m.get("kafka_client").map_or(m.pos, |n| n.pos);
+                cx.error(
+                    pos,
+                    &field,
+                    format!("`{v}` is not one of auto, fast, librdkafka"),
+                );
+                None
+            }
+        },
+    };
+    let k = match (chosen, batched) {
+        (Some(KafkaClient::Fast), Some(false)) => {
+            let pos = m.get("batched_offsets").map_or(m.pos, |n| n.pos);
+            cx.error(
+                pos,
+                &join(path, "batched_offsets"),
+                "`batched_offsets: false` contradicts `kafka_client: fast`; keep one",
+            );
+            KafkaClient::Fast
+        }
+        (Some(k), _) => k,
+        (None, Some(false)) => KafkaClient::Librdkafka,
+        (None, _) => KafkaClient::Auto,
+    };
+    if k == KafkaClient::Fast {
+        if let Err(why) = security::from_client(client) {
+            let pos = m.get("kafka_client").map_or(m.pos, |n| n.pos);
+            cx.error(
+                pos,
+                &field,
+                format!("`fast` cannot read this cluster: {why}; use `auto` or `librdkafka`"),
+            );
+        }
+    }
+    k
 }
 
 fn read_spark(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<SparkQueryConfig> {
@@ -343,7 +399,7 @@ impl ClusterConfig {
             client: Vec::new(),
             poll_timeout,
             spark_queries: Vec::new(),
-            batched_offsets: true,
+            kafka_client: KafkaClient::Auto,
         }
     }
 }

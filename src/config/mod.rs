@@ -10,6 +10,7 @@ mod notifiers;
 mod reader;
 mod refusals;
 mod rules;
+pub mod security;
 mod web;
 pub mod yaml;
 

@@ -1,6 +1,6 @@
 //! The JSON shape shared by `/api/v1/*` and `check --output json` (schema version 1).
 
-use crate::snapshot::{Member, Unauthorized};
+use crate::snapshot::{KafkaPath, Member, Unauthorized};
 use crate::state::ClusterStatus;
 use crate::view::{GroupView, KafkaDetails, ShareGroupView};
 use serde::Serialize;
@@ -34,6 +34,10 @@ pub struct ClusterReport<'a> {
     /// Groups and topics the principal may not describe (left out when there are none).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub unauthorized: &'a [Unauthorized],
+    /// Which client read the last poll: `fast` (a few requests per broker), `mixed` (some
+    /// step fell back to librdkafka) or `librdkafka` (one request per group).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka_client: Option<KafkaPath>,
     /// Groups with their topics and partitions.
     pub groups: Vec<GroupEntry<'a>>,
     /// Share groups (KIP-932) with the broker's lag: apart from `groups`, as no status rule
@@ -100,6 +104,7 @@ pub fn status_report(clusters: &BTreeMap<String, ClusterStatus>) -> StatusReport
                     .as_deref()
                     .map(|d| d.share_groups.as_slice())
                     .unwrap_or_default(),
+                kafka_client: s.details.as_deref().and_then(|d| d.kafka_client),
                 groups: s
                     .view
                     .as_ref()

@@ -33,6 +33,17 @@ pub(super) fn encode(
         },
         |_| Some(Num::I(1)),
     )?;
+    family(
+        e,
+        "lagwatch_kafka_client_info",
+        "1 per cluster, labelled with the client that read its last poll: fast (a few \
+         requests per broker), mixed (a step fell back to librdkafka) or librdkafka",
+        details
+            .iter()
+            .filter_map(|(c, d)| d.kafka_client.map(|k| (*c, k))),
+        |(c, k)| [("cluster", b(c)), ("client", b(k.as_str()))],
+        |_| Some(Num::I(1)),
+    )?;
     share_groups(&details, e)
 }
 

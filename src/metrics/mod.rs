@@ -56,6 +56,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "lagwatch_spark_last_commit_age_seconds",
     "lagwatch_source_up",
     "lagwatch_unauthorized",
+    "lagwatch_kafka_client_info",
     "lagwatch_notifications_total",
     "lagwatch_notifier_queue_length",
     "lagwatch_notifier_oldest_pending_timestamp_seconds",

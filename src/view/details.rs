@@ -3,7 +3,7 @@
 //! own lag. They travel next to the [`ClusterView`](super::ClusterView) (in `state`), so the
 //! view's shape stays as it is and no status rule applies to them.
 
-use crate::snapshot::{GroupState, Member, Snapshot, Unauthorized};
+use crate::snapshot::{GroupState, KafkaPath, Member, Snapshot, Unauthorized};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -16,6 +16,8 @@ pub struct KafkaDetails {
     pub unauthorized: Vec<Unauthorized>,
     /// Share groups (KIP-932), sorted by name.
     pub share_groups: Vec<ShareGroupView>,
+    /// Which client read the poll.
+    pub kafka_client: Option<KafkaPath>,
 }
 
 /// One share group: its state and, per share partition, what its coordinator reported.
@@ -53,6 +55,7 @@ impl KafkaDetails {
         KafkaDetails {
             members: snap.members.clone(),
             unauthorized: snap.unauthorized.clone(),
+            kafka_client: snap.kafka_client,
             share_groups: snap
                 .share_groups
                 .values()

@@ -95,7 +95,7 @@ clusters:
     bootstrap_servers: "{bootstrap}"
     poll_timeout: 5s
     # The in-process mock speaks OffsetFetch v6 at most: librdkafka's path, said up front.
-    batched_offsets: false
+    kafka_client: librdkafka
     groups:
       names: ["{GROUP}"]
 notifiers:

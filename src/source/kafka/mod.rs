@@ -12,6 +12,7 @@ mod poll;
 pub mod types;
 
 use super::ReadError;
+use crate::config::security::NotFast;
 use crate::config::ClusterConfig;
 use crate::snapshot::{Snapshot, Unauthorized};
 use describe_cache::DescribeCache;
@@ -88,7 +89,19 @@ impl KafkaReader {
             admin: Arc::new(admin),
             busy: Arc::new(AtomicBool::new(false)),
             describe_cache: Arc::new(DescribeCache::default()),
-            batched: poll::batched_allowed(&cfg).then(|| Arc::new(Mutex::new(BatchedState::new()))),
+            batched: match poll::fast_path(&cfg) {
+                Ok(security) => Some(Arc::new(Mutex::new(BatchedState::new(security)))),
+                Err(why) => {
+                    if why != NotFast::Configured {
+                        tracing::info!(
+                            cluster = cfg.name,
+                            "reading through librdkafka, one request per group: the fast \
+                             path cannot serve this cluster ({why})"
+                        );
+                    }
+                    None
+                }
+            },
             refused: Arc::default(),
             cfg,
         })

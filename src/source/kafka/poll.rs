@@ -4,7 +4,7 @@
 
 use super::admin;
 use super::batched::metadata::{bootstrap_brokers, MetadataError};
-use super::batched::{Batched, Broker};
+use super::batched::Broker;
 use super::describe_cache::DescribeCache;
 use super::types::{CallError, ClusterMetadata, OffsetSpec, OffsetsRequest, TopicId, TypedListing};
 use crate::config::ClusterConfig;
@@ -19,43 +19,6 @@ use std::time::Instant;
 
 /// Committed-offset requests kept in flight at once on the one client (librdkafka path).
 const OFFSET_FETCH_IN_FLIGHT: usize = 200;
-
-/// The batched path's connections, and the last reason it could not be used.
-pub(super) struct BatchedState {
-    batched: Batched,
-    unsupported: Option<String>,
-}
-
-impl BatchedState {
-    /// A batched path with no connections yet.
-    pub(super) fn new() -> Self {
-        BatchedState {
-            batched: Batched::new(),
-            unsupported: None,
-        }
-    }
-
-    /// Logs (once per reason) that a step falls back to librdkafka.
-    fn fell_back(&mut self, cluster: &str, why: String) {
-        if self.unsupported.as_deref() != Some(why.as_str()) {
-            tracing::info!(
-                cluster,
-                "batched requests unavailable ({why}); librdkafka serves this step"
-            );
-            self.unsupported = Some(why);
-        }
-    }
-}
-
-/// Whether the batched path can talk to this cluster: it speaks plain TCP only.
-pub(super) fn batched_allowed(cfg: &ClusterConfig) -> bool {
-    cfg.batched_offsets
-        && cfg
-            .client
-            .iter()
-            .filter(|(k, _)| k == "security.protocol")
-            .all(|(_, v)| v.eq_ignore_ascii_case("plaintext"))
-}
 
 /// Reads everything watched in one blocking poll.
 pub(super) fn read(
@@ -158,7 +121,7 @@ impl<'a> Poll<'a> {
         batched: Option<&'a Mutex<BatchedState>>,
     ) -> Result<Self, ReadError> {
         let started = Instant::now();
-        let mut batched = batched.map(|d| d.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut batched = batched.map(fast::start);
         let fast = batched.as_mut().and_then(|d| {
             let bootstrap = bootstrap_brokers(&cfg.bootstrap_servers);
             match d.batched.metadata(&bootstrap, started + cfg.poll_timeout) {
@@ -302,6 +265,7 @@ impl<'a> Poll<'a> {
         if let Some(d) = self.batched.as_mut() {
             self.snap.requests = d.batched.take_sent();
         }
+        self.snap.kafka_client = Some(fast::path(self.batched.as_deref()));
         // The batched path's lock is not needed past this point.
         self.batched = None;
         let (client, timeout) = (self.client, cfg.poll_timeout);
@@ -366,7 +330,10 @@ impl<'a> Poll<'a> {
     }
 }
 
+mod fast;
 mod groups;
 mod share;
 #[cfg(test)]
 mod tests;
+
+pub(super) use fast::{fast_path, BatchedState};

@@ -46,7 +46,11 @@ fn env_vars_work_in_durations_numbers_and_booleans() {
     assert_eq!(c.poll_interval, Duration::from_secs(20), "default used");
     assert_eq!(c.shutdown_timeout, Duration::from_secs(3));
     assert_eq!(c.clusters[0].poll_timeout, Duration::from_secs(7));
-    assert!(!c.clusters[0].batched_offsets);
+    assert_eq!(
+        c.clusters[0].kafka_client,
+        lagwatch::config::security::KafkaClient::Librdkafka,
+        "batched_offsets: false is the older spelling of kafka_client: librdkafka"
+    );
     assert_eq!(c.rules.defaults.for_polls, 4);
     assert_eq!(c.rules.defaults.lag_warning, 5000);
     let e = parse(
@@ -57,6 +61,56 @@ fn env_vars_work_in_durations_numbers_and_booleans() {
     .to_string();
     assert!(e.contains("lagwatch.yaml:4:"), "{e}");
     assert!(e.contains("batched_offsets"), "{e}");
+}
+
+/// `kafka_client: fast` is a promise: a config the fast path cannot serve is refused with
+/// the line and the reason, never quietly read by librdkafka.
+#[test]
+fn kafka_client_fast_is_refused_where_only_librdkafka_can_read() {
+    // (why, client lines, refused with)
+    let rows: &[(&str, &str, Option<&str>)] = &[
+        (
+            "Kerberos",
+            "security.protocol: SASL_SSL, sasl.mechanisms: GSSAPI",
+            Some("SASL mechanism `GSSAPI`"),
+        ),
+        (
+            "an encrypted key",
+            "security.protocol: SSL, ssl.key.password: x",
+            Some("`ssl.key.password` is set"),
+        ),
+        (
+            "SCRAM over TLS is served",
+            "security.protocol: SASL_SSL, sasl.mechanisms: SCRAM-SHA-512, sasl.username: u, sasl.password: p",
+            None,
+        ),
+    ];
+    for (why, client, refused) in rows {
+        let text = format!(
+            "clusters:\n  - name: p\n    bootstrap_servers: \"k:9092\"\n    kafka_client: fast\n    \
+             client: {{{client}}}\n"
+        );
+        match (parse(&text, &[]), refused) {
+            (Ok(_), None) => {}
+            (Err(e), Some(want)) => {
+                let e = e.to_string();
+                assert!(e.contains("lagwatch.yaml:4:"), "{why}: the line: {e}");
+                assert!(e.contains("kafka_client"), "{why}: the field: {e}");
+                assert!(e.contains(want), "{why}: the reason: {e}");
+            }
+            (r, _) => panic!(
+                "{why}: {:?}",
+                r.map(|_| "accepted").map_err(|e| e.to_string())
+            ),
+        }
+    }
+    let e = parse(
+        "clusters:\n  - name: p\n    bootstrap_servers: \"k:9092\"\n    kafka_client: quick\n",
+        &[],
+    )
+    .expect_err("not a client")
+    .to_string();
+    assert!(e.contains("not one of auto, fast, librdkafka"), "{e}");
 }
 
 #[test]

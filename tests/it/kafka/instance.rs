@@ -41,13 +41,12 @@ impl Lagwatch {
     }
 
     /// Watches groups and topics starting with `prefix` as user `lagwatch` over
-    /// SASL_PLAINTEXT: every request goes through librdkafka (the batched path speaks
-    /// plaintext only).
-    pub async fn watching_over_sasl(prefix: &str) -> Lagwatch {
+    /// SASL_PLAINTEXT (SCRAM-SHA-512), read by `kafka_client` (`fast` or `librdkafka`).
+    pub async fn watching_over_sasl(prefix: &str, kafka_client: &str) -> Lagwatch {
         let e = crate::kafka::harness::env();
         let yaml = format!(
             "    groups: {{ include: [\"^{prefix}\"] }}\n    topics: {{ include: [\"^{prefix}\"] }}\n    \
-             client:\n      security.protocol: SASL_PLAINTEXT\n      \
+             kafka_client: {kafka_client}\n    client:\n      security.protocol: SASL_PLAINTEXT\n      \
              sasl.mechanisms: SCRAM-SHA-512\n      sasl.username: lagwatch\n      \
              sasl.password: \"{}\"\n",
             e.get("LAGWATCH_PASSWORD")

@@ -14,6 +14,7 @@ mod classic;
 mod cleanup;
 mod groups;
 mod logs;
+mod secured;
 mod share;
 mod topics;
 mod versions;

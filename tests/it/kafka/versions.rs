@@ -57,8 +57,14 @@ fn every_broker_speaks_the_newest_versions_lagwatch_implements() {
         let addr = env().get(&format!("NODE{node}_PLAINTEXT"));
         let (host, port) = addr.rsplit_once(':').expect("host:port");
         let deadline = Instant::now() + Duration::from_secs(10);
-        let conn = Conn::connect(host, port.parse().expect("port"), "conformance", deadline)
-            .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        let conn = Conn::connect(
+            host,
+            port.parse().expect("port"),
+            "conformance",
+            &Default::default(),
+            deadline,
+        )
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
         for (api, want, why) in expected {
             assert_eq!(conn.version(api), want, "node {node} {api:?}: {why}");
         }

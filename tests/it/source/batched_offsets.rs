@@ -229,7 +229,14 @@ fn tansu_speaks_the_batched_versions() {
     let Some(t) = Tansu::start() else { return };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let (host, port) = t.addr.rsplit_once(':').expect("host:port");
-    let conn = Conn::connect(host, port.parse().expect("port"), "test", deadline).expect("connect");
+    let conn = Conn::connect(
+        host,
+        port.parse().expect("port"),
+        "test",
+        &Default::default(),
+        deadline,
+    )
+    .expect("connect");
     // (API, version expected with tansu 0.6, why)
     let expected = [
         (ApiKey::FindCoordinator, Some(6), "many keys per request"),

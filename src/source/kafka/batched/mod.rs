@@ -21,9 +21,11 @@ use self::wire::conn::Conn;
 use self::wire::versions::IMPLEMENTED;
 use self::wire::{api_name, error, error_name, is_coordinator_moved, WireError};
 use super::types::{CallError, CommittedOffsets};
+use crate::config::security::Security;
 use kafka_protocol::messages::{ApiKey, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Groups per OffsetFetch request: one request per coordinator up to this many groups.
@@ -74,14 +76,19 @@ pub struct Batched {
     /// Requests answered and not yet reported, by API name.
     sent: BTreeMap<String, u64>,
     coordinators: HashMap<String, (Broker, Instant)>,
+    security: Arc<Security>,
 }
 
 type Committed = Result<CommittedOffsets, CallError>;
 
 impl Batched {
-    /// No connections yet; they are opened on first use.
-    pub fn new() -> Self {
-        Batched::default()
+    /// No connections yet; they are opened on first use, with TLS and SASL as `security`
+    /// says.
+    pub fn new(security: Security) -> Self {
+        Batched {
+            security: Arc::new(security),
+            ..Batched::default()
+        }
     }
 
     fn count(&mut self, api: ApiKey) {
@@ -112,13 +119,14 @@ impl Batched {
                 .iter()
                 .map(|(_, reqs, conn)| (conn.is_none(), reqs.iter().map(Call::api).collect()))
                 .collect();
+            let security = self.security.clone();
             // One broker (the usual cluster-of-one coordinator, or a single leader) is asked
             // on this thread; several in parallel, one thread each.
             let done: Vec<(Broker, Option<Conn>, Outcome)> = if batch.len() == 1 {
                 batch
                     .into_iter()
                     .map(|(b, reqs, conn)| {
-                        let (conn, out) = exchange_one(&b, conn, &reqs, deadline);
+                        let (conn, out) = exchange_one(&b, conn, &reqs, &security, deadline);
                         (b, conn, out)
                     })
                     .collect()
@@ -128,7 +136,9 @@ impl Batched {
                         .into_iter()
                         .map(|(b, reqs, conn)| {
                             let key = b.clone();
-                            let h = s.spawn(move || exchange_one(&b, conn, &reqs, deadline));
+                            let security = &security;
+                            let h =
+                                s.spawn(move || exchange_one(&b, conn, &reqs, security, deadline));
                             (key, h)
                         })
                         .collect();
@@ -373,12 +383,13 @@ fn exchange_one(
     b: &Broker,
     conn: Option<Conn>,
     reqs: &[Call],
+    security: &Arc<Security>,
     deadline: Instant,
 ) -> (Option<Conn>, Outcome) {
     let reused = conn.is_some();
     let mut conn = match conn {
         Some(c) => c,
-        None => match Conn::connect(&b.host, b.port, "lagwatch", deadline) {
+        None => match Conn::connect(&b.host, b.port, "lagwatch", security, deadline) {
             Ok(c) => c,
             Err(e) => return (None, Outcome::Failed(e)),
         },
@@ -402,7 +413,7 @@ fn exchange_one(
         Ok(r) => (Some(conn), Outcome::Answered(r)),
         Err(WireError::Timeout { addr }) => (None, Outcome::Failed(WireError::Timeout { addr })),
         Err(e) if !reused => (None, Outcome::Failed(e)),
-        Err(_) => exchange_one(b, None, reqs, deadline),
+        Err(_) => exchange_one(b, None, reqs, security, deadline),
     }
 }
 

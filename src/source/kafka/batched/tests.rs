@@ -24,6 +24,7 @@ use std::time::Duration;
 
 mod consumer;
 mod metadata;
+mod sasl;
 mod share;
 
 /// What a scripted broker does with one request: answer with this body, or hang up.
@@ -220,7 +221,7 @@ fn a_moved_coordinator_is_looked_up_and_asked_again_in_the_same_poll() {
         *me.lock().unwrap() = Some(b.clone());
         (b, log)
     };
-    let mut d = Batched::new();
+    let mut d = Batched::new(Default::default());
     let got = d.committed(&[old_home], &all_of("g"), soon()).unwrap();
     assert_eq!(got[0].as_ref().unwrap()[&("t".to_owned(), 0)], 42);
     assert_eq!(count(&old_log, FC), 2, "looked up again");
@@ -251,7 +252,7 @@ fn a_kept_connection_the_broker_closed_is_replaced_once() {
         }
     });
     *me.lock().unwrap() = Some(b.clone());
-    let mut d = Batched::new();
+    let mut d = Batched::new(Default::default());
     let first = d
         .committed(std::slice::from_ref(&b), &all_of("g"), soon())
         .unwrap();
@@ -273,7 +274,7 @@ fn a_broker_without_batched_versions_sends_the_reader_back_to_librdkafka() {
     let old: &'static [(ApiKey, i16, i16)] =
         &[(ApiKey::FindCoordinator, 0, 3), (ApiKey::OffsetFetch, 0, 7)];
     let (b, log) = broker(old, |_, _, _, _| Reply::HangUp);
-    let mut d = Batched::new();
+    let mut d = Batched::new(Default::default());
     let e = d.committed(&[b], &all_of("g"), soon()).unwrap_err();
     assert!(e.0.contains("FindCoordinator v4"), "{e:?}");
     assert!(
@@ -305,7 +306,7 @@ fn errors_are_per_group_and_a_broken_answer_is_an_error_not_a_panic() {
         _ => Reply::Body(Bytes::from_static(&[0, 0, 0, 0, 0, 0, 0, 9])),
     });
     *me.lock().unwrap() = Some(b.clone());
-    let mut d = Batched::new();
+    let mut d = Batched::new(Default::default());
     let reqs: Vec<OffsetsRequest> = ["auth", "part"].iter().flat_map(|g| all_of(g)).collect();
     let got = d
         .committed(std::slice::from_ref(&b), &reqs, soon())
@@ -352,7 +353,7 @@ fn groups_on_two_coordinators_are_asked_of_each_in_the_same_poll() {
     let (lookup, _) = broker(MODERN, move |_, _, v, _| {
         Reply::Body(coordinators_answer(&[("ga", &a2), ("gb", &b2)], v))
     });
-    let mut d = Batched::new();
+    let mut d = Batched::new(Default::default());
     let reqs: Vec<OffsetsRequest> = ["ga", "gb"].iter().flat_map(|g| all_of(g)).collect();
     let got = d.committed(&[lookup], &reqs, soon()).unwrap();
     assert_eq!(

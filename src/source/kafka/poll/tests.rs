@@ -1,17 +1,17 @@
-//! Which clusters take the batched path.
+//! Which clusters take the fast path.
 
 use super::*;
+use crate::config::security::Security;
 
-fn cluster(batched: bool, client: &[(&str, &str)]) -> ClusterConfig {
+fn cluster(kafka_client: &str, client: &[(&str, &str)]) -> ClusterConfig {
     let mut c = crate::config::from_str(
         "t.yaml",
-        "clusters: [{name: c, bootstrap_servers: 'h:1'}]",
+        &format!("clusters: [{{name: c, bootstrap_servers: 'h:1', kafka_client: {kafka_client}}}]"),
         &|_| None,
     )
     .expect("config")
     .clusters
     .remove(0);
-    c.batched_offsets = batched;
     c.client = client
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -19,35 +19,39 @@ fn cluster(batched: bool, client: &[(&str, &str)]) -> ClusterConfig {
     c
 }
 
-/// Why, `batched_offsets`, `client:` properties, whether the batched path is used.
-type Case<'a> = (&'a str, bool, &'a [(&'a str, &'a str)], bool);
+/// Why, `kafka_client`, `client:` properties, the protocol the fast path speaks (or None).
+type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], Option<&'a str>);
 
 #[test]
-fn batched_requests_only_on_plaintext_clusters_that_allow_them() {
+fn the_fast_path_serves_what_it_can_and_the_config_allows() {
     let cases: &[Case<'_>] = &[
-        ("default: plaintext, allowed", true, &[], true),
+        ("default: plaintext", "auto", &[], Some("PLAINTEXT")),
         (
-            "plaintext spelled out, any case",
-            true,
-            &[("security.protocol", "PLAINTEXT")],
-            true,
-        ),
-        (
-            "TLS needs librdkafka",
-            true,
+            "TLS on the fast path",
+            "auto",
             &[("security.protocol", "SSL")],
-            false,
+            Some("SSL"),
         ),
         (
-            "SASL needs librdkafka",
-            true,
-            &[("security.protocol", "sasl_plaintext")],
-            false,
+            "SCRAM over TLS on the fast path",
+            "auto",
+            &[
+                ("security.protocol", "sasl_ssl"),
+                ("sasl.mechanisms", "SCRAM-SHA-512"),
+            ],
+            Some("SASL_SSL"),
         ),
-        ("switched off in the config", false, &[], false),
+        (
+            "Kerberos needs librdkafka",
+            "auto",
+            &[("security.protocol", "sasl_plaintext")],
+            None,
+        ),
+        ("switched off in the config", "librdkafka", &[], None),
     ];
-    for (why, batched, client, want) in cases {
-        assert_eq!(batched_allowed(&cluster(*batched, client)), *want, "{why}");
+    for (why, kc, client, want) in cases {
+        let got = fast_path(&cluster(kc, client)).ok();
+        assert_eq!(got.as_ref().map(Security::protocol), *want, "{why}");
     }
 }
 

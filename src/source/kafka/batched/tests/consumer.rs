@@ -202,7 +202,7 @@ fn many_groups_of_one_coordinator_share_one_request() {
         Reply::Body(enc(&answer, v))
     });
     *at.lock().unwrap() = Some(b.clone());
-    let mut d = Batched::new();
+    let mut d = Batched::new(Default::default());
     let got = d
         .describe_consumer(&[b], &["a".into(), "b".into()], &known_topics(), soon())
         .unwrap();
@@ -221,7 +221,7 @@ fn a_broker_without_consumer_group_describe_is_unsupported_not_asked() {
         Reply::Body(find_coordinator_answer("a", &me, v))
     });
     *at.lock().unwrap() = Some(b.clone());
-    let mut d = Batched::new();
+    let mut d = Batched::new(Default::default());
     let e = d
         .describe_consumer(&[b], &["a".into()], &known_topics(), soon())
         .unwrap_err();

@@ -133,7 +133,7 @@ fn the_first_metadata_goes_to_a_bootstrap_server_then_to_advertised_brokers() {
     });
     *advertised.lock().unwrap() = Some(real.clone());
     let dead = b("127.0.0.1", 1);
-    let mut d = Batched::new();
+    let mut d = Batched::new(Default::default());
     // A dead bootstrap server first: the next one answers.
     let md = d.metadata(&[dead, bootstrap.clone()], soon()).unwrap();
     assert_eq!(md.brokers[0].1, real);
@@ -151,7 +151,7 @@ fn the_first_metadata_goes_to_a_bootstrap_server_then_to_advertised_brokers() {
 #[test]
 fn no_answer_is_unreachable_or_slow_as_the_poll_reports_them() {
     let dead = b("127.0.0.1", 1);
-    let mut d = Batched::new();
+    let mut d = Batched::new(Default::default());
     match d.metadata(std::slice::from_ref(&dead), soon()) {
         Err(MetadataError::Unreachable(why)) => assert!(why.contains("127.0.0.1:1"), "{why}"),
         other => panic!("refused connection: {other:?}"),

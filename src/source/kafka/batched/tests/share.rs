@@ -38,7 +38,9 @@ fn every_listed_group_keeps_its_type() {
         Reply::Body(enc(&ListGroupsResponse::default().with_groups(groups), v))
     });
     let deadline = Instant::now() + Duration::from_secs(5);
-    let (mut got, errors) = Batched::new().list_typed(&[b], deadline).unwrap();
+    let (mut got, errors) = Batched::new(Default::default())
+        .list_typed(&[b], deadline)
+        .unwrap();
     assert!(errors.is_empty(), "{errors:?}");
     got.sort_by(|a, b| a.name.cmp(&b.name));
     let types: Vec<_> = got
@@ -80,7 +82,7 @@ fn a_v0_broker_gives_start_offsets_and_no_lag() {
     });
     *at.lock().unwrap() = Some(b.clone());
     let deadline = Instant::now() + Duration::from_secs(5);
-    let got = Batched::new()
+    let got = Batched::new(Default::default())
         .share_offsets(&[b], &["s".to_owned()], deadline)
         .unwrap();
     let parts = got["s"].clone().unwrap();

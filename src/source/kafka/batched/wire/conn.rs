@@ -1,9 +1,11 @@
-//! One blocking TCP connection to one broker: version discovery on connect, then
-//! pipelined requests matched to answers by correlation id.
+//! One blocking connection to one broker (TCP, or TLS over it): version discovery and SASL
+//! authentication on connect, then pipelined requests matched to answers by correlation id.
 
 use super::api::{Answer, Call};
+use super::stream::Stream;
 use super::versions::{self, Announced};
-use super::{error, WireError};
+use super::{error, sasl, tls, WireError};
+use crate::config::security::Security;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
@@ -11,6 +13,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Answers larger than this are refused: a corrupt size field must not allocate gigabytes.
@@ -22,13 +25,24 @@ const MAX_RESPONSE: usize = 256 << 20;
 const API_VERSIONS_VERSION: i16 = 0;
 
 /// A connection to one broker.
-#[derive(Debug)]
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     addr: String,
     client_id: StrBytes,
     next_id: i32,
     announced: Announced,
+    security: Arc<Security>,
+    /// When the SASL session the broker granted is to be renewed (KIP-368).
+    reauth_at: Option<Instant>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("addr", &self.addr)
+            .field("protocol", &self.security.protocol())
+            .finish_non_exhaustive()
+    }
 }
 
 fn remaining(deadline: Instant, addr: &str) -> Result<std::time::Duration, WireError> {
@@ -43,6 +57,16 @@ fn io(addr: &str, op: &'static str, e: std::io::Error) -> WireError {
     if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
         return WireError::Timeout { addr: addr.into() };
     }
+    // rustls reports a refused certificate or a broker's alert inside an I/O error.
+    if let Some(t) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        return WireError::Tls {
+            addr: addr.into(),
+            source: t.clone(),
+        };
+    }
     WireError::Io {
         addr: addr.into(),
         op,
@@ -51,11 +75,13 @@ fn io(addr: &str, op: &'static str, e: std::io::Error) -> WireError {
 }
 
 impl Conn {
-    /// Connects to `host:port` and asks which API versions the broker speaks.
+    /// Connects to `host:port` (with TLS and SASL as `security` says) and asks which API
+    /// versions the broker speaks.
     pub fn connect(
         host: &str,
         port: i32,
         client_id: &str,
+        security: &Arc<Security>,
         deadline: Instant,
     ) -> Result<Conn, WireError> {
         let addr = format!("{host}:{port}");
@@ -93,15 +119,95 @@ impl Conn {
         stream
             .set_nodelay(true)
             .map_err(|e| io(&addr, "configure", e))?;
+        let stream = match &security.tls {
+            None => Stream::Plain(stream),
+            Some(settings) => {
+                let config = tls::client_config(settings)?;
+                let name =
+                    rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|_| {
+                        WireError::Malformed {
+                            addr: addr.clone(),
+                            why: "the broker's host is not a valid TLS server name",
+                        }
+                    })?;
+                let session = rustls::ClientConnection::new(config, name).map_err(|source| {
+                    WireError::Tls {
+                        addr: addr.clone(),
+                        source,
+                    }
+                })?;
+                Stream::Tls(Box::new(rustls::StreamOwned::new(session, stream)))
+            }
+        };
         let mut conn = Conn {
             stream,
             addr,
             client_id: StrBytes::from_string(client_id.to_owned()),
             next_id: 0,
             announced: Announced::new(),
+            security: security.clone(),
+            reauth_at: None,
         };
+        conn.handshake(deadline)?;
         conn.announced = conn.api_versions(deadline)?;
+        conn.authenticate(deadline)?;
         Ok(conn)
+    }
+
+    /// Completes the TLS handshake now, so a refused certificate is reported as such rather
+    /// than as a failed first request.
+    fn handshake(&mut self, deadline: Instant) -> Result<(), WireError> {
+        let Stream::Tls(t) = &mut self.stream else {
+            return Ok(());
+        };
+        while t.conn.is_handshaking() {
+            let left = remaining(deadline, &self.addr)?;
+            t.sock
+                .set_read_timeout(Some(left))
+                .and_then(|()| t.sock.set_write_timeout(Some(left)))
+                .map_err(|e| io(&self.addr, "configure", e))?;
+            t.conn
+                .complete_io(&mut t.sock)
+                .map_err(|e| io(&self.addr, "TLS handshake", e))?;
+        }
+        Ok(())
+    }
+
+    /// Authenticates when the cluster uses SASL (again when the session is due for renewal).
+    fn authenticate(&mut self, deadline: Instant) -> Result<(), WireError> {
+        let security = self.security.clone();
+        if let Some(settings) = &security.sasl {
+            self.reauth_at = sasl::authenticate(self, settings, deadline)?;
+        }
+        Ok(())
+    }
+
+    /// The highest version of `api` the broker announced.
+    pub fn broker_max(&self, api: ApiKey) -> Option<i16> {
+        self.announced.get(&(api as i16)).map(|(_, max)| *max)
+    }
+
+    /// Sends one request at `version` and reads its answer (the SASL exchange, which is
+    /// not pipelined: each message depends on the last answer).
+    pub fn request<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        req: &Req,
+        deadline: Instant,
+    ) -> Result<Resp, WireError> {
+        let id = self.take_id();
+        let mut out = BytesMut::new();
+        self.frame(&mut out, api, version, id, |b| {
+            req.encode(b, version).map_err(|source| WireError::Encode {
+                api,
+                version,
+                source,
+            })
+        })?;
+        self.write(&out, deadline)?;
+        let mut body = self.read_answer(api, version, id, deadline)?;
+        Resp::decode(&mut body, version).map_err(|source| self.decode_error(api, version, source))
     }
 
     fn api_versions(&mut self, deadline: Instant) -> Result<Announced, WireError> {
@@ -202,6 +308,9 @@ impl Conn {
         calls: &[Call],
         deadline: Instant,
     ) -> Result<Vec<Answer>, WireError> {
+        if self.reauth_at.is_some_and(|at| Instant::now() >= at) {
+            self.authenticate(deadline)?;
+        }
         let mut sent = Vec::with_capacity(calls.len());
         let mut out = BytesMut::new();
         for c in calls {
@@ -229,10 +338,12 @@ impl Conn {
 
     fn write(&mut self, out: &[u8], deadline: Instant) -> Result<(), WireError> {
         self.stream
+            .tcp()
             .set_write_timeout(Some(remaining(deadline, &self.addr)?))
             .map_err(|e| io(&self.addr, "configure", e))?;
         self.stream
             .write_all(out)
+            .and_then(|()| self.stream.flush())
             .map_err(|e| io(&self.addr, "write", e))
     }
 
@@ -276,6 +387,7 @@ impl Conn {
         // One timeout per read call would let a trickling broker stretch past the deadline.
         while !buf.is_empty() {
             self.stream
+                .tcp()
                 .set_read_timeout(Some(remaining(deadline, &self.addr)?))
                 .map_err(|e| io(&self.addr, "configure", e))?;
             match self.stream.read(buf) {

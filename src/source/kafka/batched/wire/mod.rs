@@ -3,12 +3,15 @@
 //! log offsets of every partition a broker leads per ListOffsets, the metadata, and the group
 //! listings and descriptions (classic, KIP-848, share) of one coordinator per request. Messages are the
 //! `kafka-protocol` crate's, generated from Kafka's own schemas; each API's version is picked
-//! per connection from the broker's ApiVersions answer. Plain TCP only; clusters with TLS or
-//! SASL use librdkafka's per-group requests instead.
+//! per connection from the broker's ApiVersions answer. Connections are plain TCP or TLS
+//! (rustls), with SASL PLAIN or SCRAM when the cluster asks for it.
 
 pub mod api;
 pub mod conn;
+pub mod sasl;
 pub mod share_offsets;
+mod stream;
+pub mod tls;
 pub mod versions;
 
 use kafka_protocol::error::ResponseError;
@@ -62,6 +65,27 @@ pub enum WireError {
         addr: String,
         /// What is wrong with it.
         why: &'static str,
+    },
+    /// The TLS configuration could not be built from the `ssl.*` properties.
+    #[error("TLS setup: {0}")]
+    TlsSetup(#[from] tls::TlsSetupError),
+    /// The TLS handshake or session failed: a certificate refused on either side.
+    #[error("{addr}: TLS: {source}{}", tls::hint(.source))]
+    Tls {
+        /// `host:port` of the broker.
+        addr: String,
+        /// rustls's error.
+        source: rustls::Error,
+    },
+    /// SASL authentication failed.
+    #[error("{addr}: SASL {mechanism}: {cause}")]
+    Sasl {
+        /// `host:port` of the broker.
+        addr: String,
+        /// The mechanism used.
+        mechanism: &'static str,
+        /// Why.
+        cause: sasl::SaslCause,
     },
     /// The broker answered with an error code for the whole request.
     #[error("{addr}: broker error {}", error_name(*.code))]

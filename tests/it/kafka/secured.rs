@@ -1,0 +1,213 @@
+//! The fast path on the cluster's secured listeners: exact lag over SASL_SSL (SCRAM-SHA-512),
+//! SSL with a client certificate, and SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256), each asserted to
+//! have been read by the fast path; and the failures a user meets (wrong password, an
+//! untrusted, expired or missing certificate), each named with its broker, mechanism and
+//! cause, and never with the secret.
+
+use crate::kafka::harness::{commit, env, ktool, shared, unique};
+use crate::kafka::instance::{sample, Lagwatch};
+use lagwatch::config::security::from_client;
+use lagwatch::source::kafka::batched::wire::conn::Conn;
+use lagwatch::source::kafka::batched::wire::WireError;
+use std::time::{Duration, Instant};
+
+/// `client:` properties for a listener, as YAML lines and as pairs.
+struct Client(Vec<(String, String)>);
+
+impl Client {
+    fn new(pairs: &[(&str, &str)]) -> Client {
+        Client(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    fn yaml(&self) -> String {
+        let mut y = "    client:\n".to_owned();
+        for (k, v) in &self.0 {
+            y.push_str(&format!("      {k}: \"{v}\"\n"));
+        }
+        y
+    }
+}
+
+fn scram_sha512_over_tls() -> Client {
+    let e = env();
+    Client::new(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanisms", "SCRAM-SHA-512"),
+        ("sasl.username", e.get("LAGWATCH_USER")),
+        ("sasl.password", e.get("LAGWATCH_PASSWORD")),
+        ("ssl.ca.location", e.get("CA")),
+    ])
+}
+
+/// Two groups on a 3-partition topic, read over `listener` with `client`: lag equals
+/// KTool's truth partition by partition, and the poll went through the fast path alone.
+async fn exact_on_the_fast_path(listener: &str, client: Client) {
+    let _brokers = shared().await;
+    let p = unique("sec");
+    let (topic, g1, g2) = (format!("{p}-t"), format!("{p}-a"), format!("{p}-b"));
+    ktool(&["create-topic", "--topic", &topic, "--partitions", "3"]);
+    ktool(&["produce", "--topic", &topic, "--count", "30"]);
+    commit(&g1, &topic, "0=1,1=2,2=3");
+    commit(&g2, &topic, "0=10");
+    let yaml = format!(
+        "    groups: {{ include: [\"^{p}\"] }}\n    topics: {{ include: [\"^{p}\"] }}\n{}",
+        client.yaml()
+    );
+    let lw = Lagwatch::start(env().get(listener), &yaml).await;
+    crate::kafka::conforms(&lw, &[&g1, &g2], &[&topic], 3).await;
+    let (m, s) = lw.fresh().await;
+    let path = [("cluster", "kafka"), ("client", "fast")];
+    assert_eq!(
+        sample(&m, "lagwatch_kafka_client_info", &path),
+        Some("1"),
+        "{listener}: every step on the fast path"
+    );
+    assert_eq!(s["clusters"][0]["kafka_client"], "fast", "{s}");
+    assert_eq!(s["clusters"][0]["partial"], false, "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_scram_sha512_exact_on_the_fast_path() {
+    exact_on_the_fast_path("SASL_SSL", scram_sha512_over_tls()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssl_client_certificate_exact_on_the_fast_path() {
+    let e = env();
+    let client = Client::new(&[
+        ("security.protocol", "SSL"),
+        ("ssl.ca.location", e.get("CA")),
+        ("ssl.certificate.location", e.get("CLIENT_CERT")),
+        ("ssl.key.location", e.get("CLIENT_KEY")),
+    ]);
+    exact_on_the_fast_path("SSL", client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plaintext_plain_and_scram_sha256_exact_on_the_fast_path() {
+    let e = env();
+    for mechanism in ["PLAIN", "SCRAM-SHA-256"] {
+        let client = Client::new(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanisms", mechanism),
+            ("sasl.username", e.get("LAGWATCH_USER")),
+            ("sasl.password", e.get("LAGWATCH_PASSWORD")),
+        ]);
+        exact_on_the_fast_path("SASL_PLAINTEXT", client).await;
+    }
+}
+
+/// Connects one fast-path connection to node 1's `listener` with `client`.
+fn connect(listener: &str, client: &Client) -> Result<Conn, WireError> {
+    let addr = env().get(&format!("NODE1_{listener}"));
+    let (host, port) = addr.rsplit_once(':').expect("host:port");
+    let security = from_client(&client.0).expect("the fast path serves it");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    Conn::connect(
+        host,
+        port.parse().expect("port"),
+        "conformance",
+        &std::sync::Arc::new(security),
+        deadline,
+    )
+}
+
+/// Each failure names the broker and the cause a user can act on, and not the secret.
+#[test]
+fn connection_failures_name_broker_mechanism_and_cause() {
+    let e = env();
+    let node = |l: &str| e.get(&format!("NODE1_{l}")).to_owned();
+    let wrong_password = "wrong-Pa55word-3e9a";
+    let with = |k: &str, v: &str| {
+        let mut c = scram_sha512_over_tls();
+        c.0.retain(|(key, _)| key != k);
+        c.0.push((k.to_owned(), v.to_owned()));
+        c
+    };
+    let mtls = |cert: &str, key: &str| {
+        Client::new(&[
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", e.get("CA")),
+            ("ssl.certificate.location", e.get(cert)),
+            ("ssl.key.location", e.get(key)),
+        ])
+    };
+    // (why, listener, client, what the message must say)
+    let rows: Vec<(&str, &str, Client, Vec<&str>)> = vec![
+        (
+            "a wrong password",
+            "SASL_SSL",
+            with("sasl.password", wrong_password),
+            vec!["SASL SCRAM-SHA-512", "authentication failed"],
+        ),
+        (
+            "a user the broker does not know",
+            "SASL_SSL",
+            with("sasl.username", "nobody-here"),
+            vec!["SASL SCRAM-SHA-512", "authentication failed"],
+        ),
+        (
+            "a CA that did not sign the broker's certificate",
+            "SASL_SSL",
+            with("ssl.ca.location", e.get("UNKNOWN_CA")),
+            vec!["TLS", "not signed by a CA in ssl.ca.location"],
+        ),
+        (
+            "an expired client certificate",
+            "SSL",
+            mtls("EXPIRED_CLIENT_CERT", "EXPIRED_CLIENT_KEY"),
+            vec!["TLS", "the broker refused the handshake"],
+        ),
+        (
+            "a client certificate from a CA the broker does not trust",
+            "SSL",
+            mtls("UNKNOWN_CA_CLIENT_CERT", "UNKNOWN_CA_CLIENT_KEY"),
+            vec!["TLS", "the broker refused the handshake"],
+        ),
+    ];
+    for (why, listener, client, want) in rows {
+        let err = match connect(listener, &client) {
+            Ok(_) => panic!("{why}: connected"),
+            Err(err) => err.to_string(),
+        };
+        assert!(
+            err.contains(&node(listener)),
+            "{why}: names the broker: {err}"
+        );
+        for w in want {
+            assert!(err.contains(w), "{why}: says `{w}`: {err}");
+        }
+        for secret in [wrong_password, e.get("LAGWATCH_PASSWORD")] {
+            assert!(!err.contains(secret), "{why}: leaks the password: {err}");
+        }
+    }
+}
+
+/// The same connection with the right settings works on every listener (the rows above
+/// fail for their one wrong setting, not for something else).
+#[test]
+fn the_right_settings_connect_on_every_secured_listener() {
+    let e = env();
+    let ok = [
+        ("SASL_SSL", scram_sha512_over_tls()),
+        (
+            "SSL",
+            Client::new(&[
+                ("security.protocol", "SSL"),
+                ("ssl.ca.location", e.get("CA")),
+                ("ssl.certificate.location", e.get("CLIENT_CERT")),
+                ("ssl.key.location", e.get("CLIENT_KEY")),
+            ]),
+        ),
+    ];
+    for (listener, client) in ok {
+        if let Err(err) = connect(listener, &client) {
+            panic!("{listener}: {err}");
+        }
+    }
+}
