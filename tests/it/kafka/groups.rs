@@ -40,7 +40,8 @@ fn requests_per_poll(before: &Samples, after: &Samples) -> BTreeMap<String, f64>
 /// A KIP-848 group (`group.protocol=consumer`): listed, described (state, members, their
 /// assignment) and its lag exact, by the batched client's ConsumerGroupDescribe (not the
 /// classic DescribeGroups, which cannot describe it, nor librdkafka): each poll counts one
-/// in `lagwatch_kafka_requests_total`, and only that path reports assignments.
+/// in `lagwatch_kafka_requests_total`, `lagwatch_kafka_client_info` says no step fell back,
+/// and only that path reports assignments.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kip848_consumer_group_listed_described_and_exact() {
     let _brokers = shared().await;
@@ -87,6 +88,13 @@ async fn kip848_consumer_group_listed_described_and_exact() {
         ("type", "consumer"),
     ];
     assert_eq!(sample(&m, "lagwatch_group_info", &info), Some("1"));
+    let fast = [("cluster", "kafka"), ("client", "fast")];
+    assert_eq!(
+        sample(&m, "lagwatch_kafka_client_info", &fast),
+        Some("1"),
+        "no step fell back to librdkafka"
+    );
+    assert_eq!(s["clusters"][0]["kafka_client"], "fast");
     let per_poll = requests_per_poll(&before, &m);
     eprintln!("requests per poll (3 brokers, one KIP-848 group): {per_poll:?}");
     let n = |api: &str| per_poll.get(api).copied().unwrap_or(0.0);
