@@ -185,7 +185,7 @@ impl Batched {
         brokers: &[Broker],
         groups: &[&str],
         deadline: Instant,
-    ) -> Result<HashMap<String, Result<Broker, String>>, Unsupported> {
+    ) -> Result<HashMap<String, Result<Broker, CallError>>, Unsupported> {
         let reqs: Vec<Call> = groups
             .chunks(KEYS_PER_LOOKUP)
             .map(|c| {
@@ -228,12 +228,17 @@ impl Batched {
                                     host: c.host.to_string(),
                                     port: c.port,
                                 }),
-                                Some(e) => Err(format!(
-                                    "FindCoordinator: {}{}",
-                                    error_name(e),
-                                    c.error_message
-                                        .map(|m| format!(": {m}"))
-                                        .unwrap_or_default()
+                                // Classified by its code: a group the principal may not
+                                // describe is refused here already, before any describe.
+                                Some(e) => Err(CallError::from_error(
+                                    e,
+                                    format!(
+                                        "FindCoordinator: {}{}",
+                                        error_name(e),
+                                        c.error_message
+                                            .map(|m| format!(": {m}"))
+                                            .unwrap_or_default()
+                                    ),
                                 )),
                             };
                             found.insert(c.key.to_string(), v);
@@ -242,7 +247,7 @@ impl Batched {
                     for g in groups {
                         found
                             .entry((*g).to_owned())
-                            .or_insert_with(|| Err(last_err.clone()));
+                            .or_insert_with(|| Err(CallError::Failed(last_err.clone())));
                     }
                     return Ok(found);
                 }
@@ -250,7 +255,7 @@ impl Batched {
         }
         Ok(groups
             .iter()
-            .map(|g| ((*g).to_owned(), Err(last_err.clone())))
+            .map(|g| ((*g).to_owned(), Err(CallError::Failed(last_err.clone()))))
             .collect())
     }
 
@@ -296,7 +301,7 @@ impl Batched {
                         }
                         Err(e) => {
                             self.coordinators.remove(&g);
-                            out.insert(g, Err(CallError::Failed(e)));
+                            out.insert(g, Err(e));
                         }
                     }
                 }
