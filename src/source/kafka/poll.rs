@@ -5,6 +5,7 @@
 use super::admin;
 use super::batched::metadata::{bootstrap_brokers, MetadataError};
 use super::batched::Broker;
+use super::client::LibrdkafkaClient;
 use super::describe_cache::DescribeCache;
 use super::types::{CallError, ClusterMetadata, OffsetSpec, OffsetsRequest, TopicId, TypedListing};
 use crate::config::ClusterConfig;
@@ -12,7 +13,6 @@ use crate::snapshot::{
     PartitionOffsets, PollError, ResourceType, Snapshot, Stage, TopicPartition, Unauthorized,
 };
 use crate::source::ReadError;
-use rdkafka::client::{Client, DefaultClientContext};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -23,7 +23,7 @@ const OFFSET_FETCH_IN_FLIGHT: usize = 200;
 /// Reads everything watched in one blocking poll.
 pub(super) fn read(
     cfg: &ClusterConfig,
-    client: &Client<DefaultClientContext>,
+    client: &LibrdkafkaClient,
     describe_cache: &DescribeCache,
     batched: Option<&Mutex<BatchedState>>,
 ) -> Result<Snapshot, ReadError> {
@@ -40,7 +40,7 @@ pub(super) fn read(
 /// One poll in progress: what the metadata said, and the snapshot being filled.
 struct Poll<'a> {
     cfg: &'a ClusterConfig,
-    client: &'a Client<DefaultClientContext>,
+    client: &'a LibrdkafkaClient,
     batched: Option<MutexGuard<'a, BatchedState>>,
     snap: Snapshot,
     /// Watched partitions, sorted.
@@ -117,7 +117,7 @@ impl<'a> Poll<'a> {
     /// librdkafka's) and starts the poll with it.
     fn metadata(
         cfg: &'a ClusterConfig,
-        client: &'a Client<DefaultClientContext>,
+        client: &'a LibrdkafkaClient,
         batched: Option<&'a Mutex<BatchedState>>,
     ) -> Result<Self, ReadError> {
         let started = Instant::now();
@@ -139,18 +139,21 @@ impl<'a> Poll<'a> {
         });
         let md = match fast {
             Some(md) => md?,
-            None => admin::metadata(client, cfg.poll_timeout).map_err(|e| {
-                // The whole budget went by: whatever librdkafka calls it, the cluster was
-                // too slow, not refused.
-                if started.elapsed() >= cfg.poll_timeout.mul_f64(0.9) {
-                    slow(cfg)
-                } else {
-                    ReadError::Unreachable {
-                        bootstrap: cfg.bootstrap_servers.clone(),
-                        message: e,
+            None => {
+                let client = client.get().map_err(ReadError::Client)?;
+                admin::metadata(client, cfg.poll_timeout).map_err(|e| {
+                    // The whole budget went by: whatever librdkafka calls it, the cluster was
+                    // too slow, not refused.
+                    if started.elapsed() >= cfg.poll_timeout.mul_f64(0.9) {
+                        slow(cfg)
+                    } else {
+                        ReadError::Unreachable {
+                            bootstrap: cfg.bootstrap_servers.clone(),
+                            message: e,
+                        }
                     }
-                }
-            })?,
+                })?
+            }
         };
         let watched = Watched::of(md, |t| cfg.topics.matches(t));
         Ok(Poll {
@@ -212,13 +215,14 @@ impl<'a> Poll<'a> {
                 }
             }
         });
-        let committed = batched.unwrap_or_else(|| {
-            admin::list_consumer_group_offsets(
-                self.client,
+        let committed = batched.unwrap_or_else(|| match self.client.get() {
+            Ok(client) => admin::list_consumer_group_offsets(
+                client,
                 requests,
                 OFFSET_FETCH_IN_FLIGHT,
                 cfg.poll_timeout,
-            )
+            ),
+            Err(e) => vec![Err(CallError::Failed(e)); requests.len()],
         });
         for (req, res) in requests.iter().zip(committed) {
             match res {
@@ -270,6 +274,10 @@ impl<'a> Poll<'a> {
         self.batched = None;
         let (client, timeout) = (self.client, cfg.poll_timeout);
         let (earliest, latest) = batched.unwrap_or_else(|| {
+            let client = match client.get() {
+                Ok(c) => c,
+                Err(e) => return (Err(e.clone()), Err(e)),
+            };
             std::thread::scope(|s| {
                 let e =
                     s.spawn(|| admin::list_offsets(client, parts, OffsetSpec::Earliest, timeout));

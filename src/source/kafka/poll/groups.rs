@@ -98,7 +98,11 @@ impl Poll<'_> {
                 self.share_listed = Some(share.cloned().collect());
                 (listed, errors)
             }
-            None => match admin::list_consumer_groups(self.client, self.cfg.poll_timeout) {
+            None => match self
+                .client
+                .get()
+                .and_then(|c| admin::list_consumer_groups(c, self.cfg.poll_timeout))
+            {
                 Ok((listed, errors)) => {
                     let typed = listed.into_iter().map(|g| TypedListing {
                         name: g.name,
@@ -142,11 +146,20 @@ impl Poll<'_> {
             None => stale,
             Some(left) => stale.into_iter().filter(|n| left.contains(n)).collect(),
         };
-        descriptions.extend(admin::describe_consumer_groups(
-            self.client,
-            &to_librdkafka,
-            self.cfg.poll_timeout,
-        ));
+        if !to_librdkafka.is_empty() {
+            match self.client.get() {
+                Ok(client) => descriptions.extend(admin::describe_consumer_groups(
+                    client,
+                    &to_librdkafka,
+                    self.cfg.poll_timeout,
+                )),
+                Err(e) => descriptions.extend(
+                    to_librdkafka
+                        .into_iter()
+                        .map(|n| (n, Err(CallError::Failed(e.clone())))),
+                ),
+            }
+        }
         cache.store_and_fill(&l.names, &mut descriptions, now);
         descriptions
     }
