@@ -59,7 +59,8 @@ mod tests {
 
     fn reader(kafka_client: &str, client: &str) -> KafkaReader {
         let yaml = format!(
-            "clusters: [{{name: c, bootstrap_servers: '127.0.0.1:1', kafka_client: {kafka_client}{client}}}]"
+            "clusters: [{{name: c, bootstrap_servers: '127.0.0.1:1', \
+             kafka_client: {kafka_client}{client}}}]"
         );
         let cfg = crate::config::from_str("t.yaml", &yaml, &|_| None)
             .expect("config")

@@ -1,6 +1,7 @@
 //! The share-group step of a poll (batched path only): the share groups of the typed
-//! listing, each one's description, share-partition start offsets and the broker's lag. librdkafka neither lists share
-//! groups nor describes their offsets, so on clusters it serves there are none to report.
+//! listing, each one's description, share-partition start offsets and the broker's lag.
+//! librdkafka neither lists share groups nor describes their offsets, so on clusters it serves
+//! there are none to report.
 
 use super::Poll;
 use crate::snapshot::{

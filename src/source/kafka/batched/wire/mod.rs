@@ -1,9 +1,9 @@
 //! A small Kafka protocol client for the batched requests librdkafka cannot send: committed
 //! offsets of many groups per OffsetFetch, coordinators of many groups per FindCoordinator,
 //! log offsets of every partition a broker leads per ListOffsets, the metadata, and the group
-//! listings and descriptions (classic, KIP-848, share) of one coordinator per request. Messages are the
-//! `kafka-protocol` crate's, generated from Kafka's own schemas; each API's version is picked
-//! per connection from the broker's ApiVersions answer. Connections are plain TCP or TLS
+//! listings and descriptions (classic, KIP-848, share) of one coordinator per request.
+//! Messages are the `kafka-protocol` crate's, generated from Kafka's own schemas; each API's
+//! version is picked per connection from the broker's ApiVersions answer. Connections are plain TCP or TLS
 //! (rustls), with SASL PLAIN or SCRAM when the cluster asks for it.
 
 pub mod api;
