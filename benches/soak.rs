@@ -145,6 +145,7 @@ fn main() -> Result<(), String> {
             poll_timeout: Duration::from_secs(10),
             spark_queries: Vec::new(),
             kafka_client: lagwatch::config::security::KafkaClient::Auto,
+            aws_msk_iam: None,
         };
         let reader = Reader::new(cfg).map_err(|e| e.to_string())?;
         let mut model = Model::new(RulesConfig::default(), Duration::from_millis(100));

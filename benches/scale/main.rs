@@ -1,31 +1,44 @@
-//! Scale benchmark: lagwatch (release build, separate process) against a seeded tansu broker.
+//! Scale benchmark: lagwatch (release build, separate process) against a seeded broker,
+//! Apache Kafka and tansu in turn.
 //!
-//! Run with `benches/run [issue2|small|large|partition-heavy|all]`; see BENCHMARKS.md.
-//! Per size: start tansu behind a request-counting proxy, seed topics/records/commits with
-//! a known ground truth, start lagwatch, then measure time to ready, poll cycle durations,
-//! requests per cycle, RSS, CPU per cycle and /metrics render time, and check every lag
-//! series against the ground truth. Prints a Markdown table.
+//! Run with `benches/run [issue2|small|large|partition-heavy|all] [kafka|tansu]`; see
+//! BENCHMARKS.md. Per size and broker: start the broker behind a request-counting proxy,
+//! seed topics/records/commits with a known ground truth, start lagwatch, then measure time
+//! to ready, poll cycle durations, requests per cycle, RSS, CPU per cycle (lagwatch's and
+//! the broker's) and /metrics render time, and check every lag series against the ground
+//! truth. Prints a Markdown table with one column per size and broker.
 
 mod broker;
 mod measure;
 mod proxy;
 mod seed;
 
-use measure::{cpu_seconds, get, poll_histogram, quantile, rss_mib, Rss, Verdict};
+use broker::Kind;
+use measure::{
+    cpu_seconds, get, jvm_split, poll_histogram, quantile, rss_mib, thread_cpu, JvmSplit, Rss,
+    Verdict,
+};
 use seed::{Size, Truth, SIZES};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Poll cycles timed one by one (after the first poll, which is reported as "ready").
 const TIMED_CYCLES: u64 = 20;
+/// Poll intervals between ready and the timed cycles. A fresh JVM broker spends most of its
+/// CPU compiling the code that answers lagwatch during its first polls; a broker in
+/// production has long done that. Both brokers get the same wait.
+const WARMUP_CYCLES: u32 = 30;
 /// Cycles of the quiet phase (no scrapes) for CPU, RSS and request counts.
 const QUIET_CYCLES: u64 = 10;
 /// /metrics requests timed back to back.
 const SCRAPES: usize = 60;
+/// Intervals with lagwatch stopped, for the broker's own idle CPU.
+const IDLE_CYCLES: u64 = 5;
 
 /// Everything measured for one size.
 struct Row {
     size: Size,
+    broker: String,
     seed_s: f64,
     ready_s: f64,
     cycles: Vec<f64>,
@@ -35,7 +48,10 @@ struct Row {
     rss_steady: Rss,
     rss_peak: f64,
     cpu_ms: f64,
-    tansu_cpu_ms: f64,
+    broker_cpu_ms: f64,
+    broker_split: Option<JvmSplit>,
+    broker_idle_ms: f64,
+    broker_rss: f64,
     render: Vec<f64>,
     bytes: usize,
     verdict: Verdict,
@@ -50,25 +66,35 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let want: Vec<String> = std::env::args()
+    let words: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let want = if want.is_empty() {
-        vec!["all".to_owned()]
-    } else {
-        want
+    let known = |w: &String| {
+        w == "all" || SIZES.iter().any(|s| s.name == w) || Kind::ALL.iter().any(|k| k.name() == w)
     };
+    let picked_sizes = words
+        .iter()
+        .any(|w| w == "all" || SIZES.iter().any(|s| s.name == w));
     let sizes: Vec<Size> = SIZES
         .iter()
-        .filter(|s| want.iter().any(|w| w == "all" || w == s.name))
+        .filter(|s| !picked_sizes || words.iter().any(|w| w == "all" || w == s.name))
         .copied()
         .collect();
-    if sizes.is_empty() {
-        eprintln!("usage: benches/run [issue2|small|large|partition-heavy|all]...");
+    let picked_brokers = words
+        .iter()
+        .any(|w| Kind::ALL.iter().any(|k| k.name() == w));
+    let brokers: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| !picked_brokers || words.iter().any(|w| w == k.name()))
+        .collect();
+    if !words.iter().all(known) {
+        eprintln!(
+            "usage: benches/run [issue2|small|large|partition-heavy|all]... [kafka|tansu]..."
+        );
         std::process::exit(2);
     }
-    match run(&sizes) {
+    match run(&sizes, &brokers) {
         Ok(()) => {}
         Err(e) => {
             eprintln!("[scale] FAILED: {e}");
@@ -77,7 +103,13 @@ fn main() {
     }
 }
 
-fn run(sizes: &[Size]) -> Result<(), String> {
+/// The brokers a run needs, installed (or found) once.
+struct Brokers {
+    kafka: Option<broker::KafkaInstall>,
+    tansu: Option<PathBuf>,
+}
+
+fn run(sizes: &[Size], kinds: &[Kind]) -> Result<(), String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let lagwatch = PathBuf::from(env!("CARGO_BIN_EXE_lagwatch"));
     let out = lagwatch
@@ -85,17 +117,36 @@ fn run(sizes: &[Size]) -> Result<(), String> {
         .and_then(Path::parent)
         .unwrap_or(&root)
         .join("bench-scale");
-    let tansu = broker::tansu_bin(&root)?;
-    eprintln!(
-        "[scale] lagwatch {}; tansu {}",
-        lagwatch.display(),
-        tansu.display()
-    );
+    let brokers = Brokers {
+        kafka: if kinds.contains(&Kind::Kafka) {
+            Some(broker::kafka_install(&root)?)
+        } else {
+            None
+        },
+        tansu: if kinds.contains(&Kind::Tansu) {
+            Some(broker::tansu_bin(&root)?)
+        } else {
+            None
+        },
+    };
+    eprintln!("[scale] lagwatch {}", lagwatch.display());
+    if let Some(k) = &brokers.kafka {
+        eprintln!(
+            "[scale] Apache Kafka {} from {}",
+            k.version,
+            k.libs.display()
+        );
+    }
+    if let Some(t) = &brokers.tansu {
+        eprintln!("[scale] tansu {}", t.display());
+    }
     let mut rows = Vec::new();
     for size in sizes {
-        let dir = out.join(size.name);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        rows.push(run_size(size, &lagwatch, &tansu, &dir)?);
+        for kind in kinds {
+            let dir = out.join(size.name).join(kind.name());
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            rows.push(run_size(size, *kind, &brokers, &lagwatch, &dir)?);
+        }
     }
     let table = table(&rows);
     println!("{table}");
@@ -111,14 +162,39 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Row, String> {
+fn run_size(
+    size: &Size,
+    kind: Kind,
+    brokers: &Brokers,
+    lagwatch: &Path,
+    dir: &Path,
+) -> Result<Row, String> {
     eprintln!(
-        "[scale] == {}: {} topics x {} partitions, {} groups",
-        size.name, size.topics, size.partitions, size.groups
+        "[scale] == {} on {}: {} topics x {} partitions, {} groups",
+        size.name,
+        kind.name(),
+        size.topics,
+        size.partitions,
+        size.groups
     );
     let broker_port = broker::free_port()?;
     let proxy = proxy::start(broker_port).map_err(|e| format!("proxy: {e}"))?;
-    let broker = broker::start_tansu(tansu, broker_port, proxy.port)?;
+    let t_start = Instant::now();
+    let (broker, label) = match (kind, &brokers.kafka, &brokers.tansu) {
+        (Kind::Kafka, Some(k), _) => (
+            broker::start_kafka(k, dir, broker_port, proxy.port)?,
+            format!("Kafka {}", k.version),
+        ),
+        (Kind::Tansu, _, Some(t)) => (
+            broker::start_tansu(t, broker_port, proxy.port)?,
+            "tansu".to_owned(),
+        ),
+        _ => return Err(format!("{} was not installed", kind.name())),
+    };
+    eprintln!(
+        "[scale]   {label} listening after {:.1}s",
+        t_start.elapsed().as_secs_f64()
+    );
     let bootstrap = format!("127.0.0.1:{}", proxy.port);
 
     let t0 = Instant::now();
@@ -139,14 +215,16 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
     eprintln!("[scale]   seeded in {seed_s:.1}s; lagwatch ready after {ready_s:.3}s");
 
     let interval = Duration::from_secs(size.interval_s);
+    std::thread::sleep(interval * WARMUP_CYCLES);
     let (cycles, exact_cycles) = timed_cycles(http, pid, interval)?;
 
     // Quiet phase: no scrape between the two CPU/counter readings.
     let (_, c0) = poll_histogram(&get(http, "/metrics")?.1);
-    let (cpu0, tcpu0, req0) = (
+    let (cpu0, tcpu0, req0, threads0) = (
         cpu_seconds(pid)?,
         cpu_seconds(broker.pid())?,
         proxy.counters.snapshot(),
+        thread_cpu(broker.pid()),
     );
     let mut rss_steady = Rss::default();
     for _ in 0..QUIET_CYCLES {
@@ -156,11 +234,15 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
             rss_steady = now;
         }
     }
-    let (cpu1, tcpu1, req1) = (
+    let (cpu1, tcpu1, req1, threads1) = (
         cpu_seconds(pid)?,
         cpu_seconds(broker.pid())?,
         proxy.counters.snapshot(),
+        thread_cpu(broker.pid()),
     );
+    let broker_split =
+        (kind == Kind::Kafka).then(|| jvm_split(&threads0, &threads1, tcpu1 - tcpu0));
+    let broker_rss = rss_mib(broker.pid())?.rss;
     let (_, c1) = poll_histogram(&get(http, "/metrics")?.1);
     let n = c1.saturating_sub(c0).max(1) as f64;
     let requests = req0
@@ -185,6 +267,10 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
     write(&dir.join("metrics.txt"), &body)?;
     let rss_peak = rss_mib(pid)?.peak;
     drop(lw);
+    // What the broker burns with nobody asking, to read its CPU per cycle against.
+    let idle0 = cpu_seconds(broker.pid())?;
+    std::thread::sleep(interval * IDLE_CYCLES as u32);
+    let broker_idle_ms = (cpu_seconds(broker.pid())? - idle0) * 1000.0 / IDLE_CYCLES as f64;
     // For experiments with other builds or settings against the same seeded broker.
     if let Some(secs) = std::env::var("SCALE_KEEP_BROKER")
         .ok()
@@ -194,6 +280,9 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
         std::thread::sleep(Duration::from_secs(secs));
     }
     drop(broker);
+    if kind == Kind::Kafka {
+        broker::remove_data(dir);
+    }
     let warnings = std::fs::read_to_string(&log)
         .map(|l| {
             l.lines()
@@ -203,6 +292,7 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
         .unwrap_or(0);
     Ok(Row {
         size: *size,
+        broker: label,
         seed_s,
         ready_s,
         cycles,
@@ -212,7 +302,15 @@ fn run_size(size: &Size, lagwatch: &Path, tansu: &Path, dir: &Path) -> Result<Ro
         rss_steady,
         rss_peak,
         cpu_ms: (cpu1 - cpu0) * 1000.0 / n,
-        tansu_cpu_ms: (tcpu1 - tcpu0) * 1000.0 / n,
+        broker_cpu_ms: (tcpu1 - tcpu0) * 1000.0 / n,
+        broker_split: broker_split.map(|s| JvmSplit {
+            jit: s.jit * 1000.0 / n,
+            gc: s.gc * 1000.0 / n,
+            requests: s.requests * 1000.0 / n,
+            other: s.other * 1000.0 / n,
+        }),
+        broker_idle_ms,
+        broker_rss,
         render,
         bytes: body.len(),
         verdict,
@@ -281,7 +379,7 @@ fn ms(x: f64) -> String {
 fn table(rows: &[Row]) -> String {
     let mut t = String::from("| metric |");
     for r in rows {
-        t += &format!(" {} |", r.size.name);
+        t += &format!(" {} on {} |", r.size.name, r.broker);
     }
     t += "\n|---|";
     t += &"---:|".repeat(rows.len());
@@ -337,9 +435,24 @@ fn table(rows: &[Row]) -> String {
     });
     line("RSS peak (MiB, VmHWM)", &|r| format!("{:.1}", r.rss_peak));
     line("lagwatch CPU / cycle (ms)", &|r| format!("{:.1}", r.cpu_ms));
-    line("tansu CPU / cycle (ms)", &|r| {
-        format!("{:.1}", r.tansu_cpu_ms)
+    line("broker CPU / cycle (ms)", &|r| {
+        format!("{:.1}", r.broker_cpu_ms)
     });
+    line(
+        "…of which JVM threads: requests / JIT / GC / other (ms)",
+        &|r| match r.broker_split {
+            Some(s) => format!(
+                "{:.1} / {:.1} / {:.1} / {:.1}",
+                s.requests, s.jit, s.gc, s.other
+            ),
+            None => "—".to_owned(),
+        },
+    );
+    line(
+        "…broker CPU / interval with lagwatch stopped (ms)",
+        &|r| format!("{:.1}", r.broker_idle_ms),
+    );
+    line("broker RSS (MiB)", &|r| format!("{:.1}", r.broker_rss));
     line("/metrics p50 (ms)", &|r| ms(quantile(&r.render, 0.5)));
     line("/metrics p99 (ms)", &|r| ms(quantile(&r.render, 0.99)));
     line("/metrics size (bytes)", &|r| r.bytes.to_string());

@@ -2,6 +2,7 @@
 //! comparison of every lag series with the ground truth.
 
 use crate::seed::Truth;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -35,12 +36,75 @@ pub fn get(port: u16, path: &str) -> Result<(u16, String, Duration), String> {
 pub fn cpu_seconds(pid: u32) -> Result<f64, String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    Ok(parse_stat(&stat).1)
+}
+
+/// (command name, user + system CPU seconds) of a `/proc/.../stat` line.
+fn parse_stat(stat: &str) -> (&str, f64) {
     // The command name may hold spaces: fields are counted after its closing parenthesis.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let (head, rest) = stat.rsplit_once(')').unwrap_or(("", ""));
+    let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     let hz = clock_ticks_per_second();
-    Ok((tick(11) + tick(12)) / hz.max(1.0))
+    (comm, (tick(11) + tick(12)) / hz.max(1.0))
+}
+
+/// CPU seconds so far of every live thread of a process: thread id -> (name, seconds).
+pub fn thread_cpu(pid: u32) -> HashMap<u32, (String, f64)> {
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.filter_map(|t| t.ok()) {
+        let Some(tid) = t.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        // A thread may end between the listing and the read: it is just left out.
+        if let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) {
+            let (comm, secs) = parse_stat(&stat);
+            out.insert(tid, (comm.to_owned(), secs));
+        }
+    }
+    out
+}
+
+/// Where a JVM broker's CPU went between two [`thread_cpu`] readings, in seconds.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JvmSplit {
+    /// The JIT compilers (`C1/C2 CompilerThread`).
+    pub jit: f64,
+    /// The garbage collector (`GC Thread#n`, `G1 ...`).
+    pub gc: f64,
+    /// Serving clients: network and request handler threads (`data-plane-kafka-...`) and
+    /// the group coordinator's event threads, which answer OffsetFetch, DescribeGroups and
+    /// ListGroups.
+    pub requests: f64,
+    /// Everything else, including threads that ended in between (their time is known only
+    /// from the process total).
+    pub other: f64,
+}
+
+/// Splits the CPU a JVM used from `before` to `after` (process total: `total` seconds) by
+/// thread name. Linux keeps the first 15 bytes of a Java thread's name.
+pub fn jvm_split(
+    before: &HashMap<u32, (String, f64)>,
+    after: &HashMap<u32, (String, f64)>,
+    total: f64,
+) -> JvmSplit {
+    let mut s = JvmSplit::default();
+    for (tid, (name, secs)) in after {
+        let d = secs - before.get(tid).map(|(_, b)| *b).unwrap_or(0.0);
+        if name.starts_with("C1 CompilerThre") || name.starts_with("C2 CompilerThre") {
+            s.jit += d;
+        } else if name.starts_with("GC Thread") || name.starts_with("G1 ") {
+            s.gc += d;
+        } else if name.starts_with("data-plane-kafk") || name.starts_with("group-coordinat") {
+            s.requests += d;
+        }
+    }
+    s.other = (total - s.jit - s.gc - s.requests).max(0.0);
+    s
 }
 
 /// Memory of a process in MiB, from `/proc/PID/status`.

@@ -4,7 +4,7 @@
 use super::bounds;
 use super::reader::{join, Cx, MapView};
 use super::refusals;
-use super::security::{self, KafkaClient};
+use super::security::{self, AwsMskIam, KafkaClient};
 use super::yaml::Node;
 use regex::Regex;
 use std::time::Duration;
@@ -19,6 +19,7 @@ const CLUSTER_KEYS: &[&str] = &[
     "spark_queries",
     "batched_offsets",
     "kafka_client",
+    "aws_msk_iam",
 ];
 
 const SPARK_KEYS: &[&str] = &["name", "group", "checkpoint", "s3"];
@@ -50,6 +51,8 @@ pub struct ClusterConfig {
     /// Which client reads the cluster: the fast path (a few batched requests per broker,
     /// Kafka >= 3.0) or librdkafka (one request per group).
     pub kafka_client: KafkaClient,
+    /// AWS MSK IAM authentication (fast path only).
+    pub aws_msk_iam: Option<AwsMskIam>,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -65,6 +68,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("poll_timeout", &self.poll_timeout)
             .field("spark_queries", &self.spark_queries)
             .field("kafka_client", &self.kafka_client)
+            .field("aws_msk_iam", &self.aws_msk_iam)
             .finish()
     }
 }
@@ -225,6 +229,14 @@ pub(super) fn read_cluster(
         .opt_duration(m, path, "poll_timeout", bounds::POLL_TIMEOUT)
         .unwrap_or(bounds::POLL_TIMEOUT.clamp(interval));
     let kafka_client = read_kafka_client(cx, m, path, &client);
+    let aws_msk_iam = super::msk::read(cx, m, path, bootstrap_servers.as_deref());
+    if aws_msk_iam.is_some() && kafka_client == KafkaClient::Librdkafka {
+        cx.error(
+            m.pos,
+            &join(path, "aws_msk_iam"),
+            "librdkafka cannot make MSK IAM tokens: drop `kafka_client: librdkafka`",
+        );
+    }
     let mut queries = Vec::new();
     for (qp, qn) in cx.opt_list(m, path, "spark_queries") {
         if let Some(q) = read_spark(cx, qn, &qp) {
@@ -241,6 +253,7 @@ pub(super) fn read_cluster(
         poll_timeout,
         spark_queries: queries.into_iter().map(|(_, _, q)| q).collect(),
         kafka_client,
+        aws_msk_iam,
     };
     refusals::client_properties(cx, m.get("client"), path, &c);
     Some(c)
@@ -400,6 +413,7 @@ impl ClusterConfig {
             poll_timeout,
             spark_queries: Vec::new(),
             kafka_client: KafkaClient::Auto,
+            aws_msk_iam: None,
         }
     }
 }

@@ -6,6 +6,7 @@ mod cluster;
 mod env;
 mod error;
 mod location;
+mod msk;
 mod notifiers;
 mod reader;
 mod refusals;

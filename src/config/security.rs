@@ -72,6 +72,8 @@ pub enum Mechanism {
     ScramSha256,
     /// RFC 5802 with SHA-512, as Kafka defines it.
     ScramSha512,
+    /// RFC 7628: a bearer token (KIP-255), made or fetched as [`OAuth`] says.
+    OAuthBearer,
 }
 
 impl Mechanism {
@@ -81,6 +83,7 @@ impl Mechanism {
             Mechanism::Plain => "PLAIN",
             Mechanism::ScramSha256 => "SCRAM-SHA-256",
             Mechanism::ScramSha512 => "SCRAM-SHA-512",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -94,6 +97,89 @@ pub struct SaslSettings {
     pub username: String,
     /// `sasl.password`.
     pub password: Secret,
+    /// Where OAUTHBEARER's token comes from (`None` for the other mechanisms).
+    pub oauth: Option<OAuth>,
+}
+
+/// Where an OAUTHBEARER token comes from, as librdkafka's `sasl.oauthbearer.*` say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuth {
+    /// `sasl.oauthbearer.method: default`: an unsecured JWT (RFC 7515 A.5, `alg: none`) made
+    /// from `sasl.oauthbearer.config`, for brokers with Kafka's unsecured validator
+    /// (development and tests, as librdkafka's own builtin handler).
+    Unsecured(UnsecuredJwt),
+    /// `sasl.oauthbearer.method: oidc`: a client-credentials grant at a token endpoint.
+    Oidc(Oidc),
+    /// AWS MSK IAM (the cluster's `aws_msk_iam` key): a SigV4-presigned token.
+    AwsMskIam(AwsMskIam),
+}
+
+/// The cluster's `aws_msk_iam` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsMskIam {
+    /// The cluster's AWS region.
+    pub region: String,
+    /// Static keys (id, secret, session token); `None`: the standard AWS chain.
+    pub keys: Option<(String, Secret, Option<Secret>)>,
+}
+
+/// The region of an MSK broker host (`b-1.name.abc.c2.kafka.us-east-1.amazonaws.com`).
+pub fn msk_region_of(host: &str) -> Option<&str> {
+    let rest = host.strip_suffix(".amazonaws.com")?;
+    let (before, region) = rest.rsplit_once('.')?;
+    before.ends_with(".kafka").then_some(region)
+}
+
+/// The fast path's settings for an MSK IAM cluster: TLS as the `client:` properties say
+/// (the system's roots by default, as MSK's certificates are public), SASL OAUTHBEARER with
+/// the presigned token.
+pub fn msk_iam(client: &[(String, String)], iam: &AwsMskIam) -> Result<Security, NotFast> {
+    let mut with_tls = client.to_vec();
+    with_tls.retain(|(k, _)| k != "security.protocol" && !k.starts_with("sasl."));
+    with_tls.push(("security.protocol".into(), "SSL".into()));
+    let tls = from_client(&with_tls)?.tls;
+    Ok(Security {
+        tls,
+        sasl: Some(SaslSettings {
+            mechanism: Mechanism::OAuthBearer,
+            username: String::new(),
+            password: Secret(String::new()),
+            oauth: Some(OAuth::AwsMskIam(iam.clone())),
+        }),
+    })
+}
+
+/// `sasl.oauthbearer.config`: `principal=... [principalClaimName=sub] [scopeClaimName=scope]
+/// [scope=a,b] [lifeSeconds=3600] [extension_NAME=value]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsecuredJwt {
+    /// The claim naming the principal.
+    pub principal_claim: String,
+    /// The principal.
+    pub principal: String,
+    /// The claim holding the scopes.
+    pub scope_claim: String,
+    /// Scopes (none by default).
+    pub scopes: Vec<String>,
+    /// Token lifetime in seconds.
+    pub life_seconds: u64,
+    /// SASL extensions sent with the token.
+    pub extensions: Vec<(String, String)>,
+}
+
+/// The OIDC client-credentials grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oidc {
+    /// `sasl.oauthbearer.token.endpoint.url`.
+    pub endpoint: String,
+    /// `sasl.oauthbearer.client.id`.
+    pub client_id: String,
+    /// `sasl.oauthbearer.client.secret`.
+    pub client_secret: Secret,
+    /// `sasl.oauthbearer.scope`.
+    pub scope: Option<String>,
+    /// `sasl.oauthbearer.extensions` (`k=v,k=v`).
+    pub extensions: Vec<(String, String)>,
 }
 
 /// How the fast path connects to the cluster's brokers.
@@ -136,6 +222,8 @@ pub enum NotFast {
     Property(&'static str),
     /// `enable.ssl.certificate.verification: false`: the fast path always verifies.
     NoVerification,
+    /// An OAUTHBEARER setting missing or malformed (librdkafka would refuse it too).
+    OAuth(&'static str),
 }
 
 impl fmt::Display for NotFast {
@@ -151,6 +239,7 @@ impl fmt::Display for NotFast {
             NotFast::NoVerification => f.write_str(
                 "`enable.ssl.certificate.verification` is false, and it always verifies",
             ),
+            NotFast::OAuth(why) => write!(f, "OAUTHBEARER: {why}"),
         }
     }
 }
@@ -174,9 +263,13 @@ const LIBRDKAFKA_ONLY: &[&str] = &[
     "sasl.kerberos.principal",
     "sasl.kerberos.kinit.cmd",
     "sasl.kerberos.keytab",
-    "sasl.oauthbearer.config",
-    "sasl.oauthbearer.method",
-    "sasl.oauthbearer.token.endpoint.url",
+    "sasl.oauthbearer.grant.type",
+    "sasl.oauthbearer.assertion.file",
+    "sasl.oauthbearer.assertion.private.key.file",
+    "sasl.oauthbearer.assertion.private.key.pem",
+    "sasl.oauthbearer.metadata.authentication.type",
+    "https.ca.location",
+    "https.ca.pem",
 ];
 
 /// Reads the security settings from `client:` properties (librdkafka's names and
@@ -237,17 +330,89 @@ pub fn from_client(client: &[(String, String)]) -> Result<Security, NotFast> {
             "PLAIN" => Mechanism::Plain,
             "SCRAM-SHA-256" => Mechanism::ScramSha256,
             "SCRAM-SHA-512" => Mechanism::ScramSha512,
+            "OAUTHBEARER" => Mechanism::OAuthBearer,
             _ => return Err(NotFast::Mechanism(name.to_owned())),
+        };
+        let oauth = match mechanism {
+            Mechanism::OAuthBearer => Some(oauth(&get)?),
+            _ => None,
         };
         Some(SaslSettings {
             mechanism,
             username: get("sasl.username").unwrap_or_default().to_owned(),
             password: Secret(get("sasl.password").unwrap_or_default().to_owned()),
+            oauth,
         })
     } else {
         None
     };
     Ok(Security { tls, sasl })
+}
+
+/// `k=v` pairs separated by `sep`, blanks skipped.
+fn pairs(text: &str, sep: char) -> Vec<(String, String)> {
+    text.split(sep)
+        .filter_map(|kv| kv.trim().split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The OAUTHBEARER token source from librdkafka's properties.
+fn oauth<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<OAuth, NotFast> {
+    let method = get("sasl.oauthbearer.method").unwrap_or("default");
+    if method.eq_ignore_ascii_case("oidc") {
+        let need = |k: &'static str, alias: &str| {
+            get(k)
+                .or_else(|| get(alias))
+                .map(str::to_owned)
+                .ok_or(NotFast::OAuth(k))
+        };
+        return Ok(OAuth::Oidc(Oidc {
+            endpoint: need("sasl.oauthbearer.token.endpoint.url", "")?,
+            client_id: need(
+                "sasl.oauthbearer.client.id",
+                "sasl.oauthbearer.client.credentials.client.id",
+            )?,
+            client_secret: Secret(need(
+                "sasl.oauthbearer.client.secret",
+                "sasl.oauthbearer.client.credentials.client.secret",
+            )?),
+            scope: get("sasl.oauthbearer.scope").map(str::to_owned),
+            extensions: pairs(get("sasl.oauthbearer.extensions").unwrap_or_default(), ','),
+        }));
+    }
+    let config = pairs(get("sasl.oauthbearer.config").unwrap_or_default(), ' ');
+    let value = |k: &str| {
+        config
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let principal = value("principal").ok_or(NotFast::OAuth(
+        "`sasl.oauthbearer.config` names no `principal=` for the unsecured token",
+    ))?;
+    let life_seconds = match value("lifeSeconds") {
+        None => 3600,
+        Some(v) => v.parse().map_err(|_| {
+            NotFast::OAuth("`lifeSeconds` in `sasl.oauthbearer.config` is not a number")
+        })?,
+    };
+    Ok(OAuth::Unsecured(UnsecuredJwt {
+        principal_claim: value("principalClaimName").unwrap_or_else(|| "sub".into()),
+        principal,
+        scope_claim: value("scopeClaimName").unwrap_or_else(|| "scope".into()),
+        scopes: value("scope")
+            .map(|s| s.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        life_seconds,
+        extensions: config
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("extension_")
+                    .map(|k| (k.to_owned(), v.clone()))
+            })
+            .collect(),
+    }))
 }
 
 #[cfg(test)]

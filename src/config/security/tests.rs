@@ -39,12 +39,56 @@ fn client_properties_pick_the_fast_path_or_say_why_not() {
             Err(NotFast::Mechanism("GSSAPI".into())),
         ),
         (
-            "OAUTHBEARER is librdkafka's for now",
+            "OAUTHBEARER's unsecured token needs a principal, as librdkafka's",
             &[
                 ("security.protocol", "SASL_SSL"),
                 ("sasl.mechanisms", "OAUTHBEARER"),
             ],
-            Err(NotFast::Mechanism("OAUTHBEARER".into())),
+            Err(NotFast::OAuth(
+                "`sasl.oauthbearer.config` names no `principal=` for the unsecured token",
+            )),
+        ),
+        (
+            "OAUTHBEARER with an unsecured token",
+            &[
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.mechanisms", "OAUTHBEARER"),
+                ("sasl.oauthbearer.config", "principal=lw lifeSeconds=60"),
+            ],
+            Ok(("SASL_PLAINTEXT", Some(Mechanism::OAuthBearer))),
+        ),
+        (
+            "OIDC with the alias of client.id",
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanisms", "OAUTHBEARER"),
+                ("sasl.oauthbearer.method", "oidc"),
+                ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+                ("sasl.oauthbearer.client.credentials.client.id", "lw"),
+                ("sasl.oauthbearer.client.secret", "s"),
+            ],
+            Ok(("SASL_SSL", Some(Mechanism::OAuthBearer))),
+        ),
+        (
+            "OIDC without its endpoint",
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanisms", "OAUTHBEARER"),
+                ("sasl.oauthbearer.method", "oidc"),
+            ],
+            Err(NotFast::OAuth("sasl.oauthbearer.token.endpoint.url")),
+        ),
+        (
+            "the JWT-bearer grant is librdkafka's",
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanisms", "OAUTHBEARER"),
+                (
+                    "sasl.oauthbearer.grant.type",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                ),
+            ],
+            Err(NotFast::Property("sasl.oauthbearer.grant.type")),
         ),
         (
             "mTLS with files",

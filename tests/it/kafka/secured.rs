@@ -6,7 +6,9 @@
 
 use crate::kafka::harness::{commit, env, ktool, shared, unique};
 use crate::kafka::instance::{sample, Lagwatch};
+use kafka_protocol::messages::ListGroupsRequest;
 use lagwatch::config::security::from_client;
+use lagwatch::source::kafka::batched::wire::api::Call;
 use lagwatch::source::kafka::batched::wire::conn::Conn;
 use lagwatch::source::kafka::batched::wire::WireError;
 use std::time::{Duration, Instant};
@@ -210,4 +212,126 @@ fn the_right_settings_connect_on_every_secured_listener() {
             panic!("{listener}: {err}");
         }
     }
+}
+
+/// An unsecured JWT (`alg: none`) for `sub`, expiring `life` seconds from now: what Kafka's
+/// unsecured validator (the test cluster's OAUTHBEARER listeners) accepts.
+fn unsecured_jwt(sub: &str, life: u64) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = serde_json::json!({"sub": sub, "iat": now, "exp": now + life});
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+/// A token endpoint issuing 12-second tokens for `lagwatch` to the client `lw-client` with
+/// secret `CLIENT_SECRET`, and refusing anyone else.
+struct TokenEndpoint;
+
+const CLIENT_SECRET: &str = "oidc-Secret-5b7d";
+const TOKEN_LIFE: u64 = 12;
+
+impl wiremock::Respond for TokenEndpoint {
+    fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+        use base64::Engine;
+        let want = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("lw-client:{CLIENT_SECRET}"))
+        );
+        let auth = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let body = String::from_utf8_lossy(&req.body);
+        if auth != Some(want.as_str()) || !body.contains("grant_type=client_credentials") {
+            return wiremock::ResponseTemplate::new(401)
+                .set_body_json(serde_json::json!({"error": "invalid_client"}));
+        }
+        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": unsecured_jwt("lagwatch", TOKEN_LIFE),
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFE,
+        }))
+    }
+}
+
+/// OAUTHBEARER with librdkafka's unsecured-token config: exact lag on the fast path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauthbearer_unsecured_token_exact_on_the_fast_path() {
+    let client = Client::new(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanisms", "OAUTHBEARER"),
+        (
+            "sasl.oauthbearer.config",
+            "principal=lagwatch lifeSeconds=600",
+        ),
+        // librdkafka's own switch for its builtin unsecured handler (it reads metadata).
+        ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+    ]);
+    exact_on_the_fast_path("SASL_PLAINTEXT", client).await;
+}
+
+/// OIDC client credentials against a local token endpoint whose tokens live 12 s, on a
+/// listener whose sessions end with the token (`connections.max.reauth.ms`): one connection
+/// answers requests for two token lifetimes, because lagwatch fetches a new token and
+/// re-authenticates on it before each session ends (without that, the broker closes the
+/// connection at the first request after expiry). At the connection level: this build's
+/// librdkafka has no OIDC (no libcurl), so a whole lagwatch cannot be configured with it
+/// while librdkafka still reads the metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauthbearer_oidc_tokens_are_fetched_and_sessions_renewed() {
+    let _brokers = shared().await;
+    let idp = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/token"))
+        .respond_with(TokenEndpoint)
+        .mount(&idp)
+        .await;
+    let endpoint = format!("{}/token", idp.uri());
+    let oidc = |secret: &str| {
+        Client::new(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanisms", "OAUTHBEARER"),
+            ("sasl.oauthbearer.method", "oidc"),
+            ("sasl.oauthbearer.token.endpoint.url", &endpoint),
+            ("sasl.oauthbearer.client.id", "lw-client"),
+            ("sasl.oauthbearer.client.secret", secret),
+        ])
+    };
+    let wrong = "wrong-Secret-0a1b";
+    let refused = tokio::task::block_in_place(|| connect("SASL_PLAINTEXT", &oidc(wrong)))
+        .expect_err("a refused client gets no token")
+        .to_string();
+    assert!(refused.contains("HTTP 401 (invalid_client)"), "{refused}");
+    assert!(!refused.contains(wrong), "no secret: {refused}");
+
+    let until = Instant::now() + Duration::from_secs(2 * TOKEN_LIFE + 4);
+    let requests = tokio::task::block_in_place(|| {
+        let mut conn = connect("SASL_PLAINTEXT", &oidc(CLIENT_SECRET)).expect("connects");
+        let mut n = 0;
+        while Instant::now() < until {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let list = Call::ListGroups(ListGroupsRequest::default());
+            if let Err(e) = conn.exchange(&[list], deadline) {
+                panic!("request {n} on the same connection: {e}");
+            }
+            n += 1;
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        n
+    });
+    assert!(requests > 40, "{requests} requests");
+    let tokens = idp.received_requests().await.unwrap_or_default().len() - 1;
+    assert!(
+        tokens >= 3,
+        "{tokens} token(s) fetched over {}s of {TOKEN_LIFE}-second tokens",
+        2 * TOKEN_LIFE + 4
+    );
 }

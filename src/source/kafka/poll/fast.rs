@@ -42,7 +42,10 @@ impl BatchedState {
 pub(in crate::source::kafka) fn fast_path(cfg: &ClusterConfig) -> Result<Security, NotFast> {
     match cfg.kafka_client {
         KafkaClient::Librdkafka => Err(NotFast::Configured),
-        KafkaClient::Auto | KafkaClient::Fast => security::from_client(&cfg.client),
+        KafkaClient::Auto | KafkaClient::Fast => match &cfg.aws_msk_iam {
+            Some(iam) => security::msk_iam(&cfg.client, iam),
+            None => security::from_client(&cfg.client),
+        },
     }
 }
 

@@ -27,6 +27,7 @@ fn plain(password: &str) -> Arc<Security> {
             mechanism: Mechanism::Plain,
             username: "lw".into(),
             password: Secret(password.into()),
+            oauth: None,
         }),
     })
 }
@@ -113,4 +114,62 @@ fn refused_credentials_are_reported_without_the_password() {
         "the broker's words: {text}"
     );
     assert!(!text.contains("wrong-Secret-77"), "no password: {text}");
+}
+
+/// MSK IAM against a broker stand-in that speaks OAUTHBEARER as MSK does: the one client
+/// message carries `auth=Bearer <token>`, and the token is the presigned URL of
+/// `kafka-cluster:Connect` in the configured region, signed with the configured key and
+/// naming lagwatch as its user agent.
+#[test]
+fn msk_iam_sends_a_presigned_token_over_oauthbearer() {
+    use crate::config::security::{msk_iam, AwsMskIam};
+    use base64::Engine;
+    let seen: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let got = seen.clone();
+    let msk: &[(ApiKey, i16, i16)] = &[
+        (ApiKey::SaslHandshake, 0, 1),
+        (ApiKey::SaslAuthenticate, 0, 2),
+    ];
+    let (b, _) = broker(msk, move |api, _, v, mut body| match api {
+        HS => Reply::Body(enc(
+            &SaslHandshakeResponse::default().with_mechanisms(vec!["OAUTHBEARER".into()]),
+            v,
+        )),
+        AUTH => {
+            let req = SaslAuthenticateRequest::decode(&mut body, v).unwrap();
+            got.lock().unwrap().push(req.auth_bytes.to_vec());
+            Reply::Body(enc(&SaslAuthenticateResponse::default(), v))
+        }
+        _ => Reply::HangUp,
+    });
+    let iam = AwsMskIam {
+        region: "eu-west-1".into(),
+        keys: Some(("AKIDTEST".into(), Secret("sEcReT/key".into()), None)),
+    };
+    let mut security = msk_iam(&[], &iam).expect("MSK IAM");
+    // The stand-in speaks plain TCP; the TLS side is the same as for any SASL_SSL cluster.
+    security.tls = None;
+    connect(&b, &Arc::new(security)).expect("authenticated");
+    let messages = seen.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1, "one client message");
+    let text = String::from_utf8(messages[0].clone()).expect("utf-8");
+    let token = text
+        .strip_prefix("n,,\u{1}auth=Bearer ")
+        .and_then(|t| t.strip_suffix("\u{1}\u{1}"))
+        .unwrap_or_else(|| panic!("RFC 7628 framing: {text:?}"));
+    let url = String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .expect("base64url"),
+    )
+    .expect("a URL");
+    for want in [
+        "https://kafka.eu-west-1.amazonaws.com/?Action=kafka-cluster%3AConnect&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDTEST%2F",
+        "%2Feu-west-1%2Fkafka-cluster%2Faws4_request&X-Amz-Date=",
+        "&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=",
+        "&User-Agent=lagwatch%2F",
+    ] {
+        assert!(url.contains(want), "`{want}` in {url}");
+    }
+    assert!(!url.contains("sEcReT"), "the secret key never travels");
 }

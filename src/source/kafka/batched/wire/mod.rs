@@ -8,6 +8,8 @@
 
 pub mod api;
 pub mod conn;
+pub mod msk;
+pub mod oauth;
 pub mod sasl;
 pub mod share_offsets;
 mod stream;

@@ -4,7 +4,7 @@
 
 use super::conn::Conn;
 use super::{error, error_name, WireError};
-use crate::config::security::{Mechanism, SaslSettings};
+use crate::config::security::{Mechanism, OAuth, SaslSettings};
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use kafka_protocol::error::ResponseError;
@@ -40,6 +40,9 @@ pub enum SaslCause {
     /// The exchange broke off (a server signature that does not verify, a garbled challenge).
     #[error("the exchange failed: {0}")]
     Exchange(String),
+    /// No OAUTHBEARER token could be had.
+    #[error("no token: {0}")]
+    Token(#[from] super::oauth::TokenError),
     /// The broker answers SaslHandshake only at v0 (before Kafka 1.0), whose framing the
     /// fast path does not speak.
     #[error("the broker does not speak SaslHandshake v1")]
@@ -86,6 +89,12 @@ pub fn authenticate(
         .broker_max(ApiKey::SaslAuthenticate)
         .unwrap_or(0)
         .min(2);
+    if let Some(oauth) = &settings.oauth {
+        return bearer(conn, oauth, version, deadline).map_err(|cause| match cause {
+            Ok(cause) => fail(conn, cause),
+            Err(wire) => wire,
+        });
+    }
     let mut client: Box<dyn sasl::client::Mechanism + Send> = match settings.mechanism {
         Mechanism::Plain => Box::new(Plain::new(
             settings.username.clone(),
@@ -93,6 +102,13 @@ pub fn authenticate(
         )),
         Mechanism::ScramSha256 => Box::new(scram::<Sha256>(settings).map_err(|e| fail(conn, e))?),
         Mechanism::ScramSha512 => Box::new(scram::<Sha512>(settings).map_err(|e| fail(conn, e))?),
+        // Settings read from the config always carry the token source for OAUTHBEARER.
+        Mechanism::OAuthBearer => {
+            return Err(fail(
+                conn,
+                SaslCause::Exchange("no token source configured".into()),
+            ))
+        }
     };
     let exchange = |e: MechanismError| SaslCause::Exchange(e.to_string());
     let mut out = client.initial();
@@ -135,6 +151,47 @@ pub fn authenticate(
             .map_err(|e| fail(conn, exchange(e)))?;
     }
     Ok(renew_at(lifetime_ms, Instant::now()))
+}
+
+/// The OAUTHBEARER exchange: the token in one message; a refusal comes back as an error
+/// challenge (a JSON status) that the client acknowledges with `\x01` before the broker
+/// fails the request (RFC 7628 §3.2.3). `Err(Ok(cause))` is a SASL failure, `Err(Err(_))`
+/// a wire one.
+fn bearer(
+    conn: &mut Conn,
+    oauth: &OAuth,
+    version: i16,
+    deadline: Instant,
+) -> Result<Option<Instant>, Result<SaslCause, WireError>> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let token = super::oauth::token(oauth, left).map_err(|e| Ok(SaslCause::Token(e)))?;
+    let send = |conn: &mut Conn, bytes: Vec<u8>| {
+        conn.request::<_, SaslAuthenticateResponse>(
+            ApiKey::SaslAuthenticate,
+            version,
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(bytes)),
+            deadline,
+        )
+    };
+    let refused = |a: &SaslAuthenticateResponse, challenge: Option<&[u8]>| {
+        let status = challenge
+            .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok())
+            .and_then(|v| v["status"].as_str().map(str::to_owned));
+        SaslCause::Refused {
+            code: error(a.error_code).unwrap_or(ResponseError::SaslAuthenticationFailed),
+            message: a.error_message.as_ref().map(|m| m.to_string()).or(status),
+        }
+    };
+    let answer = send(conn, super::oauth::client_first(&token)).map_err(Err)?;
+    if error(answer.error_code).is_some() {
+        return Err(Ok(refused(&answer, None)));
+    }
+    if !answer.auth_bytes.is_empty() {
+        let challenge = answer.auth_bytes.clone();
+        let last = send(conn, vec![1]).map_err(Err)?;
+        return Err(Ok(refused(&last, Some(&challenge))));
+    }
+    Ok(renew_at(answer.session_lifetime_ms, Instant::now()))
 }
 
 /// When to authenticate again for a session of `lifetime_ms` (0: no limit).
