@@ -117,6 +117,9 @@ pub async fn poll_once(
             for e in &snap.errors {
                 ctx.metrics.poll_error(&ctx.cluster, e.stage.as_str());
             }
+            for (api, n) in &snap.requests {
+                ctx.metrics.kafka_requests(&ctx.cluster, api, *n);
+            }
             let now = crate::runtime::now();
             let view = Arc::new(model.update(&snap, now));
             let details = Arc::new(crate::view::KafkaDetails::of(&snap));

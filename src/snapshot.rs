@@ -44,6 +44,51 @@ pub enum GroupSource {
     Spark,
 }
 
+/// A group's type as ListGroups v5+ reports it (KIP-1043): which protocol its members
+/// speak, so which request describes it. `Unknown` before v5, for groups not listed (named
+/// in the config but absent from the listing) and for Spark queries, which no broker lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupType {
+    /// A classic group (consumer or another classic protocol, e.g. Connect).
+    Classic,
+    /// A KIP-848 consumer group (`group.protocol=consumer`).
+    Consumer,
+    /// A KIP-932 share group.
+    Share,
+    /// A KIP-1071 streams group.
+    Streams,
+    /// Not reported, or a type this version of lagwatch does not know.
+    #[default]
+    Unknown,
+}
+
+impl GroupType {
+    /// Reads the wire's name (`classic`, `consumer`, `share`, `streams`), any case.
+    pub fn parse(s: &str) -> Self {
+        [
+            GroupType::Classic,
+            GroupType::Consumer,
+            GroupType::Share,
+            GroupType::Streams,
+        ]
+        .into_iter()
+        .find(|t| t.as_str().eq_ignore_ascii_case(s))
+        .unwrap_or(GroupType::Unknown)
+    }
+
+    /// The `type` label and JSON value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupType::Classic => "classic",
+            GroupType::Consumer => "consumer",
+            GroupType::Share => "share",
+            GroupType::Streams => "streams",
+            GroupType::Unknown => "unknown",
+        }
+    }
+}
+
 /// A group's state as its coordinator reports it, named as Kafka names it (classic and
 /// KIP-848 states); `Unknown` for anything else and for Spark queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -121,6 +166,8 @@ pub struct GroupSnapshot {
     pub source: GroupSource,
     /// Broker-reported state.
     pub state: GroupState,
+    /// Type as listed; `Unknown` when not listed with one.
+    pub group_type: GroupType,
     /// Number of members, when the broker told us.
     pub members: Option<u32>,
     /// Committed offset (the next offset to consume) per partition that has a commit.
@@ -142,6 +189,7 @@ impl GroupSnapshot {
             name: name.into(),
             source: GroupSource::Kafka,
             state: state.into(),
+            group_type: GroupType::Unknown,
             members,
             committed: BTreeMap::new(),
             inflight: BTreeMap::new(),
@@ -161,6 +209,10 @@ pub struct Member {
     pub client_id: String,
     /// The client's host as the broker saw it (`/127.0.0.1`).
     pub host: String,
+    /// The partitions assigned to the member, topic by topic, when the description says
+    /// (ConsumerGroupDescribe); absent for classic groups, whose assignment is opaque bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<BTreeMap<String, Vec<i32>>>,
 }
 
 /// The kind of resource an authorization error is about (Kafka's ACL resource types).
@@ -279,6 +331,9 @@ pub struct Snapshot {
     /// Share groups (KIP-932) by name: apart from `groups`, whose lag rules they do not
     /// follow (records are acknowledged one by one, not committed as a position).
     pub share_groups: BTreeMap<String, ShareGroupSnapshot>,
+    /// Requests the batched protocol client got answers to in this poll (and in failed polls since
+    /// the last one that read the cluster), by API name; empty on the librdkafka path.
+    pub requests: BTreeMap<String, u64>,
     /// Which client read the Kafka side of this poll (`None`: not read from Kafka).
     pub kafka_client: Option<KafkaPath>,
 }
@@ -342,6 +397,7 @@ impl Snapshot {
             members: BTreeMap::new(),
             unauthorized: Vec::new(),
             share_groups: BTreeMap::new(),
+            requests: BTreeMap::new(),
             kafka_client: None,
         }
     }

@@ -4,10 +4,11 @@
 //! per-sample allocation is kept, so a scrape of a large cluster costs the output buffer
 //! and little else (collecting the samples first made RSS grow with every series).
 
-use crate::snapshot::GroupSource;
+use crate::snapshot::{GroupSource, GroupState, GroupType};
 use crate::state::AppState;
 use crate::view::{
-    ClusterView, GroupPartitionView, GroupTopicView, GroupView, PartitionView, Status, TopicView,
+    ClusterView, GroupPartitionView, GroupTopicView, GroupView, PartitionView, ShareGroupView,
+    Status, TopicView,
 };
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
@@ -177,12 +178,43 @@ impl Collector for ViewCollector {
             .iter()
             .filter_map(|(n, s)| s.view.as_deref().map(|v| (n.as_str(), v)))
             .collect();
-        encode_views(&views, e)?;
+        let shares: Vec<(&str, &ShareGroupView)> = clusters
+            .iter()
+            .filter_map(|(n, s)| s.details.as_deref().map(|d| (n.as_str(), d)))
+            .flat_map(|(n, d)| d.share_groups.iter().map(move |g| (n, g)))
+            .collect();
+        encode_views(&views, &shares, e)?;
         super::details::encode(&clusters, e)
     }
 }
 
-fn encode_views(vs: &Views<'_>, e: &mut DescriptorEncoder) -> Result<(), Error> {
+/// One row of `lagwatch_group_info`: cluster, group, state, source, type.
+type InfoRow<'v> = (&'v str, &'v str, GroupState, GroupSource, GroupType);
+
+/// Every group of every kind, share groups included, so that `lagwatch_group_info` counts
+/// them all by `type`.
+fn info_rows<'v>(
+    vs: &'v Views<'v>,
+    shares: &'v [(&'v str, &'v ShareGroupView)],
+) -> impl Iterator<Item = InfoRow<'v>> + Clone {
+    let groups = groups(vs).map(|(c, g)| (c, g.group.as_str(), g.state, g.source, g.group_type));
+    let shares = shares.iter().map(|(c, g)| {
+        (
+            *c,
+            g.group.as_str(),
+            g.state,
+            GroupSource::Kafka,
+            GroupType::Share,
+        )
+    });
+    groups.chain(shares)
+}
+
+fn encode_views(
+    vs: &Views<'_>,
+    shares: &[(&str, &ShareGroupView)],
+    e: &mut DescriptorEncoder,
+) -> Result<(), Error> {
     family(
         e,
         "lagwatch_partition_log_end_offset",
@@ -218,18 +250,20 @@ fn encode_views(vs: &Views<'_>, e: &mut DescriptorEncoder) -> Result<(), Error> 
     family(
         e,
         "lagwatch_group_info",
-        "Group state and source (kafka or spark)",
-        groups(vs),
-        |(c, g)| {
-            let source = match g.source {
+        "Group state, source (kafka or spark) and type (classic, consumer, share, streams, \
+         unknown)",
+        info_rows(vs, shares),
+        |(c, g, state, source, group_type)| {
+            let source = match source {
                 GroupSource::Kafka => "kafka",
                 GroupSource::Spark => "spark",
             };
             [
                 ("cluster", b(c)),
-                ("group", b(&g.group)),
-                ("state", b(g.state.as_str())),
+                ("group", b(g)),
+                ("state", b(state.as_str())),
                 ("source", b(source)),
+                ("type", b(group_type.as_str())),
             ]
         },
         |_| Some(Num::I(1)),

@@ -25,6 +25,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "lagwatch_poll_partial",
     "lagwatch_poll_duration_seconds",
     "lagwatch_poll_errors_total",
+    "lagwatch_kafka_requests_total",
     "lagwatch_last_poll_timestamp_seconds",
     "lagwatch_partition_log_end_offset",
     "lagwatch_partition_log_start_offset",
@@ -47,6 +48,11 @@ pub const METRIC_NAMES: &[&str] = &[
     "lagwatch_group_lag",
     "lagwatch_group_max_lag_seconds",
     "lagwatch_group_status",
+    "lagwatch_share_group_info",
+    "lagwatch_share_group_members",
+    "lagwatch_share_group_lag",
+    "lagwatch_share_group_partition_lag",
+    "lagwatch_share_group_partition_start_offset",
     "lagwatch_spark_last_commit_age_seconds",
     "lagwatch_source_up",
     "lagwatch_unauthorized",
@@ -70,6 +76,15 @@ pub struct StageLabels {
     pub cluster: String,
     /// Poll stage.
     pub stage: String,
+}
+
+/// Label set `{cluster, api}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiLabels {
+    /// Cluster name.
+    pub cluster: String,
+    /// Kafka API name (`Metadata`, `ConsumerGroupDescribe`, ...).
+    pub api: String,
 }
 
 /// Every value of `lagwatch_notifications_total`'s `outcome` label.
@@ -98,6 +113,8 @@ pub struct Metrics {
     pub poll_duration: Family<ClusterLabel, Histogram>,
     /// Poll errors per cluster and stage.
     pub poll_errors: Family<StageLabels, Counter>,
+    /// Requests the batched protocol client got answers to, per cluster and API.
+    pub kafka_requests: Family<ApiLabels, Counter>,
     /// Notification outcomes.
     pub notifications: Family<NotifyLabels, Counter>,
     /// Pending notifications per notifier.
@@ -135,6 +152,13 @@ impl Metrics {
             "lagwatch_poll_errors",
             "Poll errors per cluster and stage",
             poll_errors.clone(),
+        );
+        let kafka_requests = Family::<ApiLabels, Counter>::default();
+        registry.register(
+            "lagwatch_kafka_requests",
+            "Requests the batched protocol client sent to the cluster and got answers to, per \
+             Kafka API (librdkafka's requests are not counted)",
+            kafka_requests.clone(),
         );
         let notifications = Family::<NotifyLabels, Counter>::default();
         registry.register(
@@ -176,6 +200,7 @@ impl Metrics {
             registry,
             poll_duration,
             poll_errors,
+            kafka_requests,
             notifications,
             queue_length,
             oldest_pending,
@@ -220,6 +245,16 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             });
         }
+    }
+
+    /// Counts `n` answered requests of one Kafka API of the batched client.
+    pub fn kafka_requests(&self, cluster: &str, api: &str, n: u64) {
+        self.kafka_requests
+            .get_or_create(&ApiLabels {
+                cluster: cluster.to_owned(),
+                api: api.to_owned(),
+            })
+            .inc_by(n);
     }
 
     /// Counts one poll error.

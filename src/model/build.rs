@@ -177,6 +177,7 @@ fn group_view(
         group: g.name.clone(),
         source: g.source,
         state: g.state,
+        group_type: g.group_type,
         members: g.members,
         lag: (!topics.is_empty()).then(|| topics.iter().map(|t| t.lag).sum()),
         max_lag_seconds: max_known(topics.iter().map(|t| t.max_lag_seconds)),

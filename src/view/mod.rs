@@ -1,7 +1,7 @@
 //! What lagwatch concluded about a cluster after a poll: the one structure that metrics,
 //! the JSON API, `check` and notifications all read.
 
-use crate::snapshot::{GroupSource, GroupState, PollError, Timestamp};
+use crate::snapshot::{GroupSource, GroupState, GroupType, PollError, Timestamp};
 use serde::{Deserialize, Serialize};
 
 mod details;
@@ -167,6 +167,9 @@ pub struct GroupView {
     pub source: GroupSource,
     /// Broker-reported state.
     pub state: GroupState,
+    /// Type as listed (`classic`, `consumer`, ...; `unknown` for Spark queries).
+    #[serde(rename = "type")]
+    pub group_type: GroupType,
     /// Members, when known.
     pub members: Option<u32>,
     /// Total lag over its topics (messages); None while no position is known (nothing

@@ -29,6 +29,7 @@ fn group(name: &str, lag: i64, topics: Vec<GroupTopicView>) -> GroupView {
         group: name.into(),
         source: GroupSource::Kafka,
         state: "Stable".into(),
+        group_type: Default::default(),
         members: Some(1),
         lag: Some(lag),
         max_lag_seconds: Some(2.5),

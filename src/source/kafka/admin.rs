@@ -6,8 +6,8 @@
 
 use super::librdkafka::Admin;
 use super::types::{
-    CallError, CommittedOffsets, GroupDescription, GroupListing, ListOffsetsResult, OffsetSpec,
-    OffsetsRequest,
+    Broker, CallError, ClusterMetadata, CommittedOffsets, GroupDescription, GroupListing,
+    ListOffsetsResult, OffsetSpec, OffsetsRequest, TopicMetadata,
 };
 use rdkafka::client::Client;
 use rdkafka::ClientContext;
@@ -25,6 +25,43 @@ const LIST_OFFSETS_CHUNK: usize = 500;
 /// A little past the request timeout, so librdkafka's own timeout answers first.
 fn deadline(timeout: Duration) -> Instant {
     Instant::now() + timeout + Duration::from_secs(1)
+}
+
+/// Every broker and topic of the cluster, as librdkafka's Metadata reads them (no topic
+/// ids: rust-rdkafka does not pass them on).
+pub fn metadata<C: ClientContext>(
+    client: &Client<C>,
+    timeout: Duration,
+) -> Result<ClusterMetadata, String> {
+    let md = client
+        .fetch_metadata(None, timeout)
+        .map_err(|e| e.to_string())?;
+    let brokers = md
+        .brokers()
+        .iter()
+        .map(|b| {
+            let broker = Broker {
+                host: b.host().to_owned(),
+                port: b.port(),
+            };
+            (b.id(), broker)
+        })
+        .collect();
+    let topics = md
+        .topics()
+        .iter()
+        .map(|t| TopicMetadata {
+            name: t.name().to_owned(),
+            id: None,
+            failed: t.error().is_some(),
+            partitions: t
+                .partitions()
+                .iter()
+                .map(|p| (p.id(), p.leader()))
+                .collect(),
+        })
+        .collect();
+    Ok(ClusterMetadata { brokers, topics })
 }
 
 /// Lists consumer groups; returns the valid listings and the per-broker errors.

@@ -6,6 +6,7 @@
 
 mod admin;
 pub mod batched;
+mod client;
 mod describe_cache;
 pub mod librdkafka;
 mod poll;
@@ -15,6 +16,7 @@ use super::ReadError;
 use crate::config::security::NotFast;
 use crate::config::ClusterConfig;
 use crate::snapshot::{Snapshot, Unauthorized};
+use client::LibrdkafkaClient;
 use describe_cache::DescribeCache;
 use poll::BatchedState;
 use rdkafka::client::{Client, DefaultClientContext};
@@ -27,7 +29,7 @@ use std::sync::{Arc, Mutex};
 /// The Kafka reader of one cluster.
 pub struct KafkaReader {
     cfg: ClusterConfig,
-    admin: Arc<Client<DefaultClientContext>>,
+    admin: Arc<LibrdkafkaClient>,
     // A timed-out poll keeps running on its blocking thread; this keeps a second one from
     // starting on the same client until it is done.
     busy: Arc<AtomicBool>,
@@ -81,27 +83,32 @@ fn new_client(cfg: &ClusterConfig) -> KafkaResult<Client<DefaultClientContext>> 
 }
 
 impl KafkaReader {
-    /// Creates the one client of this cluster (no network I/O yet).
+    /// Creates the reader of this cluster (no network I/O yet); librdkafka's client is made
+    /// now only when the fast path cannot read the cluster.
     pub fn new(cfg: ClusterConfig) -> Result<Self, ReadError> {
-        let admin = new_client(&cfg)
-            .map_err(|e| ReadError::Client(redact_client_error(&e.to_string(), &cfg)))?;
+        let batched = match poll::fast_path(&cfg) {
+            Ok(security) => Some(Arc::new(Mutex::new(BatchedState::new(security)))),
+            Err(why) => {
+                if why != NotFast::Configured {
+                    tracing::info!(
+                        cluster = cfg.name,
+                        "reading through librdkafka, one request per group: the fast \
+                         path cannot serve this cluster ({why})"
+                    );
+                }
+                None
+            }
+        };
+        let admin = if batched.is_some() {
+            LibrdkafkaClient::on_first_use(cfg.clone())
+        } else {
+            LibrdkafkaClient::now(cfg.clone())?
+        };
         Ok(KafkaReader {
             admin: Arc::new(admin),
             busy: Arc::new(AtomicBool::new(false)),
             describe_cache: Arc::new(DescribeCache::default()),
-            batched: match poll::fast_path(&cfg) {
-                Ok(security) => Some(Arc::new(Mutex::new(BatchedState::new(security)))),
-                Err(why) => {
-                    if why != NotFast::Configured {
-                        tracing::info!(
-                            cluster = cfg.name,
-                            "reading through librdkafka, one request per group: the fast \
-                             path cannot serve this cluster ({why})"
-                        );
-                    }
-                    None
-                }
-            },
+            batched,
             refused: Arc::default(),
             cfg,
         })

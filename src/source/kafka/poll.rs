@@ -3,17 +3,17 @@
 //! client when the cluster allows it and librdkafka otherwise.
 
 use super::admin;
+use super::batched::metadata::{bootstrap_brokers, MetadataError};
 use super::batched::Broker;
+use super::client::LibrdkafkaClient;
 use super::describe_cache::DescribeCache;
-use super::types::{CallError, GroupDescription, OffsetSpec, OffsetsRequest};
+use super::types::{CallError, ClusterMetadata, OffsetSpec, OffsetsRequest, TopicId, TypedListing};
 use crate::config::ClusterConfig;
 use crate::snapshot::{
-    GroupSnapshot, GroupState, PartitionOffsets, PollError, ResourceType, Snapshot, Stage,
-    TopicPartition, Unauthorized,
+    PartitionOffsets, PollError, ResourceType, Snapshot, Stage, TopicPartition, Unauthorized,
 };
 use crate::source::ReadError;
-use rdkafka::client::{Client, DefaultClientContext};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ const OFFSET_FETCH_IN_FLIGHT: usize = 200;
 /// Reads everything watched in one blocking poll.
 pub(super) fn read(
     cfg: &ClusterConfig,
-    client: &Client<DefaultClientContext>,
+    client: &LibrdkafkaClient,
     describe_cache: &DescribeCache,
     batched: Option<&Mutex<BatchedState>>,
 ) -> Result<Snapshot, ReadError> {
@@ -40,7 +40,7 @@ pub(super) fn read(
 /// One poll in progress: what the metadata said, and the snapshot being filled.
 struct Poll<'a> {
     cfg: &'a ClusterConfig,
-    client: &'a Client<DefaultClientContext>,
+    client: &'a LibrdkafkaClient,
     batched: Option<MutexGuard<'a, BatchedState>>,
     snap: Snapshot,
     /// Watched partitions, sorted.
@@ -50,41 +50,35 @@ struct Poll<'a> {
     brokers: Vec<Broker>,
     /// Leader of each of `topic_parts`, as an index into `brokers`.
     leaders: Vec<Option<usize>>,
+    /// Every topic's name by id (ids only come with the batched path's Metadata).
+    topic_ids: HashMap<TopicId, String>,
+    /// The share groups of this poll's typed listing, for the share-group step; `None`
+    /// when the groups were not listed with their types.
+    share_listed: Option<Vec<TypedListing>>,
 }
 
-impl<'a> Poll<'a> {
-    fn metadata(
-        cfg: &'a ClusterConfig,
-        client: &'a Client<DefaultClientContext>,
-        batched: Option<&'a Mutex<BatchedState>>,
-    ) -> Result<Self, ReadError> {
-        let started = Instant::now();
-        let md = client.fetch_metadata(None, cfg.poll_timeout).map_err(|e| {
-            // The whole budget went by: whatever librdkafka calls it, the cluster was
-            // too slow, not refused.
-            if started.elapsed() >= cfg.poll_timeout.mul_f64(0.9) {
-                ReadError::Slow {
-                    bootstrap: cfg.bootstrap_servers.clone(),
-                    timeout: cfg.poll_timeout,
-                }
-            } else {
-                ReadError::Unreachable {
-                    bootstrap: cfg.bootstrap_servers.clone(),
-                    message: e.to_string(),
-                }
-            }
-        })?;
-        let mut brokers: Vec<(i32, Broker)> = md
-            .brokers()
-            .iter()
-            .map(|b| {
-                let broker = Broker {
-                    host: b.host().to_owned(),
-                    port: b.port(),
-                };
-                (b.id(), broker)
-            })
-            .collect();
+/// The answer to "too slow": the poll's whole budget went by.
+fn slow(cfg: &ClusterConfig) -> ReadError {
+    ReadError::Slow {
+        bootstrap: cfg.bootstrap_servers.clone(),
+        timeout: cfg.poll_timeout,
+    }
+}
+
+/// What a poll reads from the metadata: the brokers in a fixed order, the watched
+/// partitions sorted with their leaders, and every topic id's name. Pure.
+#[derive(Debug, Default)]
+struct Watched {
+    brokers: Vec<Broker>,
+    topic_parts: Vec<(String, i32)>,
+    leaders: Vec<Option<usize>>,
+    topic_arcs: HashMap<String, Arc<str>>,
+    topic_ids: HashMap<TopicId, String>,
+}
+
+impl Watched {
+    fn of(md: ClusterMetadata, watched: impl Fn(&str) -> bool) -> Self {
+        let mut brokers = md.brokers;
         brokers.sort_by(|a, b| a.1.cmp(&b.1));
         let index: HashMap<i32, usize> = brokers
             .iter()
@@ -93,28 +87,86 @@ impl<'a> Poll<'a> {
             .collect();
         let mut parts: Vec<((String, i32), Option<usize>)> = Vec::new();
         let mut topic_arcs = HashMap::new();
-        for t in md.topics() {
-            if t.error().is_some() || !cfg.topics.matches(t.name()) {
+        let mut topic_ids = HashMap::new();
+        for t in md.topics {
+            if let Some(id) = t.id {
+                topic_ids.insert(id, t.name.clone());
+            }
+            if t.failed || !watched(&t.name) {
                 continue;
             }
-            topic_arcs.insert(t.name().to_owned(), Arc::from(t.name()));
-            for p in t.partitions() {
-                let leader = index.get(&p.leader()).copied();
-                parts.push(((t.name().to_owned(), p.id()), leader));
+            topic_arcs.insert(t.name.clone(), Arc::from(t.name.as_str()));
+            for (p, leader) in t.partitions {
+                parts.push(((t.name.clone(), p), index.get(&leader).copied()));
             }
         }
         parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let (topic_parts, leaders) = parts.into_iter().unzip();
-        let brokers = brokers.into_iter().map(|(_, b)| b).collect();
+        Watched {
+            brokers: brokers.into_iter().map(|(_, b)| b).collect(),
+            topic_parts,
+            leaders,
+            topic_arcs,
+            topic_ids,
+        }
+    }
+}
+
+impl<'a> Poll<'a> {
+    /// Reads the metadata (the batched path's Metadata when the cluster is on it, else
+    /// librdkafka's) and starts the poll with it.
+    fn metadata(
+        cfg: &'a ClusterConfig,
+        client: &'a LibrdkafkaClient,
+        batched: Option<&'a Mutex<BatchedState>>,
+    ) -> Result<Self, ReadError> {
+        let started = Instant::now();
+        let mut batched = batched.map(fast::start);
+        let fast = batched.as_mut().and_then(|d| {
+            let bootstrap = bootstrap_brokers(&cfg.bootstrap_servers);
+            match d.batched.metadata(&bootstrap, started + cfg.poll_timeout) {
+                Ok(md) => Some(Ok(md)),
+                Err(MetadataError::Unsupported(why)) => {
+                    d.fell_back(&cfg.name, why.0);
+                    None
+                }
+                Err(MetadataError::Slow) => Some(Err(slow(cfg))),
+                Err(MetadataError::Unreachable(message)) => Some(Err(ReadError::Unreachable {
+                    bootstrap: cfg.bootstrap_servers.clone(),
+                    message,
+                })),
+            }
+        });
+        let md = match fast {
+            Some(md) => md?,
+            None => {
+                let client = client.get().map_err(ReadError::Client)?;
+                admin::metadata(client, cfg.poll_timeout).map_err(|e| {
+                    // The whole budget went by: whatever librdkafka calls it, the cluster was
+                    // too slow, not refused.
+                    if started.elapsed() >= cfg.poll_timeout.mul_f64(0.9) {
+                        slow(cfg)
+                    } else {
+                        ReadError::Unreachable {
+                            bootstrap: cfg.bootstrap_servers.clone(),
+                            message: e,
+                        }
+                    }
+                })?
+            }
+        };
+        let watched = Watched::of(md, |t| cfg.topics.matches(t));
         Ok(Poll {
             cfg,
             client,
-            batched: batched.map(fast::start),
+            batched,
             snap: Snapshot::new(cfg.name.clone(), 0.0),
-            topic_parts,
-            topic_arcs,
-            brokers,
-            leaders,
+            topic_parts: watched.topic_parts,
+            topic_arcs: watched.topic_arcs,
+            topic_ids: watched.topic_ids,
+            brokers: watched.brokers,
+            leaders: watched.leaders,
+            share_listed: None,
         })
     }
 
@@ -150,126 +202,6 @@ impl<'a> Poll<'a> {
         Instant::now() + self.cfg.poll_timeout
     }
 
-    /// Named groups, then discovered ones; returns them with their listed states and how
-    /// many of them were named.
-    fn list(&mut self) -> (Vec<String>, HashMap<String, GroupState>, usize) {
-        let mut names: Vec<String> = self.cfg.groups.names.clone();
-        let explicit = names.len();
-        let mut states = HashMap::new();
-        if !self.cfg.groups.discover {
-            return (names, states, explicit);
-        }
-        match admin::list_consumer_groups(self.client, self.cfg.poll_timeout) {
-            Ok((listed, errors)) => {
-                for e in errors {
-                    self.error(Stage::ListGroups, None, e);
-                }
-                let named: HashSet<String> = names.iter().cloned().collect();
-                for g in listed {
-                    if self.cfg.groups.filter.matches(&g.name) && !named.contains(&g.name) {
-                        states.insert(g.name.clone(), g.state);
-                        names.push(g.name);
-                    }
-                }
-            }
-            Err(e) => self.error(Stage::ListGroups, None, e),
-        }
-        (names, states, explicit)
-    }
-
-    /// Descriptions of `names`: batched per coordinator every poll where the cluster allows
-    /// it; otherwise (KIP-848 groups, older brokers, TLS/SASL) from librdkafka, one request
-    /// per group, so there from the cache while fresh (state and members change slowly).
-    fn describe(
-        &mut self,
-        cache: &DescribeCache,
-        names: &[String],
-        listed: &HashMap<String, GroupState>,
-    ) -> HashMap<String, Result<GroupDescription, CallError>> {
-        let now = Instant::now();
-        let listed_alive = |n: &str| listed.get(n).is_some_and(|s| *s != GroupState::Dead);
-        let stale = cache.stale(names, listed, now);
-        let mut per_group = stale.clone();
-        let mut descriptions = HashMap::new();
-        let deadline = self.deadline();
-        // The batched path describes every group every poll: it costs one request per
-        // coordinator whatever the number of groups, and a cached member list would miss a
-        // member that joined between two polls without a state change (Stable -> Stable).
-        if let Some(d) = self.batched.as_mut().filter(|_| !names.is_empty()) {
-            match d.batched.describe(&self.brokers, names, deadline) {
-                Ok(found) => {
-                    per_group.clear();
-                    for (name, r) in found {
-                        // KIP-848 groups (DescribeGroups v5 answers "Dead" without an error
-                        // for them; only v6 says GROUP_ID_NOT_FOUND) and other failures go
-                        // to librdkafka, which uses ConsumerGroupDescribe, at the cache's
-                        // pace: it costs one request per group.
-                        let to_librdkafka = match &r {
-                            Ok(d) => d.state == GroupState::Dead && listed_alive(&name),
-                            // Refused is refused: librdkafka would be refused too.
-                            Err(CallError::Unauthorized { .. }) => false,
-                            Err(_) => true,
-                        };
-                        if !to_librdkafka {
-                            descriptions.insert(name, r);
-                        } else if stale.contains(&name) {
-                            per_group.push(name);
-                        }
-                    }
-                }
-                Err(why) => d.fell_back(&self.cfg.name, why.0),
-            }
-        }
-        descriptions.extend(admin::describe_consumer_groups(
-            self.client,
-            &per_group,
-            self.cfg.poll_timeout,
-        ));
-        cache.store_and_fill(names, &mut descriptions, now);
-        descriptions
-    }
-
-    /// Lists and describes the groups into the snapshot; returns what to fetch for each.
-    fn groups(&mut self, cache: &DescribeCache) -> Vec<OffsetsRequest> {
-        let (names, states, explicit) = self.list();
-        let descriptions = self.describe(cache, &names, &states);
-        let mut requests = Vec::with_capacity(names.len());
-        for (i, name) in names.iter().enumerate() {
-            let listed = || states.get(name).copied().unwrap_or_default();
-            let (state, members) = match descriptions.get(name) {
-                Some(Ok(d)) => {
-                    self.snap
-                        .members
-                        .insert(name.clone(), d.member_list.clone());
-                    (d.state, Some(d.members))
-                }
-                Some(Err(CallError::Unsupported(_))) => (listed(), None),
-                Some(Err(e)) => {
-                    if self.unauthorized_group(name, e) {
-                        continue;
-                    }
-                    self.error(Stage::DescribeGroups, Some(name.clone()), e.to_string());
-                    (listed(), None)
-                }
-                None => (listed(), None),
-            };
-            self.snap.groups.insert(
-                name.clone(),
-                GroupSnapshot::kafka(name.clone(), state, members),
-            );
-            // A named group is asked for the watched partitions; with none watched there is
-            // nothing to ask (librdkafka rejects an empty list), and nothing to lag on.
-            if i < explicit && self.topic_parts.is_empty() {
-                continue;
-            }
-            requests.push(OffsetsRequest {
-                group: name.clone(),
-                partitions: (i < explicit).then(|| self.topic_parts.clone()),
-            });
-        }
-        requests
-    }
-
     /// Committed offsets of every requested group into the snapshot.
     fn committed(&mut self, requests: &[OffsetsRequest]) {
         let deadline = self.deadline();
@@ -283,13 +215,14 @@ impl<'a> Poll<'a> {
                 }
             }
         });
-        let committed = batched.unwrap_or_else(|| {
-            admin::list_consumer_group_offsets(
-                self.client,
+        let committed = batched.unwrap_or_else(|| match self.client.get() {
+            Ok(client) => admin::list_consumer_group_offsets(
+                client,
                 requests,
                 OFFSET_FETCH_IN_FLIGHT,
                 cfg.poll_timeout,
-            )
+            ),
+            Err(e) => vec![Err(CallError::Failed(e)); requests.len()],
         });
         for (req, res) in requests.iter().zip(committed) {
             match res {
@@ -333,11 +266,18 @@ impl<'a> Poll<'a> {
                 }
             }
         });
+        if let Some(d) = self.batched.as_mut() {
+            self.snap.requests = d.batched.take_sent();
+        }
         self.snap.kafka_client = Some(fast::path(self.batched.as_deref()));
         // The batched path's lock is not needed past this point.
         self.batched = None;
         let (client, timeout) = (self.client, cfg.poll_timeout);
         let (earliest, latest) = batched.unwrap_or_else(|| {
+            let client = match client.get() {
+                Ok(c) => c,
+                Err(e) => return (Err(e.clone()), Err(e)),
+            };
             std::thread::scope(|s| {
                 let e =
                     s.spawn(|| admin::list_offsets(client, parts, OffsetSpec::Earliest, timeout));
@@ -399,6 +339,7 @@ impl<'a> Poll<'a> {
 }
 
 mod fast;
+mod groups;
 mod share;
 #[cfg(test)]
 mod tests;

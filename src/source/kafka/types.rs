@@ -1,6 +1,8 @@
 //! What both Kafka backends (the batched protocol client and librdkafka) return, so a poll
 //! step reads the same types whichever path served it.
 
+pub use super::batched::Broker;
+pub use crate::snapshot::GroupType;
 use crate::snapshot::{GroupState, Member, ResourceType};
 use kafka_protocol::error::ResponseError;
 use std::collections::HashMap;
@@ -12,6 +14,8 @@ pub struct GroupListing {
     pub name: String,
     /// State as listed.
     pub state: GroupState,
+    /// Type as listed (librdkafka knows classic and consumer only).
+    pub group_type: GroupType,
 }
 
 /// A group as described by DescribeConsumerGroups.
@@ -21,10 +25,37 @@ pub struct GroupDescription {
     pub name: String,
     /// State as described.
     pub state: GroupState,
+    /// The type the describing request is for (`Unknown` when the path does not say).
+    pub group_type: GroupType,
     /// Number of members.
     pub members: u32,
     /// The members themselves (client id, host).
     pub member_list: Vec<Member>,
+}
+
+/// A topic's id (Metadata v10+, ConsumerGroupDescribe).
+pub type TopicId = uuid::Uuid;
+
+/// What a Metadata answer says, whichever client read it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClusterMetadata {
+    /// Brokers: node id and advertised address.
+    pub brokers: Vec<(i32, Broker)>,
+    /// Every topic of the cluster.
+    pub topics: Vec<TopicMetadata>,
+}
+
+/// One topic of a Metadata answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMetadata {
+    /// Topic name.
+    pub name: String,
+    /// Its id; `None` before Metadata v10 (and from librdkafka, which does not pass it on).
+    pub id: Option<TopicId>,
+    /// Whether the broker reported an error for the topic (its partitions are then unusable).
+    pub failed: bool,
+    /// Partition id and leader's node id (-1 for none).
+    pub partitions: Vec<(i32, i32)>,
 }
 
 /// Offsets of one group: `(topic, partition) -> committed`, only partitions with a commit.
@@ -103,35 +134,6 @@ impl CallError {
         match authorization_failure(e) {
             Some(resource) => CallError::Unauthorized { resource, message },
             None => CallError::Failed(message),
-        }
-    }
-}
-
-/// A group's type as ListGroups v5+ reports it (KIP-1043); before v5 every group reads as
-/// `Unknown`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupType {
-    /// A classic consumer group (or a group of another classic protocol, e.g. Connect).
-    Classic,
-    /// A KIP-848 consumer group.
-    Consumer,
-    /// A KIP-932 share group.
-    Share,
-    /// A KIP-1071 streams group.
-    Streams,
-    /// Not reported, or a type this version of lagwatch does not know.
-    Unknown,
-}
-
-impl GroupType {
-    /// Reads the wire's name (`classic`, `consumer`, `share`, `streams`).
-    pub fn parse(s: &str) -> Self {
-        match s.to_ascii_lowercase().as_str() {
-            "classic" => GroupType::Classic,
-            "consumer" => GroupType::Consumer,
-            "share" => GroupType::Share,
-            "streams" => GroupType::Streams,
-            _ => GroupType::Unknown,
         }
     }
 }

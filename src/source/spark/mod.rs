@@ -11,7 +11,7 @@ pub mod store;
 
 use crate::config::{EnvLookup, SparkQueryConfig};
 use crate::snapshot::{
-    GroupSnapshot, GroupSource, GroupState, PollError, Snapshot, Stage, Timestamp,
+    GroupSnapshot, GroupSource, GroupState, GroupType, PollError, Snapshot, Stage, Timestamp,
 };
 use object_store::ObjectMeta;
 use parse::{parse_offset_log_bytes, OffsetLog, ParseError};
@@ -158,6 +158,8 @@ fn empty_group(name: String) -> GroupSnapshot {
         name,
         source: GroupSource::Spark,
         state: SPARK_STATE,
+        // No broker lists a Spark query: its type is as unknown as its state.
+        group_type: GroupType::Unknown,
         members: None,
         committed: BTreeMap::new(),
         inflight: BTreeMap::new(),

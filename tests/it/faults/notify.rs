@@ -28,6 +28,7 @@ fn view(rows: &[(&str, Status, i64)]) -> ClusterView {
             group: g.to_string(),
             source: GroupSource::Kafka,
             state: "Stable".into(),
+            group_type: Default::default(),
             members: Some(1),
             lag: Some(*lag),
             max_lag_seconds: None,

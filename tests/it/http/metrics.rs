@@ -4,11 +4,15 @@ use crate::support::*;
 use lagwatch::config::RulesConfig;
 use lagwatch::metrics::Metrics;
 use lagwatch::model::Model;
-use lagwatch::snapshot::{GroupSnapshot, PartitionOffsets, Snapshot, TopicPartition};
+use lagwatch::snapshot::{
+    GroupSnapshot, GroupType, PartitionOffsets, ShareGroupSnapshot, SharePartition, Snapshot,
+    TopicPartition,
+};
 use lagwatch::state::AppState;
 use std::sync::Arc;
 
-/// A fixed snapshot: two topics, a lagging group, a caught-up group and one with data loss.
+/// A fixed snapshot: two topics, a lagging KIP-848 group, a caught-up classic group with
+/// data loss, and a share group.
 fn fixture() -> Snapshot {
     let mut s = Snapshot::new("prod", 1_700_000_000.0);
     for (t, p, start, end) in [
@@ -25,6 +29,7 @@ fn fixture() -> Snapshot {
         );
     }
     let mut billing = GroupSnapshot::kafka("billing", "Stable", Some(2));
+    billing.group_type = GroupType::Consumer;
     billing
         .committed
         .insert(TopicPartition::new("orders", 0), 60);
@@ -32,9 +37,24 @@ fn fixture() -> Snapshot {
         .committed
         .insert(TopicPartition::new("orders", 1), 250);
     let mut audit = GroupSnapshot::kafka("audit", "Empty", Some(0));
+    audit.group_type = GroupType::Classic;
     audit.committed.insert(TopicPartition::new("events", 0), 10);
     s.groups.insert("billing".into(), billing);
     s.groups.insert("audit".into(), audit);
+    let mut jobs = ShareGroupSnapshot {
+        name: "jobs".into(),
+        state: "Stable".into(),
+        members: Some(2),
+        partitions: Default::default(),
+    };
+    jobs.partitions.insert(
+        TopicPartition::new("orders", 0),
+        SharePartition {
+            start_offset: 90,
+            lag: Some(3),
+        },
+    );
+    s.share_groups.insert("jobs".into(), jobs);
     s
 }
 
@@ -44,10 +64,11 @@ fn render(openmetrics: bool) -> String {
     // One poll: hysteresis off so the fixture's statuses are confirmed at once.
     let mut rules = RulesConfig::default();
     rules.defaults.for_polls = 1;
-    let view =
-        Model::new(rules, std::time::Duration::from_secs(15)).update(&fixture(), 1_700_000_000.0);
+    let snap = fixture();
+    let view = Model::new(rules, std::time::Duration::from_secs(15)).update(&snap, 1_700_000_000.0);
     state.update("prod", |c| {
         c.view = Some(Arc::new(view));
+        c.details = Some(Arc::new(lagwatch::view::KafkaDetails::of(&snap)));
         c.up = true;
         c.polled = true;
         c.last_success = Some(1_700_000_000.0);
@@ -248,6 +269,7 @@ fn never_draining_eta_is_plus_inf_in_both_formats() {
             group: "g".into(),
             source: lagwatch::snapshot::GroupSource::Kafka,
             state: "Stable".into(),
+            group_type: Default::default(),
             members: Some(1),
             lag: Some(10),
             max_lag_seconds: None,

@@ -125,8 +125,10 @@ async fn classic_group_preparing_rebalance_keeps_lag() {
         ("group", group.as_str()),
         ("source", "kafka"),
         ("state", "PreparingRebalance"),
+        ("type", "classic"),
     ];
     assert_eq!(sample(&m, "lagwatch_group_info", &info), Some("1"));
+    assert_eq!(g["type"], "classic", "{g}");
     b.finish();
     a.finish();
 }

@@ -33,6 +33,16 @@ fn every_broker_speaks_the_newest_versions_lagwatch_implements() {
         ),
         (ApiKey::ListGroups, Some(5), "the types filter (KIP-1043)"),
         (
+            ApiKey::Metadata,
+            Some(13),
+            "topic ids (v10+) and a top-level error",
+        ),
+        (
+            ApiKey::ConsumerGroupDescribe,
+            Some(1),
+            "KIP-848 groups, many per request",
+        ),
+        (
             ApiKey::ShareGroupDescribe,
             Some(1),
             "share groups (KIP-932)",

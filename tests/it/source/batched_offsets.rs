@@ -244,6 +244,8 @@ fn tansu_speaks_the_batched_versions() {
         (ApiKey::DescribeGroups, Some(5), "tansu stops at v5"),
         (ApiKey::ListOffsets, Some(9), "tansu stops at v9"),
         (ApiKey::ListGroups, Some(5), "the types filter"),
+        (ApiKey::Metadata, Some(12), "topic ids; tansu stops at v12"),
+        (ApiKey::ConsumerGroupDescribe, Some(0), "tansu stops at v0"),
         (ApiKey::ShareGroupDescribe, None, "no share groups in tansu"),
         (
             ApiKey::DescribeShareGroupOffsets,

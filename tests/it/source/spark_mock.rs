@@ -123,7 +123,12 @@ async fn spark_lag_from_checkpoints_updates_and_isolates_a_broken_query() {
         metric(
             &text,
             "lagwatch_group_info",
-            &[("group", "spark:q1"), ("source", "spark")]
+            // No broker lists a Spark query: no group type.
+            &[
+                ("group", "spark:q1"),
+                ("source", "spark"),
+                ("type", "unknown")
+            ]
         ),
         Some(1.0)
     );

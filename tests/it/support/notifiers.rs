@@ -46,6 +46,7 @@ pub fn view(rows: &[Row<'_>]) -> ClusterView {
                 group: g.to_string(),
                 source: GroupSource::Kafka,
                 state: "Stable".into(),
+                group_type: Default::default(),
                 members: Some(1),
                 lag: None,
                 max_lag_seconds: None,

@@ -3,8 +3,9 @@
 use super::wire::api::{Answer, Call};
 use super::wire::{error, error_name};
 use super::{Batched, Broker, Committed, Outcome, Unsupported, GROUPS_PER_FETCH};
-use crate::snapshot::{GroupState, Member};
+use crate::snapshot::{GroupState, GroupType, Member};
 use crate::source::kafka::types::{CallError, GroupDescription, ListOffsetsResult, OffsetsRequest};
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopics,
@@ -54,9 +55,9 @@ impl Batched {
             .collect())
     }
 
-    /// State and members of each group, one DescribeGroups per coordinator. A KIP-848
-    /// group comes back as Dead without an error at v5 and as GROUP_ID_NOT_FOUND at v6: the
-    /// caller asks librdkafka for groups listed alive but described Dead, and for errors.
+    /// State and members of each classic group, one DescribeGroups per coordinator. A
+    /// group the coordinator does not have as a classic group (none at all, or a KIP-848
+    /// one) reads as Dead: v5 says so without an error, v6 with GROUP_ID_NOT_FOUND.
     pub fn describe(
         &mut self,
         brokers: &[Broker],
@@ -83,8 +84,14 @@ impl Batched {
                         group_instance_id: m.group_instance_id.map(|i| i.to_string()),
                         client_id: m.client_id.to_string(),
                         host: m.client_host.to_string(),
+                        assignment: None,
                     });
-                    let (name, d) = description(&g.group_id, &g.group_state, members);
+                    if g.error_code == ResponseError::GroupIdNotFound.code() {
+                        let (name, d) = description(&g.group_id, "Dead", GroupType::Unknown, []);
+                        return (name, 0, d);
+                    }
+                    let (name, d) =
+                        description(&g.group_id, &g.group_state, GroupType::Classic, members);
                     (name, g.error_code, d)
                 })
                 .collect())
@@ -180,16 +187,24 @@ impl Batched {
     }
 }
 
-/// A described group (classic or share) as the poll stores it: name and description.
+/// A described group as the poll stores it: name and description. A Dead group (one the
+/// coordinator does not have) has no type: it is not a group of the type asked about.
 pub(super) fn description(
     group_id: &str,
     state: &str,
-    members: impl Iterator<Item = Member>,
+    group_type: GroupType,
+    members: impl IntoIterator<Item = Member>,
 ) -> (String, GroupDescription) {
-    let member_list: Vec<Member> = members.collect();
+    let member_list: Vec<Member> = members.into_iter().collect();
+    let state = GroupState::parse(state);
     let d = GroupDescription {
         name: group_id.to_owned(),
-        state: GroupState::parse(state),
+        state,
+        group_type: if state == GroupState::Dead {
+            GroupType::Unknown
+        } else {
+            group_type
+        },
         members: u32::try_from(member_list.len()).unwrap_or(u32::MAX),
         member_list,
     };

@@ -1,7 +1,9 @@
-//! Committed and log offsets with a few requests per broker instead of one per group:
-//! one FindCoordinator (v4+) for every group whose coordinator is not known yet, one
-//! OffsetFetch (v8+) per coordinator for up to [`GROUPS_PER_FETCH`] groups, and one
-//! ListOffsets per leader and offset spec for every partition it leads. librdkafka 2.12
+//! A whole poll with a few requests per broker instead of one per group: one Metadata
+//! (`metadata`), one typed ListGroups per broker (`share`), one FindCoordinator (v4+) for
+//! every group whose coordinator is not known yet, per coordinator one DescribeGroups,
+//! ConsumerGroupDescribe (`consumer`) and OffsetFetch (v8+) for up to [`GROUPS_PER_FETCH`]
+//! groups each, and one ListOffsets per leader and offset spec for every partition it
+//! leads. librdkafka 2.12
 //! sends one OffsetFetch and usually one FindCoordinator per group (its coordinator cache
 //! holds ~10 entries), which is 2,000 requests a poll at 1,000 groups.
 //!
@@ -9,16 +11,18 @@
 //! call return [`Unsupported`], and the reader falls back to librdkafka for that step.
 
 mod calls;
+mod consumer;
+pub mod metadata;
 mod share;
 pub mod wire;
 
 use self::wire::api::{Answer, Call};
 use self::wire::conn::Conn;
 use self::wire::versions::IMPLEMENTED;
-use self::wire::{error, error_name, is_coordinator_moved, WireError};
+use self::wire::{api_name, error, error_name, is_coordinator_moved, WireError};
 use super::types::{CallError, CommittedOffsets};
 use crate::config::security::Security;
-use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+use kafka_protocol::messages::{ApiKey, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -67,6 +71,10 @@ enum Outcome {
 #[derive(Debug, Default)]
 pub struct Batched {
     conns: HashMap<String, Conn>,
+    /// The brokers of the last Metadata answer, asked before the bootstrap servers.
+    known: Vec<Broker>,
+    /// Requests answered and not yet reported, by API name.
+    sent: BTreeMap<String, u64>,
     coordinators: HashMap<String, (Broker, Instant)>,
     security: Arc<Security>,
 }
@@ -83,6 +91,16 @@ impl Batched {
         }
     }
 
+    fn count(&mut self, api: ApiKey) {
+        *self.sent.entry(api_name(api)).or_default() += 1;
+    }
+
+    /// The requests answered since the last call, by API name: for
+    /// `lagwatch_kafka_requests_total`.
+    pub fn take_sent(&mut self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut self.sent)
+    }
+
     /// Sends each broker its requests (in parallel across brokers, pipelined on each
     /// connection), reconnecting once when a kept connection turns out to be dead.
     fn exchange(&mut self, jobs: Vec<(Broker, Vec<Call>)>, deadline: Instant) -> Vec<Outcome> {
@@ -96,6 +114,10 @@ impl Batched {
                     let conn = self.conns.remove(&b.key());
                     (b, reqs, conn)
                 })
+                .collect();
+            let asked: Vec<(bool, Vec<ApiKey>)> = batch
+                .iter()
+                .map(|(_, reqs, conn)| (conn.is_none(), reqs.iter().map(Call::api).collect()))
                 .collect();
             let security = self.security.clone();
             // One broker (the usual cluster-of-one coordinator, or a single leader) is asked
@@ -136,8 +158,18 @@ impl Batched {
                         .collect()
                 })
             };
-            for (b, conn, out) in done {
+            for ((b, conn, out), (new_conn, apis)) in done.into_iter().zip(asked) {
+                // Answered requests only: one refused before sending (versions) was not
+                // sent, and a failed exchange may not have reached the broker.
+                if matches!(out, Outcome::Answered(_)) {
+                    for api in apis {
+                        self.count(api);
+                    }
+                }
                 if let Some(c) = conn {
+                    if new_conn {
+                        self.count(ApiKey::ApiVersions);
+                    }
                     self.conns.insert(b.key(), c);
                 }
                 outcomes.push(out);
@@ -153,7 +185,7 @@ impl Batched {
         brokers: &[Broker],
         groups: &[&str],
         deadline: Instant,
-    ) -> Result<HashMap<String, Result<Broker, String>>, Unsupported> {
+    ) -> Result<HashMap<String, Result<Broker, CallError>>, Unsupported> {
         let reqs: Vec<Call> = groups
             .chunks(KEYS_PER_LOOKUP)
             .map(|c| {
@@ -196,12 +228,17 @@ impl Batched {
                                     host: c.host.to_string(),
                                     port: c.port,
                                 }),
-                                Some(e) => Err(format!(
-                                    "FindCoordinator: {}{}",
-                                    error_name(e),
-                                    c.error_message
-                                        .map(|m| format!(": {m}"))
-                                        .unwrap_or_default()
+                                // Classified by its code: a group the principal may not
+                                // describe is refused here already, before any describe.
+                                Some(e) => Err(CallError::from_error(
+                                    e,
+                                    format!(
+                                        "FindCoordinator: {}{}",
+                                        error_name(e),
+                                        c.error_message
+                                            .map(|m| format!(": {m}"))
+                                            .unwrap_or_default()
+                                    ),
                                 )),
                             };
                             found.insert(c.key.to_string(), v);
@@ -210,7 +247,7 @@ impl Batched {
                     for g in groups {
                         found
                             .entry((*g).to_owned())
-                            .or_insert_with(|| Err(last_err.clone()));
+                            .or_insert_with(|| Err(CallError::Failed(last_err.clone())));
                     }
                     return Ok(found);
                 }
@@ -218,7 +255,7 @@ impl Batched {
         }
         Ok(groups
             .iter()
-            .map(|g| ((*g).to_owned(), Err(last_err.clone())))
+            .map(|g| ((*g).to_owned(), Err(CallError::Failed(last_err.clone()))))
             .collect())
     }
 
@@ -264,7 +301,7 @@ impl Batched {
                         }
                         Err(e) => {
                             self.coordinators.remove(&g);
-                            out.insert(g, Err(CallError::Failed(e)));
+                            out.insert(g, Err(e));
                         }
                     }
                 }

@@ -104,8 +104,14 @@ impl Batched {
                         group_instance_id: None,
                         client_id: m.client_id.to_string(),
                         host: m.client_host.to_string(),
+                        assignment: None,
                     });
-                    let (name, d) = super::calls::description(&g.group_id, &g.group_state, members);
+                    let (name, d) = super::calls::description(
+                        &g.group_id,
+                        &g.group_state,
+                        GroupType::Share,
+                        members,
+                    );
                     (name, g.error_code, d)
                 })
                 .collect())

@@ -22,6 +22,8 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod consumer;
+mod metadata;
 mod sasl;
 mod share;
 
@@ -366,4 +368,34 @@ fn groups_on_two_coordinators_are_asked_of_each_in_the_same_poll() {
     );
     assert_eq!(count(&a_log, OF), 1);
     assert_eq!(count(&b_log, OF), 1);
+}
+
+#[test]
+fn a_group_refused_by_find_coordinator_is_unauthorized_not_a_failure() {
+    // An ACL without Describe on the group refuses it at FindCoordinator already: the
+    // batched path must classify that as the librdkafka path would, by code.
+    let (b, log) = broker(MODERN, |_, _, v, _| {
+        let refused = Coordinator::default()
+            .with_key("denied".to_string().into())
+            .with_error_code(30);
+        let answer = FindCoordinatorResponse::default().with_coordinators(vec![refused]);
+        Reply::Body(enc(&answer, v))
+    });
+    let mut d = Batched::new(Default::default());
+    let got = d.describe(&[b], &["denied".into()], soon()).unwrap();
+    assert!(
+        matches!(
+            got["denied"],
+            Err(CallError::Unauthorized {
+                resource: ResourceType::Group,
+                ..
+            })
+        ),
+        "{got:?}"
+    );
+    assert_eq!(
+        count(&log, ApiKey::DescribeGroups as i16),
+        0,
+        "nothing more to ask"
+    );
 }

@@ -1,7 +1,8 @@
 //! Reading admin answers: everything is copied into owned values while the event lives.
 
 use super::{
-    call_error, cstr, err_name, error_of, error_text, read_partitions, slice, state_name, Event,
+    call_error, cstr, err_name, error_of, error_text, group_type, read_partitions, slice,
+    state_name, Event,
 };
 use crate::snapshot::Member;
 use crate::source::kafka::types::{
@@ -31,6 +32,7 @@ impl Event {
                 .map(|&g| GroupListing {
                     name: cstr(rd::rd_kafka_ConsumerGroupListing_group_id(g)),
                     state: state_name(rd::rd_kafka_ConsumerGroupListing_state(g)),
+                    group_type: group_type(rd::rd_kafka_ConsumerGroupListing_type(g)),
                 })
                 .collect();
             let mut m = 0usize;
@@ -67,6 +69,7 @@ impl Event {
                     None => Ok(GroupDescription {
                         name: name.clone(),
                         state: state_name(rd::rd_kafka_ConsumerGroupDescription_state(g)),
+                        group_type: group_type(rd::rd_kafka_ConsumerGroupDescription_type(g)),
                         members: rd::rd_kafka_ConsumerGroupDescription_member_count(g) as u32,
                         member_list: members_of(g),
                     }),
@@ -168,6 +171,7 @@ unsafe fn members_of(g: *const rd::rd_kafka_ConsumerGroupDescription_t) -> Vec<M
                     group_instance_id: (!instance.is_null()).then(|| cstr(instance)),
                     client_id: cstr(rd::rd_kafka_MemberDescription_client_id(m)),
                     host: cstr(rd::rd_kafka_MemberDescription_host(m)),
+                    assignment: None,
                 }
             })
             .collect()

@@ -26,7 +26,7 @@ mod requests;
 pub(super) use requests::Admin;
 
 use super::types::CallError;
-use crate::snapshot::GroupState;
+use crate::snapshot::{GroupState, GroupType};
 use rdkafka::bindings as rd;
 use std::ffi::{c_void, CStr, CString};
 use std::os::raw::c_char;
@@ -276,4 +276,13 @@ unsafe fn error_text(e: *const rd::rd_kafka_error_t) -> Option<String> {
 fn state_name(s: rd::rd_kafka_consumer_group_state_t) -> GroupState {
     // SAFETY: returns a static NUL-terminated string for any state value.
     GroupState::parse(&unsafe { cstr(rd::rd_kafka_consumer_group_state_name(s)) })
+}
+
+fn group_type(t: rd::rd_kafka_consumer_group_type_t) -> GroupType {
+    use rd::rd_kafka_consumer_group_type_t as T;
+    match t {
+        T::RD_KAFKA_CONSUMER_GROUP_TYPE_CONSUMER => GroupType::Consumer,
+        T::RD_KAFKA_CONSUMER_GROUP_TYPE_CLASSIC => GroupType::Classic,
+        _ => GroupType::Unknown,
+    }
 }

@@ -31,7 +31,7 @@ impl BatchedState {
         if self.unsupported.as_deref() != Some(why.as_str()) {
             tracing::info!(
                 cluster,
-                "batched offset requests unavailable ({why}); using one request per group"
+                "batched requests unavailable ({why}); librdkafka serves this step"
             );
             self.unsupported = Some(why);
         }

@@ -1,6 +1,7 @@
-//! The share-group step of a poll (batched path only): list share groups, then read each
-//! one's share-partition start offsets and the broker's lag. librdkafka neither lists share
-//! groups nor describes their offsets, so on clusters it serves there are none to report.
+//! The share-group step of a poll (batched path only): the share groups of the typed
+//! listing, each one's description, share-partition start offsets and the broker's lag.
+//! librdkafka neither lists share groups nor describes their offsets, so on clusters it serves
+//! there are none to report.
 
 use super::Poll;
 use crate::snapshot::{
@@ -12,22 +13,15 @@ use std::collections::{BTreeMap, HashMap};
 impl Poll<'_> {
     /// Discovered share groups, filtered like consumer groups, into the snapshot.
     pub(super) fn share_groups(&mut self) {
-        if !self.cfg.groups.discover {
+        // Listed by the consumer-group step's typed listing; none when it was not typed
+        // (discovery off, or librdkafka listed): librdkafka lists no share groups.
+        let Some(listed) = self.share_listed.take() else {
             return;
-        }
+        };
         let deadline = self.deadline();
         let (cfg, brokers) = (self.cfg, &self.brokers);
         let Some(d) = self.batched.as_mut() else {
             return;
-        };
-        // A broker without these APIs has no share groups: nothing to fall back to, and not
-        // a fault of the poll.
-        let (listed, errors) = match d.batched.list_typed(brokers, deadline) {
-            Ok(l) => l,
-            Err(why) => {
-                tracing::debug!(cluster = cfg.name, "no share groups: {}", why.0);
-                return;
-            }
         };
         let mut groups: BTreeMap<String, ShareGroupSnapshot> = listed
             .into_iter()
@@ -57,9 +51,6 @@ impl Poll<'_> {
         } else {
             d.batched.share_offsets(brokers, &names, deadline)
         };
-        for e in errors {
-            self.error(Stage::ShareGroups, None, e);
-        }
         let offsets = match offsets {
             Ok(o) => o,
             Err(why) => {

@@ -6,10 +6,10 @@ use super::share_offsets;
 use super::WireError;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse, ListGroupsRequest, ListGroupsResponse, ListOffsetsRequest,
-    ListOffsetsResponse, OffsetFetchRequest, OffsetFetchResponse, ShareGroupDescribeRequest,
-    ShareGroupDescribeResponse,
+    ApiKey, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, ListGroupsRequest,
+    ListGroupsResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse,
+    OffsetFetchRequest, OffsetFetchResponse, ShareGroupDescribeRequest, ShareGroupDescribeResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -81,12 +81,14 @@ macro_rules! calls {
 }
 
 calls! {
+    Metadata: MetadataRequest => MetadataResponse,
     FindCoordinator: FindCoordinatorRequest => FindCoordinatorResponse,
     OffsetFetch: OffsetFetchRequest => OffsetFetchResponse,
     DescribeGroups: DescribeGroupsRequest => DescribeGroupsResponse,
     ListOffsets: ListOffsetsRequest => ListOffsetsResponse,
     ListGroups: ListGroupsRequest => ListGroupsResponse,
     ShareGroupDescribe: ShareGroupDescribeRequest => ShareGroupDescribeResponse,
+    ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse,
     // By hand until the crate knows v1 (the broker's lag).
     DescribeShareGroupOffsets: share_offsets::Request => share_offsets::Response,
 }

@@ -1,9 +1,9 @@
 //! A small Kafka protocol client for the batched requests librdkafka cannot send: committed
 //! offsets of many groups per OffsetFetch, coordinators of many groups per FindCoordinator,
-//! log offsets of every partition a broker leads per ListOffsets, and the group listings and
-//! descriptions (classic and share groups) of one coordinator per request. Messages are the
-//! `kafka-protocol` crate's, generated from Kafka's own schemas; each API's version is picked
-//! per connection from the broker's ApiVersions answer. Connections are plain TCP or TLS
+//! log offsets of every partition a broker leads per ListOffsets, the metadata, and the group
+//! listings and descriptions (classic, KIP-848, share) of one coordinator per request.
+//! Messages are the `kafka-protocol` crate's, generated from Kafka's own schemas; each API's
+//! version is picked per connection from the broker's ApiVersions answer. Connections are plain TCP or TLS
 //! (rustls), with SASL PLAIN or SCRAM when the cluster asks for it.
 
 pub mod api;
@@ -97,6 +97,11 @@ pub enum WireError {
         /// The Kafka error.
         code: ResponseError,
     },
+}
+
+/// The protocol's name of an API (`ConsumerGroupDescribe`), for labels and messages.
+pub fn api_name(api: ApiKey) -> String {
+    format!("{api:?}")
 }
 
 /// A Kafka error code as the crate's typed error; `None` for 0 (no error).

@@ -9,6 +9,9 @@ use std::collections::HashMap;
 /// path needs (many groups or keys per request, the types filter); the highest the newest
 /// whose fields lagwatch reads the same way and that the codec knows.
 pub const IMPLEMENTED: &[(ApiKey, i16, i16)] = &[
+    // v4: no topic auto-creation (a poll must not create topics); v10 adds topic ids (what
+    // ConsumerGroupDescribe names assigned topics by); v13 a top-level error code.
+    (ApiKey::Metadata, 4, 13),
     // v4: many keys per request (KIP-699).
     (ApiKey::FindCoordinator, 4, 6),
     // v8: many groups per request (KIP-709); v10 names topics by id only.
@@ -21,6 +24,8 @@ pub const IMPLEMENTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 5),
     // v1 is the first version of share groups in a Kafka release (4.1).
     (ApiKey::ShareGroupDescribe, 1, 1),
+    // KIP-848 groups; v0 and v1 (which adds each member's type) read the same way here.
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
     // v0: the share-partition start offset; v1 (Kafka 4.2, KIP-1226) adds the broker's lag.
     // Decoded by hand (`share_offsets`): the crate stops at v0.
     (
