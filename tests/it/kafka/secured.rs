@@ -370,7 +370,7 @@ async fn the_binary_reports_wrong_credentials_and_certificates_once_without_secr
                 e.get("EXPIRED_CLIENT_CERT"),
                 e.get("EXPIRED_CLIENT_KEY")
             ),
-            &["SSL"],
+            &["TLS", "the broker refused the handshake"],
         ),
     ];
     let port = free_port();
@@ -409,13 +409,6 @@ async fn the_binary_reports_wrong_credentials_and_certificates_once_without_secr
     proc.wait(Duration::from_secs(30));
     let lines = proc.lines();
     for (name, listener, _, says) in &clusters {
-        let broker_port = e
-            .get(listener)
-            .split(',')
-            .next()
-            .and_then(|a| a.rsplit_once(':'))
-            .map(|(_, p)| p)
-            .expect("port");
         let faults: Vec<&String> = lines
             .iter()
             .filter(|l| l.contains(&format!("cluster=\"{name}\"")) && l.contains("WARN"))
@@ -430,10 +423,9 @@ async fn the_binary_reports_wrong_credentials_and_certificates_once_without_secr
             "{name}: logged once per change, not every poll:\n{faults:#?}"
         );
         let first = faults[0];
-        assert!(
-            first.contains(broker_port),
-            "{name}: names the broker: {first}"
-        );
+        // The last broker tried is named (every one was tried, and each refused).
+        let tried = e.get(listener).split(',').any(|a| first.contains(a));
+        assert!(tried, "{name}: names a broker: {first}");
         for s in *says {
             assert!(first.contains(s), "{name}: says `{s}`: {first}");
         }
