@@ -43,13 +43,15 @@ public class Seed {
             pp.putAll(p);
             pp.put("acks", "all");
             pp.put("linger.ms", "20");
+            // the fresh topics' leaders can still move for a while on a busy box: wait, do not fail
+            pp.put("delivery.timeout.ms", "600000");
             try (Producer<byte[], byte[]> prod = new KafkaProducer<>(pp, new ByteArraySerializer(), new ByteArraySerializer())) {
                 List<Future<RecordMetadata>> fs = new ArrayList<>();
                 for (int t = 0; t < topics; t++)
                     for (int part = 0; part < partitions; part++)
                         for (int r = 0; r < records; r++)
                             fs.add(prod.send(new ProducerRecord<>("secbench-t" + t, part, null, new byte[] {1})));
-                for (Future<RecordMetadata> f : fs) f.get(120, TimeUnit.SECONDS);
+                for (Future<RecordMetadata> f : fs) f.get(600, TimeUnit.SECONDS);
             }
             // commits, 50 groups in flight at a time
             List<KafkaFuture<Void>> inflight = new ArrayList<>();
