@@ -6,6 +6,7 @@
 use super::cluster::{ClusterConfig, SparkQueryConfig};
 use super::env::Text;
 use super::reader::{join, Cx};
+use super::security::{self, KafkaClient};
 use super::yaml::{Kind, Node, Pos};
 use rdkafka::client::{Client, DefaultClientContext};
 use rdkafka::config::ClientConfig;
@@ -23,6 +24,12 @@ pub(super) fn client_properties(
 ) {
     let field = join(path, "client");
     let mut refused = false;
+    // OAUTHBEARER's properties on a cluster the fast path reads are the fast path's: it
+    // makes or fetches the token itself, and this build's librdkafka cannot fetch one (OIDC
+    // needs libcurl). librdkafka is then only a fallback, made without them.
+    let fast = c.kafka_client != KafkaClient::Librdkafka
+        && (c.aws_msk_iam.is_some() || security::from_client(&c.client).is_ok());
+    let fast_only = |key: &str| fast && key.starts_with("sasl.oauthbearer.");
     if let Some(Node {
         kind: Kind::Map(entries),
         ..
@@ -33,6 +40,9 @@ pub(super) fn client_properties(
             let Some((_, value)) = c.client.iter().find(|(k, _)| k == key) else {
                 continue;
             };
+            if fast_only(key) {
+                continue;
+            }
             let mut one = ClientConfig::new();
             one.set(key, value);
             if let Err(e) = one.create_native_config() {
@@ -46,6 +56,11 @@ pub(super) fn client_properties(
     }
     let mut all = c.client_config();
     all.remove("bootstrap.servers");
+    for (k, _) in &c.client {
+        if fast_only(k) {
+            all.remove(k);
+        }
+    }
     let created = all.create_native_config().and_then(|native| {
         Client::new(
             &all,

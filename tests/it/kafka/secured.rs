@@ -282,9 +282,9 @@ async fn oauthbearer_unsecured_token_exact_on_the_fast_path() {
 /// listener whose sessions end with the token (`connections.max.reauth.ms`): one connection
 /// answers requests for two token lifetimes, because lagwatch fetches a new token and
 /// re-authenticates on it before each session ends (without that, the broker closes the
-/// connection at the first request after expiry). At the connection level: this build's
-/// librdkafka has no OIDC (no libcurl), so a whole lagwatch cannot be configured with it
-/// while librdkafka still reads the metadata.
+/// connection at the first request after expiry). At the connection level, so that a
+/// request after an expired session would fail instead of being retried on a new
+/// connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauthbearer_oidc_tokens_are_fetched_and_sessions_renewed() {
     let _brokers = shared().await;
@@ -441,4 +441,58 @@ async fn the_binary_reports_wrong_credentials_and_certificates_once_without_secr
             "{what} leaks a password"
         );
     }
+}
+
+/// The whole lagwatch over OIDC: exact lag, and 30 s of complete polls with 12-second
+/// tokens, every request on the fast path (librdkafka, which this build cannot give OIDC,
+/// is never started).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauthbearer_oidc_end_to_end_on_the_fast_path() {
+    let _brokers = shared().await;
+    let idp = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/token"))
+        .respond_with(TokenEndpoint)
+        .mount(&idp)
+        .await;
+    let endpoint = format!("{}/token", idp.uri());
+    let client = Client::new(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanisms", "OAUTHBEARER"),
+        ("sasl.oauthbearer.method", "oidc"),
+        ("sasl.oauthbearer.token.endpoint.url", &endpoint),
+        ("sasl.oauthbearer.client.id", "lw-client"),
+        ("sasl.oauthbearer.client.secret", CLIENT_SECRET),
+    ]);
+    let p = unique("oidc");
+    let (topic, group) = (format!("{p}-t"), format!("{p}-g"));
+    ktool(&["create-topic", "--topic", &topic, "--partitions", "2"]);
+    ktool(&["produce", "--topic", &topic, "--count", "20"]);
+    commit(&group, &topic, "0=3,1=4");
+    let yaml = format!(
+        "    groups: {{ include: [\"^{p}\"] }}\n    topics: {{ include: [\"^{p}\"] }}\n{}",
+        client.yaml()
+    );
+    let lw = Lagwatch::start(env().get("SASL_PLAINTEXT"), &yaml).await;
+    crate::kafka::conforms(&lw, &[&group], &[&topic], 3).await;
+    let until = Instant::now() + Duration::from_secs(2 * TOKEN_LIFE + 6);
+    let mut polls = 0;
+    while Instant::now() < until {
+        let (m, s) = lw.fresh().await;
+        assert_eq!(s["clusters"][0]["partial"], false, "poll {polls}: {s}");
+        let fast = [("cluster", "kafka"), ("client", "fast")];
+        assert_eq!(
+            sample(&m, "lagwatch_kafka_client_info", &fast),
+            Some("1"),
+            "poll {polls}"
+        );
+        polls += 1;
+    }
+    crate::kafka::conforms(&lw, &[&group], &[&topic], 3).await;
+    let tokens = idp.received_requests().await.unwrap_or_default().len();
+    assert!(
+        tokens >= 3,
+        "{tokens} token(s) in {}s of {TOKEN_LIFE}-second tokens",
+        2 * TOKEN_LIFE + 6
+    );
 }
