@@ -112,6 +112,10 @@ pub enum OAuth {
     Oidc(Oidc),
     /// AWS MSK IAM (the cluster's `aws_msk_iam` key): a SigV4-presigned token.
     AwsMskIam(AwsMskIam),
+    /// `sasl.oauthbearer.token.file` (lagwatch's own, fast path only): a token another
+    /// process keeps fresh (a sidecar, a Kubernetes projected token), read at each
+    /// (re-)authentication, so a rewritten file is used from the next one.
+    File(PathBuf),
 }
 
 /// The cluster's `aws_msk_iam` settings.
@@ -359,6 +363,9 @@ fn pairs(text: &str, sep: char) -> Vec<(String, String)> {
 
 /// The OAUTHBEARER token source from librdkafka's properties.
 fn oauth<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<OAuth, NotFast> {
+    if let Some(file) = get("sasl.oauthbearer.token.file") {
+        return Ok(OAuth::File(PathBuf::from(file)));
+    }
     let method = get("sasl.oauthbearer.method").unwrap_or("default");
     if method.eq_ignore_ascii_case("oidc") {
         let need = |k: &'static str, alias: &str| {

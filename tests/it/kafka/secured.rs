@@ -496,3 +496,18 @@ async fn oauthbearer_oidc_end_to_end_on_the_fast_path() {
         2 * TOKEN_LIFE + 6
     );
 }
+
+/// OAUTHBEARER with a token another process keeps in a file (lagwatch's own
+/// `sasl.oauthbearer.token.file`, which `validate` leaves to the fast path): exact lag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauthbearer_token_file_exact_on_the_fast_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token");
+    std::fs::write(&file, unsecured_jwt("lagwatch", 600)).expect("token file");
+    let client = Client::new(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanisms", "OAUTHBEARER"),
+        ("sasl.oauthbearer.token.file", &file.display().to_string()),
+    ]);
+    exact_on_the_fast_path("SASL_PLAINTEXT", client).await;
+}

@@ -39,6 +39,14 @@ pub enum TokenError {
     /// The MSK IAM token could not be signed.
     #[error("signing the MSK IAM token: {0}")]
     Signing(String),
+    /// The token file could not be read, or holds no token.
+    #[error("token file {path}: {why}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why (an I/O error, or empty).
+        why: String,
+    },
     /// The answer has no `access_token`.
     #[error("token endpoint {endpoint} answered without an access_token")]
     NoToken {
@@ -97,6 +105,21 @@ pub fn token(oauth: &OAuth, timeout: Duration) -> Result<Token, TokenError> {
             value: oidc_token(cfg, timeout)?,
             extensions: cfg.extensions.clone(),
         }),
+        OAuth::File(path) => {
+            let file = |why: String| TokenError::File {
+                path: path.display().to_string(),
+                why,
+            };
+            let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
+            let value = text.trim();
+            if value.is_empty() {
+                return Err(file("empty".into()));
+            }
+            Ok(Token {
+                value: value.to_owned(),
+                extensions: Vec::new(),
+            })
+        }
         OAuth::AwsMskIam(iam) => {
             let region = iam.region.as_str();
             let creds = super::msk::credentials(iam, timeout)?;
@@ -213,6 +236,44 @@ mod tests {
         assert_eq!(c["iat"], 1_000);
         assert_eq!(c["exp"], 1_600, "iat + lifeSeconds");
         assert_eq!(c["roles"], serde_json::json!(["a", "b"]));
+    }
+
+    #[test]
+    fn a_token_file_is_read_again_at_each_authentication() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token");
+        let src = OAuth::File(path.clone());
+        // (file content, token sent, why)
+        let rows = [
+            (
+                "first.jwt.\n",
+                Some("first.jwt."),
+                "trailing newline trimmed",
+            ),
+            (
+                "second.jwt.",
+                Some("second.jwt."),
+                "a rewritten file is used at once",
+            ),
+            (
+                "  \n",
+                None,
+                "an empty file is an error, not an empty token",
+            ),
+        ];
+        for (content, want, why) in rows {
+            std::fs::write(&path, content).expect("write");
+            let got = token(&src, Duration::from_secs(1)).ok().map(|t| t.value);
+            assert_eq!(got.as_deref(), want, "{why}");
+        }
+        std::fs::remove_file(&path).expect("remove");
+        let err = token(&src, Duration::from_secs(1))
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.is_some_and(|e| e.contains("token file")),
+            "a missing file is named"
+        );
     }
 
     #[test]
