@@ -46,6 +46,17 @@ fn scram_sha512_over_tls() -> Client {
     ])
 }
 
+/// SSL with the client certificate and key named by the cluster env's `cert` and `key`.
+fn mtls(cert: &str, key: &str) -> Client {
+    let e = env();
+    Client::new(&[
+        ("security.protocol", "SSL"),
+        ("ssl.ca.location", e.get("CA")),
+        ("ssl.certificate.location", e.get(cert)),
+        ("ssl.key.location", e.get(key)),
+    ])
+}
+
 /// Two groups on a 3-partition topic, read over `listener` with `client`: lag equals
 /// KTool's truth partition by partition, and the poll went through the fast path alone.
 async fn exact_on_the_fast_path(listener: &str, client: Client) {
@@ -80,14 +91,7 @@ async fn sasl_ssl_scram_sha512_exact_on_the_fast_path() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssl_client_certificate_exact_on_the_fast_path() {
-    let e = env();
-    let client = Client::new(&[
-        ("security.protocol", "SSL"),
-        ("ssl.ca.location", e.get("CA")),
-        ("ssl.certificate.location", e.get("CLIENT_CERT")),
-        ("ssl.key.location", e.get("CLIENT_KEY")),
-    ]);
-    exact_on_the_fast_path("SSL", client).await;
+    exact_on_the_fast_path("SSL", mtls("CLIENT_CERT", "CLIENT_KEY")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,14 +134,6 @@ fn connection_failures_name_broker_mechanism_and_cause() {
         c.0.retain(|(key, _)| key != k);
         c.0.push((k.to_owned(), v.to_owned()));
         c
-    };
-    let mtls = |cert: &str, key: &str| {
-        Client::new(&[
-            ("security.protocol", "SSL"),
-            ("ssl.ca.location", e.get("CA")),
-            ("ssl.certificate.location", e.get(cert)),
-            ("ssl.key.location", e.get(key)),
-        ])
     };
     // (why, listener, client, what the message must say)
     let rows: Vec<(&str, &str, Client, Vec<&str>)> = vec![
@@ -194,18 +190,9 @@ fn connection_failures_name_broker_mechanism_and_cause() {
 /// fail for their one wrong setting, not for something else).
 #[test]
 fn the_right_settings_connect_on_every_secured_listener() {
-    let e = env();
     let ok = [
         ("SASL_SSL", scram_sha512_over_tls()),
-        (
-            "SSL",
-            Client::new(&[
-                ("security.protocol", "SSL"),
-                ("ssl.ca.location", e.get("CA")),
-                ("ssl.certificate.location", e.get("CLIENT_CERT")),
-                ("ssl.key.location", e.get("CLIENT_KEY")),
-            ]),
-        ),
+        ("SSL", mtls("CLIENT_CERT", "CLIENT_KEY")),
     ];
     for (listener, client) in ok {
         if let Err(err) = connect(listener, &client) {
@@ -262,6 +249,18 @@ impl wiremock::Respond for TokenEndpoint {
     }
 }
 
+/// A running [`TokenEndpoint`] and its token URL.
+async fn token_endpoint() -> (wiremock::MockServer, String) {
+    let idp = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/token"))
+        .respond_with(TokenEndpoint)
+        .mount(&idp)
+        .await;
+    let endpoint = format!("{}/token", idp.uri());
+    (idp, endpoint)
+}
+
 /// OAUTHBEARER with librdkafka's unsecured-token config: exact lag on the fast path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauthbearer_unsecured_token_exact_on_the_fast_path() {
@@ -288,13 +287,7 @@ async fn oauthbearer_unsecured_token_exact_on_the_fast_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauthbearer_oidc_tokens_are_fetched_and_sessions_renewed() {
     let _brokers = shared().await;
-    let idp = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .and(wiremock::matchers::path("/token"))
-        .respond_with(TokenEndpoint)
-        .mount(&idp)
-        .await;
-    let endpoint = format!("{}/token", idp.uri());
+    let (idp, endpoint) = token_endpoint().await;
     let oidc = |secret: &str| {
         Client::new(&[
             ("security.protocol", "SASL_PLAINTEXT"),
@@ -449,13 +442,7 @@ async fn the_binary_reports_wrong_credentials_and_certificates_once_without_secr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauthbearer_oidc_end_to_end_on_the_fast_path() {
     let _brokers = shared().await;
-    let idp = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .and(wiremock::matchers::path("/token"))
-        .respond_with(TokenEndpoint)
-        .mount(&idp)
-        .await;
-    let endpoint = format!("{}/token", idp.uri());
+    let (idp, endpoint) = token_endpoint().await;
     let client = Client::new(&[
         ("security.protocol", "SASL_PLAINTEXT"),
         ("sasl.mechanisms", "OAUTHBEARER"),

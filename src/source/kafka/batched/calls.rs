@@ -66,13 +66,9 @@ impl Batched {
     ) -> Result<HashMap<String, Result<GroupDescription, CallError>>, Unsupported> {
         let names: Vec<&str> = groups.iter().map(String::as_str).collect();
         let build = |groups: &[&str]| {
-            groups
-                .chunks(GROUPS_PER_FETCH)
-                .map(|c| {
-                    let ids = c.iter().map(|g| group_id(g)).collect();
-                    Call::DescribeGroups(DescribeGroupsRequest::default().with_groups(ids))
-                })
-                .collect()
+            per_chunk(groups, |ids| {
+                Call::DescribeGroups(DescribeGroupsRequest::default().with_groups(ids))
+            })
         };
         let decode = |r: Answer| {
             let groups = DescribeGroupsResponse::try_from(r)?.groups;
@@ -213,6 +209,15 @@ pub(super) fn description(
 
 fn group_id(g: &str) -> GroupId {
     GroupId(StrBytes::from_string(g.to_owned()))
+}
+
+/// One request per [`GROUPS_PER_FETCH`] of `groups`, made by `make` from their ids: how
+/// every describe request of a coordinator's groups is built.
+pub(super) fn per_chunk(groups: &[&str], make: impl Fn(Vec<GroupId>) -> Call) -> Vec<Call> {
+    groups
+        .chunks(GROUPS_PER_FETCH)
+        .map(|c| make(c.iter().map(|g| group_id(g)).collect()))
+        .collect()
 }
 
 fn topic_name(t: &str) -> TopicName {

@@ -2,17 +2,14 @@
 //! cannot describe: one ConsumerGroupDescribe per coordinator for all of its groups, each
 //! member's assignment named by topic through the poll's Metadata.
 
-use super::calls::description;
+use super::calls::{description, per_chunk};
 use super::wire::api::{Answer, Call};
-use super::{Batched, Broker, Unsupported, GROUPS_PER_FETCH};
+use super::{Batched, Broker, Unsupported};
 use crate::snapshot::{GroupType, Member};
 use crate::source::kafka::types::{CallError, GroupDescription, TopicId};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::consumer_group_describe_response::{Assignment, DescribedGroup};
-use kafka_protocol::messages::{
-    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, GroupId,
-};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -28,18 +25,11 @@ impl Batched {
     ) -> Result<HashMap<String, Result<GroupDescription, CallError>>, Unsupported> {
         let names: Vec<&str> = groups.iter().map(String::as_str).collect();
         let build = |groups: &[&str]| {
-            groups
-                .chunks(GROUPS_PER_FETCH)
-                .map(|c| {
-                    let ids = c
-                        .iter()
-                        .map(|g| GroupId(StrBytes::from_string((*g).to_owned())))
-                        .collect();
-                    Call::ConsumerGroupDescribe(
-                        ConsumerGroupDescribeRequest::default().with_group_ids(ids),
-                    )
-                })
-                .collect()
+            per_chunk(groups, |ids| {
+                Call::ConsumerGroupDescribe(
+                    ConsumerGroupDescribeRequest::default().with_group_ids(ids),
+                )
+            })
         };
         let decode = |r: Answer| {
             Ok(ConsumerGroupDescribeResponse::try_from(r)?

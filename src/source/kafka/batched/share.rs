@@ -1,6 +1,7 @@
 //! Share groups (KIP-932): listed with their type by ListGroups on every broker, their
 //! share-partition state read with one DescribeShareGroupOffsets per coordinator.
 
+use super::calls::per_chunk;
 use super::wire::api::{Answer, Call};
 use super::wire::share_offsets::{self, Response};
 use super::wire::{error, error_name};
@@ -80,18 +81,9 @@ impl Batched {
     ) -> Result<HashMap<String, Result<GroupDescription, CallError>>, Unsupported> {
         let names: Vec<&str> = groups.iter().map(String::as_str).collect();
         let build = |groups: &[&str]| {
-            groups
-                .chunks(GROUPS_PER_FETCH)
-                .map(|c| {
-                    let ids = c
-                        .iter()
-                        .map(|g| GroupId(StrBytes::from_string((*g).to_owned())))
-                        .collect();
-                    Call::ShareGroupDescribe(
-                        ShareGroupDescribeRequest::default().with_group_ids(ids),
-                    )
-                })
-                .collect()
+            per_chunk(groups, |ids| {
+                Call::ShareGroupDescribe(ShareGroupDescribeRequest::default().with_group_ids(ids))
+            })
         };
         let decode = |r: Answer| {
             Ok(ShareGroupDescribeResponse::try_from(r)?
