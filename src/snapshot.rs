@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod records;
+pub use records::{FirstRecord, RecordStamp, TopicConfig};
+
 /// Seconds since the Unix epoch; pure logic takes time as a value so tests inject it.
 pub type Timestamp = f64;
 
@@ -336,6 +339,11 @@ pub struct Snapshot {
     pub requests: BTreeMap<String, u64>,
     /// Which client read the Kafka side of this poll (`None`: not read from Kafka).
     pub kafka_client: Option<KafkaPath>,
+    /// The first record at or after an offset, keyed by partition and offset: the offsets
+    /// are the positions of lagging groups (Kafka and Spark), raised to the log start.
+    pub first_records: BTreeMap<(TopicPartition, i64), FirstRecord>,
+    /// Settings of watched topics, when they could be described.
+    pub topic_configs: BTreeMap<Arc<str>, TopicConfig>,
 }
 
 /// Which client a poll's Kafka requests went through.
@@ -399,6 +407,8 @@ impl Snapshot {
             share_groups: BTreeMap::new(),
             requests: BTreeMap::new(),
             kafka_client: None,
+            first_records: BTreeMap::new(),
+            topic_configs: BTreeMap::new(),
         }
     }
 }

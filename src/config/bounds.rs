@@ -53,6 +53,17 @@ pub const STOPPED_AFTER: Bounds = Bounds {
     min: secs(1),
     max: secs(30 * DAY),
 };
+/// `clusters[].topic_config_refresh`: retention settings change rarely; more often than
+/// every 10 s is load for nothing, less often than daily misses a change for too long.
+pub const TOPIC_CONFIG_REFRESH: Bounds = Bounds {
+    min: secs(10),
+    max: secs(DAY),
+};
+/// `rules.retention_risk_warning` and `retention_risk_critical`.
+pub const RETENTION_RISK: Bounds = Bounds {
+    min: secs(0),
+    max: secs(365 * DAY),
+};
 /// `notifiers[].repeat_interval`: a reminder more often than every minute is spam.
 pub const REPEAT_INTERVAL: Bounds = Bounds {
     min: secs(60),

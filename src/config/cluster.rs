@@ -5,6 +5,7 @@ use super::bounds;
 use super::reader::{join, Cx, MapView};
 use super::refusals;
 use super::security::{self, AwsMskIam, KafkaClient};
+use super::timelag::{self, TimeLagConfig};
 use super::yaml::Node;
 use regex::Regex;
 use std::time::Duration;
@@ -20,6 +21,10 @@ const CLUSTER_KEYS: &[&str] = &[
     "batched_offsets",
     "kafka_client",
     "aws_msk_iam",
+    "time_lag",
+    "time_lag_budget",
+    "topic_config_refresh",
+    "topic_retention",
 ];
 
 const SPARK_KEYS: &[&str] = &["name", "group", "checkpoint", "s3"];
@@ -53,6 +58,8 @@ pub struct ClusterConfig {
     pub kafka_client: KafkaClient,
     /// AWS MSK IAM authentication (fast path only).
     pub aws_msk_iam: Option<AwsMskIam>,
+    /// How time lag is found, and how often topic settings are read.
+    pub time_lag: TimeLagConfig,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -69,6 +76,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("spark_queries", &self.spark_queries)
             .field("kafka_client", &self.kafka_client)
             .field("aws_msk_iam", &self.aws_msk_iam)
+            .field("time_lag", &self.time_lag)
             .finish()
     }
 }
@@ -254,6 +262,7 @@ pub(super) fn read_cluster(
         spark_queries: queries.into_iter().map(|(_, _, q)| q).collect(),
         kafka_client,
         aws_msk_iam,
+        time_lag: timelag::read(cx, m, path),
     };
     refusals::client_properties(cx, m.get("client"), path, &c);
     Some(c)
@@ -414,6 +423,7 @@ impl ClusterConfig {
             spark_queries: Vec::new(),
             kafka_client: KafkaClient::Auto,
             aws_msk_iam: None,
+            time_lag: TimeLagConfig::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod reader;
 mod refusals;
 mod rules;
 pub mod security;
+pub mod timelag;
 mod web;
 pub mod yaml;
 

@@ -16,6 +16,8 @@ const THRESHOLD_KEYS: &[&str] = &[
     "stopped_after",
     "for_polls",
     "backlog_replay_fraction",
+    "retention_risk_warning",
+    "retention_risk_critical",
 ];
 
 /// Thresholds of the status engine; defaults are the seed incident's.
@@ -39,6 +41,10 @@ pub struct Thresholds {
     pub for_polls: u32,
     /// Consumer within this fraction of the retained log from its start = replaying a backlog.
     pub backlog_replay_fraction: f64,
+    /// Retention headroom under which `retention_risk` is a warning.
+    pub retention_risk_warning: Duration,
+    /// Retention headroom under which `retention_risk` is critical.
+    pub retention_risk_critical: Duration,
 }
 
 impl Default for Thresholds {
@@ -53,6 +59,8 @@ impl Default for Thresholds {
             stopped_after: Duration::from_secs(900),
             for_polls: 2,
             backlog_replay_fraction: 0.1,
+            retention_risk_warning: Duration::from_secs(3600),
+            retention_risk_critical: Duration::from_secs(900),
         }
     }
 }
@@ -123,6 +131,28 @@ fn read_thresholds(cx: &mut Cx<'_>, m: MapView<'_>, path: &str, base: &Threshold
     }
     if let Some(v) = cx.opt_float(m, path, "backlog_replay_fraction", 0.0, 1.0) {
         t.backlog_replay_fraction = v;
+    }
+    if let Some(v) = cx.opt_duration(m, path, "retention_risk_warning", bounds::RETENTION_RISK) {
+        t.retention_risk_warning = v;
+    }
+    if let Some(v) = cx.opt_duration(m, path, "retention_risk_critical", bounds::RETENTION_RISK)
+    {
+        t.retention_risk_critical = v;
+    }
+    if t.retention_risk_critical > t.retention_risk_warning {
+        let pos = m
+            .get("retention_risk_critical")
+            .or(m.get("retention_risk_warning"))
+            .map_or(m.pos, |n| n.pos);
+        cx.error(
+            pos,
+            &join(path, "retention_risk_critical"),
+            format!(
+                "retention_risk_critical {} is above retention_risk_warning {}",
+                humantime::format_duration(t.retention_risk_critical),
+                humantime::format_duration(t.retention_risk_warning)
+            ),
+        );
     }
     if t.lag_warning > t.lag_critical {
         let pos = m

@@ -184,6 +184,7 @@ impl Collector for ViewCollector {
             .flat_map(|(n, d)| d.share_groups.iter().map(move |g| (n, g)))
             .collect();
         encode_views(&views, &shares, e)?;
+        super::retention::encode(&views, e)?;
         super::details::encode(&clusters, e)
     }
 }

@@ -3,6 +3,7 @@
 
 mod collector;
 mod details;
+mod retention;
 mod stream;
 
 pub use collector::ViewCollector;

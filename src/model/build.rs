@@ -8,9 +8,11 @@ use crate::model::rates::{drain_eta, slope, sum_known, throughput_ratio, KnownSu
 use crate::model::rules::{evaluate, severity, Facts};
 use crate::model::timelag::{time_lag, TimeLag};
 use crate::snapshot::{
-    GroupSnapshot, GroupSource, PartitionOffsets, Snapshot, Timestamp, TopicPartition,
+    FirstRecord, GroupSnapshot, GroupSource, PartitionOffsets, Snapshot, Timestamp, TopicConfig,
+    TopicPartition,
 };
 use crate::view::*;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What every derivation of one poll shares.
@@ -21,6 +23,10 @@ pub(super) struct Ctx<'a> {
     pub min_span: f64,
     /// The injected clock.
     pub now: Timestamp,
+    /// First unconsumed records read this poll, by partition and position.
+    pub records: &'a BTreeMap<(TopicPartition, i64), FirstRecord>,
+    /// Topic retention settings, when read.
+    pub configs: &'a BTreeMap<Arc<str>, TopicConfig>,
 }
 
 impl Ctx<'_> {
@@ -81,9 +87,12 @@ pub(super) fn view(
                 produce_rate: rate,
             });
         }
+        let config = ctx.configs.get(topic);
         topics.push(TopicView {
             topic: topic.clone(),
             produce_rate: sum_known(partitions.iter().map(|p| p.produce_rate)),
+            retention_seconds: config.and_then(TopicConfig::retention_seconds),
+            retention_bytes: config.and_then(|c| c.retention_bytes.filter(|_| c.delete)),
             partitions,
         });
     }
@@ -228,17 +237,28 @@ fn topic_view(
             ptrack.and_then(|p| slope(p.log_end.iter(), now, &w))
         };
         produce.add(prate);
-        let fresh = ptrack
-            .map(|p| {
-                time_lag(
-                    committed,
-                    off.log_end,
-                    p.log_end.iter(),
-                    Some(p.anchor),
-                    prate,
-                )
-            })
-            .unwrap_or(TimeLag::Unknown);
+        let read = ctx
+            .records
+            .get(&(tp.clone(), committed.max(off.log_start)))
+            .filter(|_| committed < off.log_end);
+        let fresh = match read {
+            Some(r) => record_time_lag(*r, now),
+            None => ptrack
+                .map(|p| {
+                    time_lag(
+                        committed,
+                        off.log_end,
+                        p.log_end.iter(),
+                        Some(p.anchor),
+                        prate,
+                    )
+                })
+                .unwrap_or(TimeLag::Unknown),
+        };
+        let fresh = match ctx.records.get(&(tp.clone(), off.log_start)) {
+            Some(FirstRecord::Found(oldest)) if read.is_none() => cap_at_oldest(fresh, oldest.at),
+            _ => fresh,
+        };
         let tl = match track.partition_mut(n, tp) {
             Some(gp) => {
                 consume.add(slope(gp.committed.iter(), now, &w));
@@ -281,15 +301,21 @@ fn topic_view(
     f.produce_rate = produce.total();
     f.consume_rate = consume.total();
     f.idle_for = idle_for(g, track, now, last_change, lagging_since);
+    f.drain_eta = drain_eta(f.lag, f.consume_rate, f.produce_rate);
+    let max_lag_seconds = max_known(partitions.iter().map(|p| p.lag_seconds));
+    let retention_seconds = ctx.configs.get(topic).and_then(TopicConfig::retention_seconds);
+    f.retention_headroom = retention_seconds.zip(max_lag_seconds).map(|(r, age)| r - age);
     let (status, reasons) = evaluate(&f, th);
     GroupTopicView {
         topic: topic.clone(),
         lag: f.lag,
-        max_lag_seconds: max_known(partitions.iter().map(|p| p.lag_seconds)),
+        max_lag_seconds,
         produce_rate: f.produce_rate,
         consume_rate: f.consume_rate,
         throughput_ratio: throughput_ratio(f.consume_rate, f.produce_rate),
-        drain_eta_seconds: drain_eta(f.lag, f.consume_rate, f.produce_rate),
+        drain_eta_seconds: f.drain_eta,
+        retention_seconds,
+        retention_headroom_seconds: f.retention_headroom,
         status,
         reasons,
         settling: false,
@@ -343,6 +369,26 @@ fn idle_for(
         },
     };
     Some(now - last_life.max(lagging_since))
+}
+
+/// Time lag from the first unconsumed record: its timestamp, never in the future (a
+/// producer's clock ahead of ours); transaction markers alone mean nothing to consume.
+fn record_time_lag(r: FirstRecord, now: Timestamp) -> TimeLag {
+    match r {
+        FirstRecord::Found(s) => TimeLag::Since {
+            at: s.at.min(now),
+            method: TimeLagMethod::Record,
+        },
+        FirstRecord::NoData => TimeLag::CaughtUp,
+    }
+}
+
+/// An estimate is never older than the oldest record still in the log.
+fn cap_at_oldest(tl: TimeLag, oldest: Timestamp) -> TimeLag {
+    match tl {
+        TimeLag::Since { at, method } if at < oldest => TimeLag::Since { at: oldest, method },
+        other => other,
+    }
 }
 
 /// The time lag to report: a crossing that left the history keeps its best estimate, so an

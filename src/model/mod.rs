@@ -72,6 +72,8 @@ impl Model {
             rules: &self.rules,
             min_span: self.min_span,
             now,
+            records: &snap.first_records,
+            configs: &snap.topic_configs,
         };
         build::view(&ctx, &mut self.tracks, snap, &idx, &faults)
     }

@@ -25,6 +25,10 @@ pub struct Facts {
     pub idle_for: Option<f64>,
     /// The committed offset went backwards within the rate window.
     pub rewound: bool,
+    /// Retention minus the age of the oldest unconsumed record, when both are known.
+    pub retention_headroom: Option<f64>,
+    /// Seconds until the lag drains at current rates (+Inf: never), when known.
+    pub drain_eta: Option<f64>,
 }
 
 /// Severity a reason drives the status to.
@@ -39,6 +43,7 @@ pub fn severity(r: Reason) -> Status {
         | Reason::LowHeadroom
         | Reason::Rewind
         | Reason::BacklogReplay
+        | Reason::RetentionRisk
         | Reason::SourceError => Status::Warning,
         Reason::NoCommit => Status::Ok,
     }
@@ -95,13 +100,37 @@ pub fn evaluate(f: &Facts, th: &Thresholds) -> (Status, Vec<Reason>) {
     {
         reasons.push(Reason::BacklogReplay);
     }
+    let retention = retention_risk(f, th);
+    if retention.is_some() {
+        reasons.push(Reason::RetentionRisk);
+    }
     reasons.sort_by_key(|r| std::cmp::Reverse(severity(*r)));
     let status = reasons
         .iter()
         .map(|r| severity(*r))
+        .chain(retention)
         .max()
         .unwrap_or(Status::Ok);
     (status, reasons)
+}
+
+/// How close retention is to deleting unread messages: critical under
+/// `retention_risk_critical` of headroom; warning under `retention_risk_warning`, or when
+/// a backlog will not drain before the headroom runs out. Only a group with lag and a
+/// known headroom is judged, and the ETA only for a backlog: a caught-up consumer's few
+/// in-flight messages "never drain" whenever it reads a little slower than one poll's
+/// production, which says nothing about retention.
+pub fn retention_risk(f: &Facts, th: &Thresholds) -> Option<Status> {
+    let headroom = f.retention_headroom.filter(|_| f.lag > 0)?;
+    if headroom < th.retention_risk_critical.as_secs_f64() {
+        Some(Status::Critical)
+    } else if headroom < th.retention_risk_warning.as_secs_f64()
+        || (backlogged(f, th) && f.drain_eta.is_some_and(|eta| eta > headroom))
+    {
+        Some(Status::Warning)
+    } else {
+        None
+    }
 }
 
 /// Holds the reported status until a different one has held for `for_polls` polls.

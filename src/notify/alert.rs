@@ -41,6 +41,9 @@ pub struct Alert {
     pub drain_eta_seconds: Option<f64>,
     /// Messages deleted by retention before being consumed.
     pub messages_lost: i64,
+    /// Seconds until retention deletes a message the group has not read, when known.
+    #[serde(default)]
+    pub retention_headroom_seconds: Option<f64>,
     /// When the incident opened (Unix seconds).
     pub opened_at: f64,
     /// Why the group's own source could not be read (a Spark checkpoint), when it could not.
@@ -97,6 +100,7 @@ impl Alert {
             messages_lost: gt
                 .map(|g| g.partitions.iter().map(|p| p.messages_lost).sum())
                 .unwrap_or(0),
+            retention_headroom_seconds: gt.and_then(|g| g.retention_headroom_seconds),
             opened_at: t.opened_at,
             error: g.and_then(|g| g.error.clone()),
         }
@@ -158,6 +162,7 @@ pub fn sample(cluster: &str, at: f64) -> Batch {
             headroom: 1.2,
             drain_eta_seconds: Some(3_000.0),
             messages_lost: 0,
+            retention_headroom_seconds: None,
             opened_at: at,
             error: None,
         }],

@@ -92,7 +92,14 @@ impl ClusterReader for Reader {
         } else {
             self.spark.read_all().await
         };
-        let mut snap = self.kafka.read(busy).await?;
+        // Spark's positions join the Kafka commits whose first records are read.
+        let positions = spark
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .flat_map(|g| g.committed.iter())
+            .map(|(tp, o)| (tp.topic.to_string(), tp.partition, *o))
+            .collect();
+        let mut snap = self.kafka.read(busy, positions).await?;
         spark::merge_into(&mut snap, spark);
         Ok(snap)
     }

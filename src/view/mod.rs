@@ -65,11 +65,14 @@ pub enum Reason {
     /// The group's own source (a Spark checkpoint) cannot be read: its numbers are stale
     /// or unknown.
     SourceError,
+    /// Retention will delete messages the group has not read: little headroom left, or the
+    /// drain ETA is longer than the headroom (critical below `retention_risk_critical`).
+    RetentionRisk,
 }
 
 impl Reason {
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::LagWarning,
         Reason::LagCritical,
         Reason::LowHeadroom,
@@ -81,6 +84,7 @@ impl Reason {
         Reason::BacklogReplay,
         Reason::NoCommit,
         Reason::SourceError,
+        Reason::RetentionRisk,
     ];
 
     /// The label value.
@@ -97,6 +101,7 @@ impl Reason {
             Reason::BacklogReplay => "backlog_replay",
             Reason::NoCommit => "no_commit",
             Reason::SourceError => "source_error",
+            Reason::RetentionRisk => "retention_risk",
         }
     }
 }
@@ -109,8 +114,8 @@ pub enum TimeLagMethod {
     Interpolated,
     /// Older than the history: extrapolated with the produce rate.
     Extrapolated,
-    /// Read from the timestamp of the message at the committed offset.
-    MessageTimestamp,
+    /// The timestamp of the first unconsumed record, read from the broker (exact).
+    Record,
     /// The partition is caught up.
     CaughtUp,
 }
@@ -141,6 +146,12 @@ pub struct TopicView {
     pub topic: Arc<str>,
     /// Messages/s over the window, when known.
     pub produce_rate: Option<f64>,
+    /// Time retention (seconds) when the topic deletes by time and its settings were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_seconds: Option<f64>,
+    /// Size retention per partition (bytes) when limited and read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_bytes: Option<i64>,
     /// Per partition.
     pub partitions: Vec<PartitionView>,
 }
@@ -212,6 +223,11 @@ pub struct GroupTopicView {
     /// Seconds until the lag drains at current rates; +Inf = never; None = unknown.
     #[serde(with = "eta_serde")]
     pub drain_eta_seconds: Option<f64>,
+    /// The topic's time retention (seconds) when it deletes by time and it is known.
+    pub retention_seconds: Option<f64>,
+    /// Retention minus the age of the oldest unconsumed record (worst partition): how long
+    /// until retention deletes a message the group has not read; None when not known.
+    pub retention_headroom_seconds: Option<f64>,
     /// Status after hysteresis.
     pub status: Status,
     /// Why, when not ok.

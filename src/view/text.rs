@@ -118,6 +118,11 @@ pub fn action(r: Reason) -> &'static str {
             "lagwatch cannot read this query's checkpoint (see Unreadable): check the path, \
              the credentials and the files; its lag is stale or unknown until it reads again."
         }
+        Reason::RetentionRisk => {
+            "Retention will delete messages this group has not read: speed the consumer up \
+             (or process the backlog in batch now), or raise the topic's retention.ms before \
+             the headroom runs out."
+        }
         Reason::LagWarning | Reason::LagCritical => "",
     }
 }

@@ -131,13 +131,14 @@ pub fn table(clusters: &BTreeMap<String, ClusterStatus>, o: TableOptions) -> Str
             "RATIO",
             "TIME-LAG",
             "ETA",
+            "RETENTION-LEFT",
             "STATUS",
         ])];
         let mut colors = vec![None];
         let mut details = String::new();
         for g in &view.groups {
             if g.topics.is_empty() {
-                let row = [g.group.as_str(), "-", "-", "-", "-", "-", "-", "-"];
+                let row = [g.group.as_str(), "-", "-", "-", "-", "-", "-", "-", "-"];
                 let mut r = cells(&row);
                 r.push(format!("{} (no commits)", g.status.as_str()));
                 rows.push(r);
@@ -184,6 +185,9 @@ fn topic_row(group: &str, t: &GroupTopicView, headroom: f64) -> Vec<String> {
         } else {
             "-".to_owned()
         },
+        t.retention_headroom_seconds
+            .filter(|_| t.lag > 0)
+            .map_or("-".to_owned(), |h| format!("~{}", duration(h))),
         t.status.as_str().to_owned(),
     ]
 }
@@ -222,6 +226,13 @@ fn detail(group: &str, t: &GroupTopicView, o: TableOptions) -> String {
     s.push_str(&format!("  rates: {}\n", verdict(t, o.headroom)));
     if t.lag > 0 {
         s.push_str(&format!("  drain ETA: {}\n", eta(t.drain_eta_seconds)));
+    }
+    if let Some(h) = t.retention_headroom_seconds.filter(|_| t.lag > 0) {
+        s.push_str(&format!(
+            "  retention: deletes unread messages in ~{} (oldest unread is {} old)\n",
+            duration(h.max(0.0)),
+            t.max_lag_seconds.map_or("?".to_owned(), duration)
+        ));
     }
     for a in actions(&t.reasons) {
         s.push_str(&format!("  action: {a}\n"));

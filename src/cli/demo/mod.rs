@@ -94,10 +94,14 @@ clusters:
   - name: demo
     bootstrap_servers: "{bootstrap}"
     poll_timeout: 5s
-    # The in-process mock speaks OffsetFetch v6 at most: librdkafka's path, said up front.
-    kafka_client: librdkafka
+    # The in-process mock speaks OffsetFetch v6 at most: librdkafka reads the commits; the
+    # fast path reads the rest, the first unconsumed records' timestamps included.
+    kafka_client: auto
     groups:
       names: ["{GROUP}"]
+    # The mock has no topic settings to describe: the seed topic's retention is declared.
+    topic_retention:
+      "^{TOPIC}$": 24h
 notifiers:
   - name: console
     kind: console

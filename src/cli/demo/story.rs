@@ -1,7 +1,7 @@
 //! The demo's script, pure: the rates and thresholds of the seed incident scaled to the
 //! chosen backlog and speed, when to move to the next act, and the line printed per poll.
 
-use crate::view::text::{count, eta, rate, reason_list};
+use crate::view::text::{count, duration, eta, rate, reason_list};
 use crate::view::{GroupTopicView, Reason, Status};
 use std::time::Duration;
 
@@ -143,8 +143,14 @@ pub fn status_line(at: f64, t: &GroupTopicView, headroom: f64) -> String {
     } else {
         "-".to_owned()
     };
+    // The oldest unread message's age, read from its timestamp: seconds after the backlog
+    // was produced, growing as the replay goes on.
+    let age = match t.max_lag_seconds {
+        Some(s) if t.lag > 0 => format!("  oldest unread {} old", duration(s)),
+        _ => String::new(),
+    };
     format!(
-        "[{at:>5.0}s] lag {:>9}  produce {} msg/s  consume {} msg/s  {verdict}  ETA {eta_text}  {}{reasons}",
+        "[{at:>5.0}s] lag {:>9}  produce {} msg/s  consume {} msg/s  {verdict}  ETA {eta_text}{age}  {}{reasons}",
         count(t.lag),
         r(t.produce_rate),
         r(t.consume_rate),

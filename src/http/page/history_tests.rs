@@ -17,6 +17,8 @@ fn topic(
         consume_rate: consume,
         throughput_ratio: None,
         drain_eta_seconds: eta,
+        retention_seconds: None,
+        retention_headroom_seconds: None,
         status: Status::Ok,
         reasons: vec![],
         settling: false,

@@ -162,6 +162,17 @@ pub fn alert_text(a: &Alert, b: &Batch, dashboard: Option<&str>) -> AlertText {
     if open && a.lag.is_some_and(|l| l > 0) {
         lines.push(("Drain ETA", eta(a.drain_eta_seconds)));
     }
+    if let Some(h) = a
+        .retention_headroom_seconds
+        .filter(|_| open && a.lag.is_some_and(|l| l > 0))
+    {
+        let when = if h <= 0.0 {
+            "is deleting unread messages now".to_owned()
+        } else {
+            format!("deletes unread messages in ~{}", duration(h))
+        };
+        lines.push(("Retention", format!("{when}; drain ETA {}", eta(a.drain_eta_seconds))));
+    }
     if a.messages_lost > 0 {
         lines.push((
             "Data lost",

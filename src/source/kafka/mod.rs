@@ -124,7 +124,11 @@ impl KafkaReader {
 
     /// Reads groups, committed offsets and log offsets on a blocking thread; the guard is
     /// held until that thread is done, even if the caller stops waiting.
-    pub async fn read(&self, guard: BusyGuard) -> Result<Snapshot, ReadError> {
+    pub async fn read(
+        &self,
+        guard: BusyGuard,
+        extra_positions: Vec<(String, i32, i64)>,
+    ) -> Result<Snapshot, ReadError> {
         let cfg = self.cfg.clone();
         let admin = self.admin.clone();
         let cache = self.describe_cache.clone();
@@ -132,7 +136,13 @@ impl KafkaReader {
         let refused = self.refused.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            let snap = poll::read(&cfg, &admin, &cache, batched.as_deref())?;
+            let snap = poll::read(
+                &cfg,
+                &admin,
+                &cache,
+                batched.as_deref(),
+                &extra_positions,
+            )?;
             log_refusals(&cfg.name, &refused, &snap.unauthorized);
             Ok(snap)
         })

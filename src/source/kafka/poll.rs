@@ -26,12 +26,20 @@ pub(super) fn read(
     client: &LibrdkafkaClient,
     describe_cache: &DescribeCache,
     batched: Option<&Mutex<BatchedState>>,
+    extra_positions: &[(String, i32, i64)],
 ) -> Result<Snapshot, ReadError> {
     let mut p = Poll::metadata(cfg, client, batched)?;
     let requests = p.groups(describe_cache);
     p.committed(&requests);
     p.share_groups();
     p.log_offsets();
+    p.record_times(extra_positions);
+    p.topic_configs();
+    if let Some(d) = p.batched.as_mut() {
+        p.snap.requests = d.batched.take_sent();
+    }
+    p.snap.kafka_client = Some(fast::path(p.batched.as_deref()));
+    p.batched = None;
     p.snap.unauthorized.sort();
     p.snap.unauthorized.dedup();
     Ok(p.snap)
@@ -266,12 +274,6 @@ impl<'a> Poll<'a> {
                 }
             }
         });
-        if let Some(d) = self.batched.as_mut() {
-            self.snap.requests = d.batched.take_sent();
-        }
-        self.snap.kafka_client = Some(fast::path(self.batched.as_deref()));
-        // The batched path's lock is not needed past this point.
-        self.batched = None;
         let (client, timeout) = (self.client, cfg.poll_timeout);
         let (earliest, latest) = batched.unwrap_or_else(|| {
             let client = match client.get() {
@@ -340,6 +342,7 @@ impl<'a> Poll<'a> {
 
 mod fast;
 mod groups;
+mod records;
 mod share;
 #[cfg(test)]
 mod tests;

@@ -46,6 +46,8 @@ fn view(rows: &[(&str, Status, i64)]) -> ClusterView {
                 consume_rate: Some(150.0),
                 throughput_ratio: Some(1.5),
                 drain_eta_seconds: None,
+                retention_seconds: None,
+                retention_headroom_seconds: None,
                 status: *status,
                 reasons: if *status == Healthy {
                     vec![]

@@ -287,6 +287,8 @@ fn never_draining_eta_is_plus_inf_in_both_formats() {
                 consume_rate: Some(1.0),
                 throughput_ratio: Some(0.2),
                 drain_eta_seconds: Some(f64::INFINITY),
+                retention_seconds: None,
+                retention_headroom_seconds: None,
                 status: Status::Critical,
                 reasons: Vec::new(),
                 settling: false,

@@ -55,6 +55,7 @@ fn for_reason(reason: Reason) -> Alert {
         headroom: 1.2,
         drain_eta_seconds: eta,
         messages_lost: lost,
+        retention_headroom_seconds: None,
         opened_at: AT,
         error: None,
     }
@@ -79,6 +80,7 @@ fn unreadable_checkpoint() -> Alert {
         headroom: 1.2,
         drain_eta_seconds: None,
         messages_lost: 0,
+        retention_headroom_seconds: None,
         opened_at: AT,
         error: Some(
             "/data/checkpoints/orders/offsets/12: not an offset log: expected version \"v1\""
@@ -148,6 +150,7 @@ fn lifecycle_changes_in_one_message() {
         headroom: 1.2,
         drain_eta_seconds: None,
         messages_lost: 0,
+        retention_headroom_seconds: None,
         opened_at: AT - 7200.0,
         error: None,
     };

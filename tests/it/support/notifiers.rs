@@ -25,6 +25,8 @@ pub fn view(rows: &[Row<'_>]) -> ClusterView {
             consume_rate: Some(150.0),
             throughput_ratio: Some(1.5),
             drain_eta_seconds: Some(*lag as f64 / 50.0),
+            retention_seconds: None,
+            retention_headroom_seconds: None,
             status: *status,
             reasons: reasons.to_vec(),
             settling: false,
@@ -37,6 +39,7 @@ pub fn view(rows: &[Row<'_>]) -> ClusterView {
                 lag_seconds: None,
                 lag_seconds_method: None,
                 messages_lost: 0,
+                retention_headroom_seconds: None,
                 inflight_lag: None,
             }],
         };

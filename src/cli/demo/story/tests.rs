@@ -17,6 +17,8 @@ fn gt(status: Status, reasons: &[Reason], lag: i64, rates: Option<(f64, f64)>) -
                 f64::INFINITY
             }
         }),
+        retention_seconds: None,
+        retention_headroom_seconds: None,
         status,
         reasons: reasons.to_vec(),
         settling: false,

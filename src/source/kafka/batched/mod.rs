@@ -11,8 +11,10 @@
 //! call return [`Unsupported`], and the reader falls back to librdkafka for that step.
 
 mod calls;
+pub mod configs;
 mod consumer;
 pub mod metadata;
+pub mod records;
 mod share;
 pub mod wire;
 

@@ -4,12 +4,15 @@
 use crate::config::security::{self, KafkaClient, NotFast, Security};
 use crate::config::ClusterConfig;
 use crate::snapshot::KafkaPath;
+use super::records::RecordCache;
 use crate::source::kafka::batched::Batched;
 use std::sync::{Mutex, MutexGuard};
 
 /// The batched path's connections, and the last reason it could not be used.
 pub(in crate::source::kafka) struct BatchedState {
     pub(super) batched: Batched,
+    /// First records and topic settings kept between polls.
+    pub(super) records: RecordCache,
     unsupported: Option<String>,
     /// Whether a step of the poll in progress fell back to librdkafka.
     fell_back_now: bool,
@@ -20,6 +23,7 @@ impl BatchedState {
     pub(in crate::source::kafka) fn new(security: Security) -> Self {
         BatchedState {
             batched: Batched::new(security),
+            records: RecordCache::default(),
             unsupported: None,
             fell_back_now: false,
         }

@@ -6,8 +6,8 @@ use super::share_offsets;
 use super::WireError;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DescribeGroupsRequest,
-    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, ListGroupsRequest,
+    ApiKey, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DescribeConfigsRequest,
+    DescribeConfigsResponse, DescribeGroupsRequest, DescribeGroupsResponse, FetchRequest, FetchResponse, FindCoordinatorRequest, FindCoordinatorResponse, ListGroupsRequest,
     ListGroupsResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse,
     OffsetFetchRequest, OffsetFetchResponse, ShareGroupDescribeRequest, ShareGroupDescribeResponse,
 };
@@ -91,4 +91,6 @@ calls! {
     ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse,
     // By hand until the crate knows v1 (the broker's lag).
     DescribeShareGroupOffsets: share_offsets::Request => share_offsets::Response,
+    Fetch: FetchRequest => FetchResponse,
+    DescribeConfigs: DescribeConfigsRequest => DescribeConfigsResponse,
 }

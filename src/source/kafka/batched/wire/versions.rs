@@ -33,6 +33,10 @@ pub const IMPLEMENTED: &[(ApiKey, i16, i16)] = &[
         0,
         share_offsets::MAX_VERSION,
     ),
+    // v4: read_uncommitted/read_committed; v13 names topics by id only, so v12 at most.
+    (ApiKey::Fetch, 4, 12),
+    // v1: the first Kafka 4 still speaks; v4 is flexible. Only topic resources are asked.
+    (ApiKey::DescribeConfigs, 1, 4),
 ];
 
 /// What a broker announced: API key -> (min, max).
