@@ -135,8 +135,7 @@ fn read_thresholds(cx: &mut Cx<'_>, m: MapView<'_>, path: &str, base: &Threshold
     if let Some(v) = cx.opt_duration(m, path, "retention_risk_warning", bounds::RETENTION_RISK) {
         t.retention_risk_warning = v;
     }
-    if let Some(v) = cx.opt_duration(m, path, "retention_risk_critical", bounds::RETENTION_RISK)
-    {
+    if let Some(v) = cx.opt_duration(m, path, "retention_risk_critical", bounds::RETENTION_RISK) {
         t.retention_risk_critical = v;
     }
     if t.retention_risk_critical > t.retention_risk_warning {

@@ -36,7 +36,10 @@ pub struct TimeLagConfig {
 impl PartialEq for TimeLagConfig {
     fn eq(&self, o: &Self) -> bool {
         let pats = |c: &Self| -> Vec<(String, Duration)> {
-            c.topic_retention.iter().map(|(r, d)| (r.as_str().to_owned(), *d)).collect()
+            c.topic_retention
+                .iter()
+                .map(|(r, d)| (r.as_str().to_owned(), *d))
+                .collect()
         };
         self.source == o.source
             && self.max_partitions == o.max_partitions
@@ -96,8 +99,12 @@ pub(super) fn read(cx: &mut Cx<'_>, m: MapView<'_>, path: &str) -> TimeLagConfig
             }
         }
     }
-    if let Some(d) = cx.opt_duration(m, path, "topic_config_refresh", bounds::TOPIC_CONFIG_REFRESH)
-    {
+    if let Some(d) = cx.opt_duration(
+        m,
+        path,
+        "topic_config_refresh",
+        bounds::TOPIC_CONFIG_REFRESH,
+    ) {
         c.topic_config_refresh = d;
     }
     let pos = m.get("topic_retention").map_or(m.pos, |n| n.pos);

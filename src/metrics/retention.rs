@@ -11,7 +11,10 @@ fn topic_labels<'v>((c, t): (&'v str, &'v TopicView)) -> [Label<'v>; 2] {
 }
 
 /// Encodes the retention families of `views`.
-pub(super) fn encode(views: &[(&str, &ClusterView)], e: &mut DescriptorEncoder) -> Result<(), Error> {
+pub(super) fn encode(
+    views: &[(&str, &ClusterView)],
+    e: &mut DescriptorEncoder,
+) -> Result<(), Error> {
     let topics = views
         .iter()
         .flat_map(|(c, v)| v.topics.iter().map(move |t| (*c, t)));

@@ -303,8 +303,13 @@ fn topic_view(
     f.idle_for = idle_for(g, track, now, last_change, lagging_since);
     f.drain_eta = drain_eta(f.lag, f.consume_rate, f.produce_rate);
     let max_lag_seconds = max_known(partitions.iter().map(|p| p.lag_seconds));
-    let retention_seconds = ctx.configs.get(topic).and_then(TopicConfig::retention_seconds);
-    f.retention_headroom = retention_seconds.zip(max_lag_seconds).map(|(r, age)| r - age);
+    let retention_seconds = ctx
+        .configs
+        .get(topic)
+        .and_then(TopicConfig::retention_seconds);
+    f.retention_headroom = retention_seconds
+        .zip(max_lag_seconds)
+        .map(|(r, age)| r - age);
     let (status, reasons) = evaluate(&f, th);
     GroupTopicView {
         topic: topic.clone(),

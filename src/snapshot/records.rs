@@ -46,7 +46,9 @@ impl TopicConfig {
     /// keys take Kafka's defaults.
     pub fn from_values<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Self {
         let limit = |k: &str, default: i64| {
-            let v = get(k).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(default);
+            let v = get(k)
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap_or(default);
             (v >= 0).then_some(v)
         };
         let policy = get("cleanup.policy").unwrap_or("delete");
@@ -85,9 +87,30 @@ mod tests {
             bool,
         );
         let rows: &[Row] = &[
-            ("nothing said: Kafka's 7 days, delete", &[], Some(604_800.0), None, false, false),
-            ("one day", &[("retention.ms", "86400000")], Some(86_400.0), None, false, false),
-            ("unlimited time", &[("retention.ms", "-1")], None, None, false, false),
+            (
+                "nothing said: Kafka's 7 days, delete",
+                &[],
+                Some(604_800.0),
+                None,
+                false,
+                false,
+            ),
+            (
+                "one day",
+                &[("retention.ms", "86400000")],
+                Some(86_400.0),
+                None,
+                false,
+                false,
+            ),
+            (
+                "unlimited time",
+                &[("retention.ms", "-1")],
+                None,
+                None,
+                false,
+                false,
+            ),
             (
                 "compacted only: time retention does not delete",
                 &[("cleanup.policy", "compact"), ("retention.ms", "1000")],
@@ -98,13 +121,23 @@ mod tests {
             ),
             (
                 "compact,delete: both",
-                &[("cleanup.policy", "compact,delete"), ("retention.ms", "1000")],
+                &[
+                    ("cleanup.policy", "compact,delete"),
+                    ("retention.ms", "1000"),
+                ],
                 Some(1.0),
                 None,
                 true,
                 false,
             ),
-            ("size limit", &[("retention.bytes", "1073741824")], Some(604_800.0), Some(1 << 30), false, false),
+            (
+                "size limit",
+                &[("retention.bytes", "1073741824")],
+                Some(604_800.0),
+                Some(1 << 30),
+                false,
+                false,
+            ),
             (
                 "broker time",
                 &[("message.timestamp.type", "LogAppendTime")],
@@ -115,9 +148,8 @@ mod tests {
             ),
         ];
         for (why, values, secs, bytes, compact, append) in rows {
-            let c = TopicConfig::from_values(|k| {
-                values.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
-            });
+            let c =
+                TopicConfig::from_values(|k| values.iter().find(|(n, _)| *n == k).map(|(_, v)| *v));
             assert_eq!(c.retention_seconds(), *secs, "{why}");
             assert_eq!(c.retention_bytes, *bytes, "{why}");
             assert_eq!(c.compact, *compact, "{why}");

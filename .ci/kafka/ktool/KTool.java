@@ -146,7 +146,7 @@ public final class KTool {
         "  incremental-alter-config --type topic|broker|group|broker-logger --name N",
         "             [--set k=v].. [--delete k].. [--append k=v].. [--subtract k=v]..",
         "data:",
-        "  produce --topic T --count N [--partition P] [--key K] [--value-size B] [--timestamp-ms X]",
+        "  produce --topic T --count N [--partition P] [--key K] [--value-size B] [--timestamp-ms X [--timestamp-step-ms S]]",
         "          [--compression none|gzip|snappy|lz4|zstd] [--acks all|1|0]",
         "          [--transactional-id X] [--txn commit|abort|open] [--txn-timeout-ms MS] [--no-stdin]",
         "  consume --group G --topic T.. [--protocol classic|consumer] [--max N] [--commit] [--hold]",
@@ -934,6 +934,8 @@ public final class KTool {
         String key = a.opt("key", null);
         int valueSize = a.intOpt("value-size", 0);
         Long ts = a.longOpt("timestamp-ms", null);
+        // Record i gets timestamp-ms + i * step: tests of time lag tell records apart by time.
+        long tsStep = a.longOpt("timestamp-step-ms", 0L);
         String compression = a.opt("compression", "none");
         String acks = a.opt("acks", "all");
         String txn = a.opt("txn", null);
@@ -971,7 +973,8 @@ public final class KTool {
             for (long i = 0; i < count; i++) {
                 Integer part = partition != null ? partition : (key != null ? null : parts.get((int) (i % parts.size())).partition());
                 byte[] k = (key != null ? key : "key-" + i).getBytes(StandardCharsets.UTF_8);
-                fs.add(prod.send(new ProducerRecord<>(topic, part, ts, k, value(i, valueSize))));
+                Long t = ts == null ? null : ts + i * tsStep;
+                fs.add(prod.send(new ProducerRecord<>(topic, part, t, k, value(i, valueSize))));
             }
             prod.flush();
             Map<Integer, long[]> per = new TreeMap<>(); // partition -> {count, first, last}

@@ -280,7 +280,11 @@ fn retention_risk_cases() {
     };
     // (why, facts) -> retention verdict
     let rows: Vec<(&str, Facts, Option<Status>)> = vec![
-        ("days of headroom, drains in minutes", draining(6.0 * 86_400.0, 3000.0), None),
+        (
+            "days of headroom, drains in minutes",
+            draining(6.0 * 86_400.0, 3000.0),
+            None,
+        ),
         (
             "drains after retention deletes: warning before any is lost",
             draining(2.0 * 3600.0, 3.0 * 3600.0),
@@ -291,9 +295,21 @@ fn retention_risk_cases() {
             draining(86_400.0, f64::INFINITY),
             Some(Warning),
         ),
-        ("under an hour left: warning", draining(3000.0, 60.0), Some(Warning)),
-        ("under 15 minutes left: critical", draining(600.0, 60.0), Some(Critical)),
-        ("already deleting: critical", draining(-5.0, 60.0), Some(Critical)),
+        (
+            "under an hour left: warning",
+            draining(3000.0, 60.0),
+            Some(Warning),
+        ),
+        (
+            "under 15 minutes left: critical",
+            draining(600.0, 60.0),
+            Some(Critical),
+        ),
+        (
+            "already deleting: critical",
+            draining(-5.0, 60.0),
+            Some(Critical),
+        ),
         (
             "caught up (lag 0) on an old idle topic: nothing unread to lose",
             Facts {

@@ -171,7 +171,10 @@ pub fn alert_text(a: &Alert, b: &Batch, dashboard: Option<&str>) -> AlertText {
         } else {
             format!("deletes unread messages in ~{}", duration(h))
         };
-        lines.push(("Retention", format!("{when}; drain ETA {}", eta(a.drain_eta_seconds))));
+        lines.push((
+            "Retention",
+            format!("{when}; drain ETA {}", eta(a.drain_eta_seconds)),
+        ));
     }
     if a.messages_lost > 0 {
         lines.push((

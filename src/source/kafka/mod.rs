@@ -136,13 +136,7 @@ impl KafkaReader {
         let refused = self.refused.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            let snap = poll::read(
-                &cfg,
-                &admin,
-                &cache,
-                batched.as_deref(),
-                &extra_positions,
-            )?;
+            let snap = poll::read(&cfg, &admin, &cache, batched.as_deref(), &extra_positions)?;
             log_refusals(&cfg.name, &refused, &snap.unauthorized);
             Ok(snap)
         })

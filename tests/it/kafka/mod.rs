@@ -16,6 +16,7 @@ mod groups;
 mod logs;
 mod secured;
 mod share;
+mod timelag;
 mod topics;
 mod versions;
 

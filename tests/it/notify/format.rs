@@ -28,6 +28,11 @@ fn for_reason(reason: Reason) -> Alert {
             BacklogReplay => return sample("prod", AT).alerts.remove(0),
             NoCommit => (Status::Warning, 0, Some(10.0), None, 0),
             SourceError => return unreadable_checkpoint(),
+            RetentionRisk => {
+                let mut a = retention_at_risk();
+                a.reasons = vec![RetentionRisk];
+                return a;
+            }
         };
     let ratio = match (produce, consume) {
         (Some(p), Some(c)) if p > 0.0 => Some(c / p),
@@ -63,6 +68,31 @@ fn for_reason(reason: Reason) -> Alert {
 
 /// A Spark query whose checkpoint never could be read: a group-level incident with no
 /// numbers, only the error (its lag is unknown, not 0).
+/// The seed's backlog on a topic with one day of retention, drained too slowly: retention
+/// deletes unread messages in 50 minutes, the drain takes 2 hours.
+fn retention_at_risk() -> Alert {
+    Alert {
+        change: Change::Opened,
+        group: "spark-streaming-group".into(),
+        topic: "transactions".into(),
+        status: Status::Warning,
+        previous: None,
+        reasons: vec![Reason::RetentionRisk],
+        lag: Some(3_000_000),
+        worst_partition: Some((0, 1_000_000)),
+        max_lag_seconds: Some(83_400.0),
+        produce_rate: Some(100.0),
+        consume_rate: Some(516.0),
+        throughput_ratio: Some(5.16),
+        headroom: 1.2,
+        drain_eta_seconds: Some(7_200.0),
+        messages_lost: 0,
+        retention_headroom_seconds: Some(3_000.0),
+        opened_at: AT,
+        error: None,
+    }
+}
+
 fn unreadable_checkpoint() -> Alert {
     Alert {
         change: Change::Opened,

@@ -8,3 +8,4 @@ mod faults_mock;
 mod spark_mock;
 mod spark_parse;
 mod spark_s3;
+mod timelag_tansu;

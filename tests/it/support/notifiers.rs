@@ -39,7 +39,6 @@ pub fn view(rows: &[Row<'_>]) -> ClusterView {
                 lag_seconds: None,
                 lag_seconds_method: None,
                 messages_lost: 0,
-                retention_headroom_seconds: None,
                 inflight_lag: None,
             }],
         };

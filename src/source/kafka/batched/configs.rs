@@ -48,7 +48,8 @@ impl Batched {
         let reqs: Vec<Call> = topics
             .chunks(TOPICS_PER_REQUEST)
             .map(|c| {
-                let keys: Vec<StrBytes> = KEYS.iter().map(|k| StrBytes::from_static_str(k)).collect();
+                let keys: Vec<StrBytes> =
+                    KEYS.iter().map(|k| StrBytes::from_static_str(k)).collect();
                 let resources = c
                     .iter()
                     .map(|t| {
@@ -65,7 +66,10 @@ impl Batched {
         order.sort_by_key(|b| !self.conns.contains_key(&b.key()));
         let mut last_err = "no broker in the metadata".to_owned();
         for b in order {
-            let Some(outcome) = self.exchange(vec![(b.clone(), reqs.clone())], deadline).pop() else {
+            let Some(outcome) = self
+                .exchange(vec![(b.clone(), reqs.clone())], deadline)
+                .pop()
+            else {
                 continue;
             };
             let answers = match outcome {
@@ -87,15 +91,17 @@ impl Batched {
                 };
                 for res in results {
                     let answer = match error(res.error_code) {
-                        Some(ResponseError::TopicAuthorizationFailed) => {
-                            ConfigAnswer::Unauthorized
+                        Some(ResponseError::TopicAuthorizationFailed) => ConfigAnswer::Unauthorized,
+                        Some(e) => {
+                            ConfigAnswer::Failed(format!("DescribeConfigs: {}", error_name(e)))
                         }
-                        Some(e) => ConfigAnswer::Failed(format!("DescribeConfigs: {}", error_name(e))),
                         None => {
                             let values: HashMap<String, Option<String>> = res
                                 .configs
                                 .iter()
-                                .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+                                .map(|c| {
+                                    (c.name.to_string(), c.value.as_ref().map(|v| v.to_string()))
+                                })
                                 .collect();
                             ConfigAnswer::Read(TopicConfig::from_values(|k| {
                                 values.get(k).and_then(|v| v.as_deref())

@@ -1,10 +1,10 @@
 //! Whether the fast path reads a cluster, and its state between polls: connections, the
 //! last reason a step fell back to librdkafka, and which client served the poll.
 
+use super::records::RecordCache;
 use crate::config::security::{self, KafkaClient, NotFast, Security};
 use crate::config::ClusterConfig;
 use crate::snapshot::KafkaPath;
-use super::records::RecordCache;
 use crate::source::kafka::batched::Batched;
 use std::sync::{Mutex, MutexGuard};
 

@@ -41,7 +41,10 @@ impl RecordCache {
     /// what is no longer wanted. Pure apart from the cache itself.
     pub fn plan(&mut self, wanted: &BTreeSet<Key>, cfg: &TimeLagConfig) -> Vec<(Key, i32)> {
         self.found.retain(|k, _| wanted.contains(k));
-        let unknown: Vec<&Key> = wanted.iter().filter(|k| !self.found.contains_key(*k)).collect();
+        let unknown: Vec<&Key> = wanted
+            .iter()
+            .filter(|k| !self.found.contains_key(*k))
+            .collect();
         let start = match &self.cursor {
             Some(c) => unknown.partition_point(|k| *k <= c),
             None => 0,
@@ -274,7 +277,12 @@ mod tests {
         let wanted: BTreeSet<Key> = (0..5).map(|p| key(p, 10)).collect();
         let b = budget(2, 1 << 30);
         let polls: Vec<Vec<i32>> = (0..3)
-            .map(|_| c.plan(&wanted, &b).into_iter().map(|(k, _)| k.0.partition).collect())
+            .map(|_| {
+                c.plan(&wanted, &b)
+                    .into_iter()
+                    .map(|(k, _)| k.0.partition)
+                    .collect()
+            })
             .collect();
         // (why) nothing learnt: each poll asks the next two, wrapping around.
         assert_eq!(polls, vec![vec![0, 1], vec![2, 3], vec![4, 0]]);
@@ -287,7 +295,10 @@ mod tests {
         let stuck: BTreeSet<Key> = [key(0, 10)].into();
         assert_eq!(c.plan(&stuck, &b).len(), 1, "first poll asks");
         assert_eq!(c.learn(key(0, 10), read()), None);
-        assert!(c.plan(&stuck, &b).is_empty(), "stuck consumer: no fetch after the first");
+        assert!(
+            c.plan(&stuck, &b).is_empty(),
+            "stuck consumer: no fetch after the first"
+        );
         let moved: BTreeSet<Key> = [key(0, 11)].into();
         assert_eq!(c.plan(&moved, &b).len(), 1, "a new position is asked");
         assert_eq!(c.get(&key(0, 10)), None, "the old position is forgotten");

@@ -46,7 +46,9 @@ fn found(offset: i64, ms: i64) -> RecordAnswer {
 #[test]
 fn the_record_at_the_offset_is_found_in_every_codec() {
     // Ten records 0..9 one second apart, in two batches (0..4, 5..9).
-    let recs: Vec<Record> = (0..10).map(|o| record(o, 1_000_000 + o * 1000, false)).collect();
+    let recs: Vec<Record> = (0..10)
+        .map(|o| record(o, 1_000_000 + o * 1000, false))
+        .collect();
     let sets = vec![recs[..5].to_vec(), recs[5..].to_vec()];
     for c in [
         Compression::None,
@@ -72,7 +74,11 @@ fn the_record_at_the_offset_is_found_in_every_codec() {
 #[test]
 fn gaps_markers_and_cut_batches() {
     let compacted = batches(
-        &[vec![record(0, 1000, false), record(5, 6000, false), record(9, 9000, false)]],
+        &[vec![
+            record(0, 1000, false),
+            record(5, 6000, false),
+            record(9, 9000, false),
+        ]],
         Compression::Gzip,
     );
     let committed_txn = batches(
@@ -84,7 +90,10 @@ fn gaps_markers_and_cut_batches() {
         Compression::None,
     );
     let only_marker = batches(&[vec![record(2, 3000, true)]], Compression::None);
-    let whole = batches(&[vec![record(0, 1000, false), record(1, 2000, false)]], Compression::None);
+    let whole = batches(
+        &[vec![record(0, 1000, false), record(1, 2000, false)]],
+        Compression::None,
+    );
     let cut = whole.slice(..whole.len() - 10);
     // A whole first batch and a second one cut short: the first answers.
     let two = batches(
@@ -94,10 +103,25 @@ fn gaps_markers_and_cut_batches() {
     let first_whole = two.slice(..two.len() - 10);
     // (why, records, offset, answer)
     let rows: Vec<(&str, Bytes, i64, RecordAnswer)> = vec![
-        ("compacted away: the next record kept", compacted.clone(), 1, found(5, 6000)),
+        (
+            "compacted away: the next record kept",
+            compacted.clone(),
+            1,
+            found(5, 6000),
+        ),
         ("compacted: exact hit", compacted, 9, found(9, 9000)),
-        ("a commit marker is skipped", committed_txn.clone(), 2, found(3, 4000)),
-        ("records before the marker", committed_txn, 1, found(1, 2000)),
+        (
+            "a commit marker is skipped",
+            committed_txn.clone(),
+            2,
+            found(3, 4000),
+        ),
+        (
+            "records before the marker",
+            committed_txn,
+            1,
+            found(1, 2000),
+        ),
         (
             "only a marker up to the high watermark: nothing to consume",
             only_marker,
@@ -110,7 +134,12 @@ fn gaps_markers_and_cut_batches() {
             0,
             RecordAnswer::TooSmall(whole.len() as i32),
         ),
-        ("a cut batch after a whole one is ignored", first_whole, 0, found(0, 1000)),
+        (
+            "a cut batch after a whole one is ignored",
+            first_whole,
+            0,
+            found(0, 1000),
+        ),
     ];
     for (why, bytes, offset, want) in rows {
         assert_eq!(first_record(bytes, offset), want, "{why}");
