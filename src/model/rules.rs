@@ -116,16 +116,22 @@ pub fn evaluate(f: &Facts, th: &Thresholds) -> (Status, Vec<Reason>) {
 
 /// How close retention is to deleting unread messages: critical under
 /// `retention_risk_critical` of headroom; warning under `retention_risk_warning`, or when
-/// a backlog will not drain before the headroom runs out. Only a group with lag and a
-/// known headroom is judged, and the ETA only for a backlog: a caught-up consumer's few
-/// in-flight messages "never drain" whenever it reads a little slower than one poll's
-/// production, which says nothing about retention.
+/// the backlog will not drain before the headroom runs out. Only a consumer that is not
+/// keeping up is judged: a backlog, or a stall. A caught-up consumer reads its oldest unread
+/// message within a poll whatever the retention, so it is never at risk (and on a topic
+/// kept for less than `retention_risk_warning` it would otherwise always be).
 pub fn retention_risk(f: &Facts, th: &Thresholds) -> Option<Status> {
     let headroom = f.retention_headroom.filter(|_| f.lag > 0)?;
+    let stalled = f
+        .stuck_for
+        .is_some_and(|s| s >= th.rate_window.as_secs_f64());
+    if !(backlogged(f, th) || stalled) {
+        return None;
+    }
     if headroom < th.retention_risk_critical.as_secs_f64() {
         Some(Status::Critical)
     } else if headroom < th.retention_risk_warning.as_secs_f64()
-        || (backlogged(f, th) && f.drain_eta.is_some_and(|eta| eta > headroom))
+        || f.drain_eta.is_some_and(|eta| eta > headroom)
     {
         Some(Status::Warning)
     } else {

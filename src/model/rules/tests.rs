@@ -3,12 +3,14 @@ use proptest::prelude::*;
 use Reason::*;
 use Status::*;
 
-fn th() -> Thresholds {
+mod retention;
+
+pub(super) fn th() -> Thresholds {
     Thresholds::default()
 }
 
 /// A healthy consumer: small lag, equal rates, committing, far into the log.
-fn healthy() -> Facts {
+pub(super) fn healthy() -> Facts {
     Facts {
         lag: 500,
         produce_rate: Some(1000.0),
@@ -264,86 +266,6 @@ fn rule_cases() {
     ];
     for (why, f, status, reasons) in rows {
         assert_eq!(evaluate(&f, &th()), (status, reasons), "{why}");
-    }
-}
-
-#[test]
-fn retention_risk_cases() {
-    // A seed-sized backlog draining at 1,000 msg/s (~50 min), 7-day retention unless said.
-    let draining = |headroom: f64, eta: f64| Facts {
-        lag: 50_000,
-        produce_rate: Some(100.0),
-        consume_rate: Some(1100.0),
-        retention_headroom: Some(headroom),
-        drain_eta: Some(eta),
-        ..healthy()
-    };
-    // (why, facts) -> retention verdict
-    let rows: Vec<(&str, Facts, Option<Status>)> = vec![
-        (
-            "days of headroom, drains in minutes",
-            draining(6.0 * 86_400.0, 3000.0),
-            None,
-        ),
-        (
-            "drains after retention deletes: warning before any is lost",
-            draining(2.0 * 3600.0, 3.0 * 3600.0),
-            Some(Warning),
-        ),
-        (
-            "falling behind (never drains) with a day left: warning",
-            draining(86_400.0, f64::INFINITY),
-            Some(Warning),
-        ),
-        (
-            "under an hour left: warning",
-            draining(3000.0, 60.0),
-            Some(Warning),
-        ),
-        (
-            "under 15 minutes left: critical",
-            draining(600.0, 60.0),
-            Some(Critical),
-        ),
-        (
-            "already deleting: critical",
-            draining(-5.0, 60.0),
-            Some(Critical),
-        ),
-        (
-            "caught up (lag 0) on an old idle topic: nothing unread to lose",
-            Facts {
-                lag: 0,
-                ..draining(60.0, f64::INFINITY)
-            },
-            None,
-        ),
-        (
-            "a caught-up consumer's in-flight lag 'never drains' at 0.97x: not judged by ETA",
-            Facts {
-                lag: 20,
-                produce_rate: Some(100.0),
-                consume_rate: Some(97.0),
-                ..draining(86_400.0, f64::INFINITY)
-            },
-            None,
-        ),
-        (
-            "headroom unknown (no retention read): never judged",
-            Facts {
-                retention_headroom: None,
-                ..draining(0.0, f64::INFINITY)
-            },
-            None,
-        ),
-    ];
-    for (why, f, want) in rows {
-        assert_eq!(retention_risk(&f, &th()), want, "{why}");
-        let (status, reasons) = evaluate(&f, &th());
-        assert_eq!(reasons.contains(&RetentionRisk), want.is_some(), "{why}");
-        if let Some(w) = want {
-            assert!(status >= w, "{why}: status {status:?} below {w:?}");
-        }
     }
 }
 

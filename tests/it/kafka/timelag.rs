@@ -212,11 +212,14 @@ async fn retention_risk_fires_before_unread_data_is_deleted() {
         "retention.ms=7200000",
     ]);
     let t0 = now_ms();
-    produce_stamped(&topic, 2, t0 - 110 * MINUTE_MS, 30 * MINUTE_MS, "none");
+    // 20,000 records over the last 110 to 0 minutes, 360 ms apart: a backlog (lagwatch
+    // judges retention for consumers that are behind, not for caught-up ones); record 5,000
+    // was written 80 minutes ago.
+    produce_stamped(&topic, 20_000, t0 - 110 * MINUTE_MS, 360, "lz4");
     let (critical, warning, fine) = (format!("{p}-crit"), format!("{p}-warn"), format!("{p}-ok"));
     commit(&critical, &topic, "0=0");
-    commit(&warning, &topic, "0=1");
-    commit(&fine, &topic, "0=2");
+    commit(&warning, &topic, "0=5000");
+    commit(&fine, &topic, "0=20000");
     let lw = Lagwatch::watching(&p).await;
     let c = ("cluster", "kafka");
     let reason = |m: &Samples, g: &str| {

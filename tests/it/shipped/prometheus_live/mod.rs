@@ -43,6 +43,10 @@ clusters:
     poll_timeout: 5s
     groups:
       names: [slow, tight, caughtup, stuck, replay, lost]
+    # The mock has no topic settings: a one-hour retention is declared, so the stuck group
+    # (its oldest unread message a minute old) has under an hour of headroom.
+    topic_retention:
+      "^events$": 1h
     spark_queries:
       - name: etl
         checkpoint: "{}"
@@ -224,6 +228,7 @@ async fn dashboards_and_rules_on_a_real_prometheus() {
         ("LagwatchStopped", "stuck"),
         ("LagwatchDataLoss", "lost"),
         ("LagwatchBacklogReplay", "replay"),
+        ("LagwatchRetentionRisk", "stuck"),
         ("LagwatchClusterDown", ""),
         ("LagwatchPollErrors", ""),
     ]
