@@ -8,4 +8,5 @@ mod faults_mock;
 mod spark_mock;
 mod spark_parse;
 mod spark_s3;
+mod spark_timelag;
 mod timelag_tansu;

@@ -8,7 +8,14 @@ use std::time::Duration;
 
 /// Produces records to partition 0 stamped `first_ms + i * step_ms`, each its own batch
 /// compressed with `codec` (tansu's high watermark counts batches, not records).
-fn produce_stamped(bs: &str, topic: &str, n: i64, first_ms: i64, step_ms: i64, codec: &str) {
+pub(super) fn produce_stamped(
+    bs: &str,
+    topic: &str,
+    n: i64,
+    first_ms: i64,
+    step_ms: i64,
+    codec: &str,
+) {
     let p: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bs)
         .set("linger.ms", "0")
@@ -30,7 +37,7 @@ fn produce_stamped(bs: &str, topic: &str, n: i64, first_ms: i64, step_ms: i64, c
     p.flush(Duration::from_secs(30)).expect("flush");
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     (lagwatch::runtime::now() * 1000.0) as i64
 }
 
