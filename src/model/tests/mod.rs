@@ -245,3 +245,104 @@ mod props {
         }
     }
 }
+
+#[test]
+fn record_times_replace_the_estimate_and_bound_it() {
+    use crate::snapshot::{FirstRecord, RecordStamp, TopicConfig, TopicPartition};
+    let found = |offset: i64, at: f64| {
+        FirstRecord::Found(RecordStamp {
+            offset,
+            at,
+            log_append: false,
+        })
+    };
+    let tp = || TopicPartition::new("events", 0);
+    // A backlog seen for the first time: the estimate alone says "since lagwatch saw it".
+    // (why, first records in the snapshot, retention) -> (seconds, method, headroom)
+    type Row = (
+        &'static str,
+        Vec<((TopicPartition, i64), FirstRecord)>,
+        Option<i64>,
+        (f64, TimeLagMethod, Option<f64>),
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "the record at the committed offset: its age, exactly",
+            vec![((tp(), 1_000), found(1_000, T0 - 1_800.0))],
+            Some(86_400_000),
+            (1_800.0, TimeLagMethod::Record, Some(86_400.0 - 1_800.0)),
+        ),
+        (
+            "only markers left: nothing to consume, caught up",
+            vec![((tp(), 1_000), FirstRecord::NoData)],
+            None,
+            (0.0, TimeLagMethod::CaughtUp, None),
+        ),
+        (
+            "record unknown, oldest kept record 20 s old: the estimate is bounded by it",
+            vec![((tp(), 0), found(0, T0 - 20.0))],
+            Some(86_400_000),
+            (0.0, TimeLagMethod::Extrapolated, Some(86_400.0)),
+        ),
+    ];
+    for (why, records, retention_ms, (secs, method, headroom)) in rows {
+        let mut m = model(Thresholds::default(), 10.0);
+        let mut s = snap(
+            T0,
+            &[("events", 0, 0, 5_000)],
+            vec![group("g", None, &[("events", 0, 1_000)])],
+        );
+        s.first_records = records.into_iter().collect();
+        if let Some(ms) = retention_ms {
+            let c = TopicConfig {
+                retention_ms: Some(ms),
+                delete: true,
+                ..TopicConfig::default()
+            };
+            s.topic_configs.insert("events".into(), c);
+        }
+        let v = m.update(&s, T0);
+        let x = gt(&v, "g", "events");
+        let p = &x.partitions[0];
+        assert!(close(p.lag_seconds, secs), "{why}: {:?}", p.lag_seconds);
+        assert_eq!(p.lag_seconds_method, Some(method), "{why}");
+        match headroom {
+            Some(h) => assert!(
+                close(x.retention_headroom_seconds, h),
+                "{why}: {:?}",
+                x.retention_headroom_seconds
+            ),
+            None => assert_eq!(x.retention_headroom_seconds, None, "{why}"),
+        }
+    }
+}
+
+#[test]
+fn an_estimate_is_never_older_than_the_oldest_record_kept() {
+    use crate::snapshot::{FirstRecord, RecordStamp, TopicPartition};
+    // 4,000 messages of backlog and a producer at 1 msg/s: extrapolating says the backlog
+    // began more than an hour ago, but the oldest record kept was written 20 s before T0
+    // (the seed: a burst produced seconds earlier, then a trickle).
+    let mut m = model(Thresholds::default(), 10.0);
+    let oldest = FirstRecord::Found(RecordStamp {
+        offset: 0,
+        at: T0 - 20.0,
+        log_append: false,
+    });
+    let mut v = None;
+    for (i, end) in [(0, 5_000), (1, 5_010)] {
+        let t = T0 + 10.0 * f64::from(i);
+        let mut s = snap(
+            t,
+            &[("events", 0, 0, end)],
+            vec![group("g", None, &[("events", 0, 1_000)])],
+        );
+        s.first_records
+            .insert((TopicPartition::new("events", 0), 0), oldest);
+        v = Some(m.update(&s, t));
+    }
+    let v = v.expect("view");
+    let p = &gt(&v, "g", "events").partitions[0];
+    assert_eq!(p.lag_seconds_method, Some(TimeLagMethod::Extrapolated));
+    assert!(close(p.lag_seconds, 30.0), "{:?}", p.lag_seconds);
+}

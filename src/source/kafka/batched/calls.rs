@@ -226,7 +226,10 @@ fn topic_name(t: &str) -> TopicName {
 
 /// One ListOffsets request for every partition of `topics`, read_uncommitted (the high
 /// watermark, like kafka-consumer-groups), at one timestamp.
-fn list_offsets(topics: &BTreeMap<&str, Vec<i32>>, timestamp: i64) -> ListOffsetsRequest {
+pub(super) fn list_offsets(
+    topics: &BTreeMap<&str, Vec<i32>>,
+    timestamp: i64,
+) -> ListOffsetsRequest {
     let topics = topics
         .iter()
         .map(|(t, parts)| {

@@ -9,7 +9,9 @@ use crate::snapshot::{FirstRecord, RecordStamp};
 use bytes::{Buf, Bytes};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::{
+    BrokerId, FetchRequest, FetchResponse, ListOffsetsResponse, TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
 use std::collections::{BTreeMap, HashMap};
@@ -204,6 +206,62 @@ impl Batched {
                     .or_insert_with(|| {
                         RecordAnswer::Failed("partition missing from the answer".into())
                     });
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Batched {
+    /// The oldest record kept in each of `parts` (topic, partition, leader index): its
+    /// offset and time (ms), from ListOffsets at timestamp 0, "the first record written at
+    /// or after the epoch". It needs Describe on the topic, not Read, so it bounds the
+    /// estimate where records cannot be fetched.
+    pub fn oldest_records(
+        &mut self,
+        parts: &[(String, i32, usize)],
+        brokers: &[Broker],
+        deadline: Instant,
+    ) -> Result<HashMap<(String, i32), (i64, i64)>, Unsupported> {
+        let mut by_leader: BTreeMap<usize, BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
+        for (t, p, l) in parts {
+            by_leader
+                .entry(*l)
+                .or_default()
+                .entry(t)
+                .or_default()
+                .push(*p);
+        }
+        let (mut jobs, mut asked) = (Vec::new(), Vec::new());
+        for (l, topics) in &by_leader {
+            if let Some(b) = brokers.get(*l) {
+                let req = super::calls::list_offsets(topics, 0);
+                jobs.push((b.clone(), vec![Call::ListOffsets(req)]));
+                asked.push(l);
+            }
+        }
+        let mut out = HashMap::new();
+        for outcome in self.exchange(jobs, deadline) {
+            let answers = match outcome {
+                Outcome::Unsupported(why) => return Err(Unsupported(why)),
+                Outcome::Failed(_) => continue,
+                Outcome::Answered(a) => a,
+            };
+            for r in answers {
+                let Ok(resp) = ListOffsetsResponse::try_from(r) else {
+                    continue;
+                };
+                for t in resp.topics {
+                    for p in t.partitions {
+                        // -1: no record at or after the epoch (an empty log).
+                        if p.error_code == 0 && p.offset >= 0 && p.timestamp >= 0 {
+                            out.insert(
+                                (t.name.to_string(), p.partition_index),
+                                (p.offset, p.timestamp),
+                            );
+                        }
+                    }
+                }
             }
         }
         Ok(out)

@@ -4,7 +4,7 @@
 
 use super::Poll;
 use crate::config::timelag::{TimeLagConfig, TimeLagSource};
-use crate::snapshot::{FirstRecord, TopicConfig, TopicPartition};
+use crate::snapshot::{FirstRecord, RecordStamp, TopicConfig, TopicPartition};
 use crate::source::kafka::batched::configs::ConfigAnswer;
 use crate::source::kafka::batched::records::{RecordAnswer, RecordAsk};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -28,6 +28,9 @@ pub struct RecordCache {
     /// The last key asked for: the next poll starts after it, so a budget smaller than the
     /// lagging partitions serves them all in turn.
     cursor: Option<Key>,
+    /// The oldest record kept per partition, by the log start it was read at: (log start,
+    /// its time), asked again only when the log start moves.
+    oldest: HashMap<TopicPartition, (i64, Option<f64>)>,
     /// Topics already logged as unreadable (logged once, not every poll).
     refused: HashSet<Arc<str>>,
     /// Retention settings, and when they were read.
@@ -170,9 +173,62 @@ impl Poll<'_> {
                 }
             }
         }
+        // Where the record stays unknown, the estimate stands in; the oldest record kept
+        // bounds it (asked with Describe only, once per log start).
+        let mut ask_oldest = Vec::new();
+        for (tp, _) in wanted.iter().filter(|k| d.records.get(k).is_none()) {
+            let Some(off) = self.snap.partitions.get(tp) else {
+                continue;
+            };
+            if d.records
+                .oldest
+                .get(tp)
+                .is_some_and(|(s, _)| *s == off.log_start)
+            {
+                continue;
+            }
+            let key = (tp.topic.to_string(), tp.partition);
+            if let Ok(i) = self.topic_parts.binary_search(&key) {
+                if let Some(l) = self.leaders.get(i).copied().flatten() {
+                    ask_oldest.push((key.0, key.1, l));
+                }
+            }
+        }
+        ask_oldest.dedup();
+        if !ask_oldest.is_empty() {
+            if let Ok(found) = d
+                .batched
+                .oldest_records(&ask_oldest, &self.brokers, deadline)
+            {
+                for (t, p, _) in &ask_oldest {
+                    let Some(arc) = self.topic_arcs.get(t) else {
+                        continue;
+                    };
+                    let tp = TopicPartition::new(arc.clone(), *p);
+                    let Some(tp_off) = self.snap.partitions.get(&tp) else {
+                        continue;
+                    };
+                    // Only the record at the log start itself is the oldest kept.
+                    let at = found
+                        .get(&(t.clone(), *p))
+                        .filter(|(o, _)| *o == tp_off.log_start)
+                        .map(|(_, ms)| *ms as f64 / 1000.0);
+                    d.records.oldest.insert(tp, (tp_off.log_start, at));
+                }
+            }
+        }
         for k in wanted {
             if let Some(r) = d.records.get(&k) {
                 self.snap.first_records.insert(k, r);
+            } else if let Some((start, Some(at))) = d.records.oldest.get(&k.0) {
+                self.snap
+                    .first_records
+                    .entry((k.0.clone(), *start))
+                    .or_insert(FirstRecord::Found(RecordStamp {
+                        offset: *start,
+                        at: *at,
+                        log_append: false,
+                    }));
             }
         }
     }
@@ -249,7 +305,6 @@ fn declared(retention_ms: i64) -> TopicConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::RecordStamp;
 
     fn key(p: i32, o: i64) -> Key {
         (TopicPartition::new("t", p), o)
