@@ -146,6 +146,7 @@ fn main() -> Result<(), String> {
             spark_queries: Vec::new(),
             kafka_client: lagwatch::config::security::KafkaClient::Auto,
             aws_msk_iam: None,
+            time_lag: lagwatch::config::timelag::TimeLagConfig::default(),
         };
         let reader = Reader::new(cfg).map_err(|e| e.to_string())?;
         let mut model = Model::new(RulesConfig::default(), Duration::from_millis(100));
