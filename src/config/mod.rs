@@ -7,6 +7,7 @@ mod env;
 mod error;
 mod location;
 mod msk;
+mod notifier_fields;
 mod notifiers;
 mod reader;
 mod refusals;
@@ -19,7 +20,7 @@ pub use cluster::{ClusterConfig, Filter, FlagError, GroupFilter, S3Config, Spark
 pub use env::{did_you_mean, expand_env, EnvLookup};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{parse_location, Location};
-pub use notifiers::{NotifierConfig, NotifierKind, Severity};
+pub use notifiers::{NotifierConfig, NotifierKind, Severity, PAGERDUTY_EVENTS_URL, REASON_NAMES};
 pub use reader::{Cx, MapView, Scalar};
 pub use rules::{RuleOverride, RulesConfig, Thresholds};
 pub use web::{TlsFiles, WebConfig};

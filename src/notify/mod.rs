@@ -9,7 +9,9 @@ pub mod collapse;
 pub mod deliver;
 pub mod format;
 pub mod incident;
+pub mod route;
 pub mod sample;
+pub mod sinks;
 pub mod state_file;
 pub mod timeline;
 mod worker;
@@ -17,7 +19,7 @@ mod worker;
 use crate::config::{Filter, NotifierConfig, RulesConfig, Severity};
 use crate::metrics::{Metrics, NotifierLabel, NotifyLabels};
 use crate::snapshot::GroupSource;
-use crate::view::{ClusterView, Status};
+use crate::view::{ClusterView, Reason, Status};
 use deliver::{DeliveryError, RetryPolicy};
 use incident::{IncidentKey, Observed, Policy};
 use state_file::{Book, NotifierBook, Pending};
@@ -54,6 +56,8 @@ struct Target {
     topics: Filter,
     policy: Policy,
     queue_size: usize,
+    /// Only incidents with one of these reasons; empty = all.
+    reasons: Vec<Reason>,
 }
 
 /// What the coordinator and the workers share.
@@ -210,9 +214,10 @@ impl Coordinator {
                         Severity::Warning => Status::Warning,
                         Severity::Critical => Status::Critical,
                     },
-                    repeat_interval: n.repeat_interval.as_secs_f64(),
+                    repeat_interval: route::repeat_interval(n).as_secs_f64(),
                 },
                 queue_size: n.queue_size.max(1),
+                reasons: route::reasons(&n.reasons),
             });
         }
         Ok(Coordinator {
@@ -360,6 +365,7 @@ fn statuses_for(
         };
         // Always present for Spark queries, so a recovered checkpoint resolves its incident
         // instead of reading as a group gone.
+        let group_status = route::routed(group_status, &g.reasons, &t.reasons);
         if group_status != Status::Ok || g.source == GroupSource::Spark {
             let key = IncidentKey::new(&view.cluster, &g.group, "");
             if g.settling {
@@ -372,7 +378,7 @@ fn statuses_for(
             if gt.settling {
                 settling.insert(key.clone());
             }
-            out.insert(key, gt.status);
+            out.insert(key, route::routed(gt.status, &gt.reasons, &t.reasons));
         }
     }
     (out, settling)

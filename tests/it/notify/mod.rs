@@ -5,3 +5,4 @@ mod cli;
 mod delivery;
 mod e2e;
 mod format;
+mod kinds;
