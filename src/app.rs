@@ -120,6 +120,7 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
     }
     let mut notifier = None;
     let mut timeline = None;
+    let mut silences = None;
     if !cfg.notifiers.is_empty() {
         // Subscribe before any poller can publish, so the first view is not missed.
         let coordinator = crate::notify::Coordinator::resume(
@@ -133,6 +134,7 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
         .context("starting notifiers")?;
         carried.book = None;
         timeline = Some(coordinator.timeline());
+        silences = Some(coordinator.silences());
         notifier = Some(tokio::spawn(crate::notify::run(
             coordinator,
             views.subscribe(),
@@ -178,7 +180,8 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
     };
     let https = tls.is_some();
     let http = tokio::spawn(async move {
-        let app = http::with_pages(hctx, crate::http::page::router(page));
+        let pages = crate::http::page::router(page).merge(http::silences::router(silences));
+        let app = http::with_pages(hctx, pages);
         if let Err(e) = http::serve_app(listener, app, tls, shutdown).await {
             tracing::error!("HTTP server failed: {e}");
         }

@@ -11,6 +11,8 @@ pub mod format;
 pub mod incident;
 pub mod route;
 pub mod sample;
+pub mod silence;
+mod silencer;
 pub mod sinks;
 pub mod state_file;
 pub mod timeline;
@@ -22,6 +24,7 @@ use crate::snapshot::GroupSource;
 use crate::view::{ClusterView, Reason, Status};
 use deliver::{DeliveryError, RetryPolicy};
 use incident::{IncidentKey, Observed, Policy};
+pub use silencer::Silences;
 use state_file::{Book, NotifierBook, Pending};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -234,7 +237,10 @@ impl Coordinator {
     /// notifier. Never waits on the network (the workers deliver).
     pub fn observe(&self, view: &ClusterView, now: f64) {
         let mut book = self.shared.lock();
-        let mut dirty = false;
+        let before = book.silences.len();
+        book.silences.retain(|s| s.ends_at > now);
+        let mut dirty = book.silences.len() != before;
+        let silences = book.silences.clone();
         let mut woken = Vec::new();
         for (i, t) in self.targets.iter().enumerate() {
             let (statuses, settling) = statuses_for(view, t);
@@ -247,7 +253,12 @@ impl Coordinator {
             };
             let next_id = book.next_id;
             let nb: &mut NotifierBook = book.notifiers.entry(t.name.clone()).or_default();
+            let was = nb.incidents.silenced_keys();
             let changes = nb.incidents.step(obs, t.policy, now);
+            // Held-back changes still change incidents: they must reach the state file.
+            dirty |= !changes.is_empty();
+            let changes =
+                silencer::hold_back(changes, &mut nb.incidents, &was, &silences, view, now);
             let Some(batch) = alert::batch(view, &changes, &self.rules, now) else {
                 continue;
             };
@@ -269,6 +280,13 @@ impl Coordinator {
         drop(book);
         for i in woken {
             self.wakes[i].notify_one();
+        }
+    }
+
+    /// The silences (for the HTTP API).
+    pub fn silences(&self) -> Silences {
+        Silences {
+            shared: self.shared.clone(),
         }
     }
 

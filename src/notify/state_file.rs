@@ -22,6 +22,9 @@ pub struct Book {
     pub next_id: u64,
     /// Per notifier name.
     pub notifiers: BTreeMap<String, NotifierBook>,
+    /// Silences, expired ones included until the next poll prunes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub silences: Vec<super::silence::Silence>,
 }
 
 /// One notifier's open incidents and undelivered messages.

@@ -7,3 +7,4 @@ mod delivery;
 mod e2e;
 mod format;
 mod kinds;
+mod silences;
