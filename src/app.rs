@@ -121,7 +121,7 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
     let mut notifier = None;
     let mut timeline = None;
     let mut silences = None;
-    if !cfg.notifiers.is_empty() {
+    if !cfg.notifiers.is_empty() || !cfg.actions.is_empty() {
         // Subscribe before any poller can publish, so the first view is not missed.
         let coordinator = crate::notify::Coordinator::resume(
             &cfg.notifiers,
@@ -131,7 +131,8 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
             crate::notify::Options::default(),
             carried.book.clone(),
         )
-        .context("starting notifiers")?;
+        .context("starting notifiers")?
+        .with_actions(&cfg.actions);
         carried.book = None;
         timeline = Some(coordinator.timeline());
         silences = Some(coordinator.silences());

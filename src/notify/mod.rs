@@ -4,12 +4,15 @@
 //! webhook and a dead notifier does not stop the others. Incidents and undelivered messages
 //! persist in a state file ([`state_file`]).
 
+pub mod actions;
 pub mod alert;
+mod automation;
 pub mod collapse;
 pub mod deliver;
 pub mod format;
 pub mod incident;
 pub mod route;
+pub mod runner;
 pub mod sample;
 pub mod silence;
 mod silencer;
@@ -120,6 +123,7 @@ impl Shared {
 pub struct Coordinator {
     rules: RulesConfig,
     targets: Vec<Target>,
+    actions: Vec<automation::ActionTarget>,
     wakes: Vec<Arc<Notify>>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
@@ -226,11 +230,24 @@ impl Coordinator {
         Ok(Coordinator {
             rules,
             targets,
+            actions: Vec::new(),
             wakes,
             shared,
             stop,
             workers,
         })
+    }
+
+    /// Adds the actions run on incident transitions; the state file's records of actions
+    /// no longer configured are dropped.
+    pub fn with_actions(mut self, actions: &[crate::config::ActionConfig]) -> Coordinator {
+        self.actions = automation::targets(actions);
+        let names = automation::names(&self.actions);
+        self.shared.lock().actions.retain(|n, _| names.contains(n));
+        for n in &names {
+            self.shared.metrics.prime_action(n);
+        }
+        self
     }
 
     /// Takes one poll's view at `now`: updates incidents and queues at most one message per
@@ -243,7 +260,7 @@ impl Coordinator {
         let silences = book.silences.clone();
         let mut woken = Vec::new();
         for (i, t) in self.targets.iter().enumerate() {
-            let (statuses, settling) = statuses_for(view, t);
+            let (statuses, settling) = statuses_for(view, &t.groups, &t.topics, &t.reasons);
             let obs = Observed {
                 cluster: &view.cluster,
                 up: view.up,
@@ -274,12 +291,17 @@ impl Coordinator {
             self.shared.queue_gauge(&t.name, &nb.pending);
             woken.push(i);
         }
-        if dirty {
+        // Recorded and saved before they start: each transition runs at most once.
+        let jobs = automation::step(&self.actions, &mut book, view, &self.rules, now);
+        if dirty || !jobs.is_empty() {
             self.shared.save(&book);
         }
         drop(book);
         for i in woken {
             self.wakes[i].notify_one();
+        }
+        for job in jobs {
+            tokio::spawn(runner::execute(job, self.shared.metrics.clone()));
         }
     }
 
@@ -371,11 +393,13 @@ pub async fn run(
 /// a group whose own source fails. Second: the keys whose status is still settling.
 fn statuses_for(
     view: &ClusterView,
-    t: &Target,
+    groups: &Filter,
+    topics: &Filter,
+    reasons: &[Reason],
 ) -> (BTreeMap<IncidentKey, Status>, BTreeSet<IncidentKey>) {
     let mut out = BTreeMap::new();
     let mut settling = BTreeSet::new();
-    for g in view.groups.iter().filter(|g| t.groups.matches(&g.group)) {
+    for g in view.groups.iter().filter(|g| groups.matches(&g.group)) {
         let group_status = if g.topics.is_empty() {
             g.status
         } else {
@@ -383,7 +407,7 @@ fn statuses_for(
         };
         // Always present for Spark queries, so a recovered checkpoint resolves its incident
         // instead of reading as a group gone.
-        let group_status = route::routed(group_status, &g.reasons, &t.reasons);
+        let group_status = route::routed(group_status, &g.reasons, reasons);
         if group_status != Status::Ok || g.source == GroupSource::Spark {
             let key = IncidentKey::new(&view.cluster, &g.group, "");
             if g.settling {
@@ -391,12 +415,12 @@ fn statuses_for(
             }
             out.insert(key, group_status);
         }
-        for gt in g.topics.iter().filter(|gt| t.topics.matches(&gt.topic)) {
+        for gt in g.topics.iter().filter(|gt| topics.matches(&gt.topic)) {
             let key = IncidentKey::new(&view.cluster, &g.group, &gt.topic);
             if gt.settling {
                 settling.insert(key.clone());
             }
-            out.insert(key, route::routed(gt.status, &gt.reasons, &t.reasons));
+            out.insert(key, route::routed(gt.status, &gt.reasons, reasons));
         }
     }
     (out, settling)

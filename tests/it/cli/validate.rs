@@ -356,3 +356,47 @@ fn new_notifier_kinds_are_checked_with_line_column_and_field_and_secrets_unshown
         );
     }
 }
+
+#[test]
+fn actions_are_checked_with_line_column_and_field() {
+    let base = "clusters:\n  - name: a\n    bootstrap_servers: \"k:1\"\nactions:\n";
+    // Rows: the actions section, exit code, must contain, why.
+    let rows = [
+        (
+            "  - name: replay-in-batch\n    command: [\"/opt/runbooks/replay-backlog.sh\"]\n    reasons: [backlog_replay]\n    groups: { include: [\"^spark:\"] }\n    min_severity: critical\n    on: [opened]\n    timeout: 10m\n    dry_run: false\n",
+            0,
+            "OK",
+            "the issue's example",
+        ),
+        (
+            "  - name: r\n    command: \"/opt/replay.sh --all\"\n",
+            2,
+            ":6:14: actions[0].command: expected a list",
+            "a shell line is refused: argv only",
+        ),
+        (
+            "  - name: r\n    command: [\"/x\"]\n    on: [opened, reopened]\n",
+            2,
+            ":7:18: actions[0].on: unknown transition `reopened`",
+            "transitions are opened, escalated, resolved",
+        ),
+        (
+            "  - name: r\n    command: [\"/x\"]\n    timeout: 2d\n",
+            2,
+            ":7:14: actions[0].timeout: 2days is above the maximum of 1day",
+            "timeouts are bounded",
+        ),
+        (
+            "  - name: r\n    command: [\"/x\"]\n  - name: r\n    command: [\"/y\"]\n",
+            2,
+            ":7:11: actions[1].name: duplicate action name `r`",
+            "names are unique (the metric label)",
+        ),
+    ];
+    for (body, code, want, why) in rows {
+        let (got, out, err) = validate(&format!("{base}{body}"), &[]);
+        let all = format!("{out}{err}");
+        assert_eq!(got, code, "{why}: {all}");
+        assert!(all.contains(want), "{why}: want `{want}` in\n{all}");
+    }
+}
