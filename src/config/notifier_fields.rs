@@ -109,7 +109,9 @@ pub(super) fn secret_pair(
     file_key: &str,
 ) -> Option<String> {
     let inline = cx.opt_string(m, path, key);
-    let file = super::env::opt_text(cx, m, path, file_key)?;
+    let Some(file) = super::env::opt_text(cx, m, path, file_key) else {
+        return inline;
+    };
     let pos = m.get(file_key).map_or(m.pos, |n| n.pos);
     let field = join(path, file_key);
     if inline.is_some() {

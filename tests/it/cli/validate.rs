@@ -83,6 +83,14 @@ fn shipped_example_configs_validate() {
         ("S3_SECRET_ACCESS_KEY", "s"),
         ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/x"),
         ("DISCORD_WEBHOOK_URL", "https://discord.com/api/webhooks/x"),
+        (
+            "TEAMS_WORKFLOW_URL",
+            "https://prod.westeurope.logic.azure.com/workflows/x",
+        ),
+        ("ALERTMANAGER_URL", "http://alertmanager:9093"),
+        ("PAGERDUTY_ROUTING_KEY", "r0uting"),
+        ("REPLAY_BOT_URL", "https://replay-bot.example/hook"),
+        ("REPLAY_BOT_HMAC_SECRET", "s3cret"),
     ];
     for entry in std::fs::read_dir(format!("{root}/examples")).expect("examples dir") {
         let p = entry.expect("entry").path();
@@ -307,6 +315,12 @@ fn new_notifier_kinds_are_checked_with_line_column_and_field_and_secrets_unshown
             0,
             "OK".to_owned(),
             "a routing key from a file; the events URL defaults to PagerDuty's",
+        ),
+        (
+            "    kind: pagerduty\n    routing_key: \"${LW_HMAC}\"\n".to_owned(),
+            0,
+            "OK".to_owned(),
+            "an inline routing key from the environment",
         ),
         (
             "    kind: pagerduty\n".to_owned(),

@@ -221,3 +221,40 @@ async fn failing_and_slow_actions_never_hold_up_alerts() {
     .await;
     c.shutdown(Duration::from_secs(1)).await;
 }
+
+#[test]
+fn the_shipped_runbook_prints_what_it_would_do_unless_told_to_act() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/actions/replay-backlog.sh"
+    );
+    let run = |envs: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(script);
+        c.env_remove("RUNBOOK_EXECUTE")
+            .env("LAGWATCH_GROUP", "spark:etl")
+            .env("LAGWATCH_TOPIC", "transactions")
+            .env("LAGWATCH_TRANSITION", "opened")
+            .stdin(std::process::Stdio::null());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run the runbook");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("DRY RUN"), "{out}");
+    assert!(
+        out.contains("spark-submit"),
+        "the batch step is shown: {out}"
+    );
+    let (code, out) = run(&[("RUNBOOK_EXECUTE", "1")]);
+    assert_eq!(
+        code,
+        Some(2),
+        "acting without the platform's commands is refused: {out}"
+    );
+}
