@@ -26,10 +26,13 @@ stage_tools() {
     PROMETHEUS_BIN="$(find_tool prometheus prometheus)"
     PROMTOOL_BIN="$(find_tool promtool prometheus)"
     AMTOOL_BIN="$(find_tool amtool prometheus-alertmanager)"
-    export PROMETHEUS_BIN PROMTOOL_BIN AMTOOL_BIN
+    # The Alertmanager the notifier's end-to-end test starts (tests/it/notify/alertmanager_live.rs).
+    ALERTMANAGER_BIN="$(find_tool prometheus-alertmanager prometheus-alertmanager)"
+    export PROMETHEUS_BIN PROMTOOL_BIN AMTOOL_BIN ALERTMANAGER_BIN
     log "PROMETHEUS_BIN=$PROMETHEUS_BIN ($("$PROMETHEUS_BIN" --version 2>&1 | head -n1))"
     log "PROMTOOL_BIN=$PROMTOOL_BIN"
     log "AMTOOL_BIN=$AMTOOL_BIN ($("$AMTOOL_BIN" --version 2>&1 | head -n1))"
+    log "ALERTMANAGER_BIN=$ALERTMANAGER_BIN ($("$ALERTMANAGER_BIN" --version 2>&1 | head -n1))"
 }
 
 stage_install_moto() {

@@ -120,7 +120,8 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
     }
     let mut notifier = None;
     let mut timeline = None;
-    if !cfg.notifiers.is_empty() {
+    let mut silences = None;
+    if !cfg.notifiers.is_empty() || !cfg.actions.is_empty() {
         // Subscribe before any poller can publish, so the first view is not missed.
         let coordinator = crate::notify::Coordinator::resume(
             &cfg.notifiers,
@@ -130,9 +131,11 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
             crate::notify::Options::default(),
             carried.book.clone(),
         )
-        .context("starting notifiers")?;
+        .context("starting notifiers")?
+        .with_actions(&cfg.actions);
         carried.book = None;
         timeline = Some(coordinator.timeline());
+        silences = Some(coordinator.silences());
         notifier = Some(tokio::spawn(crate::notify::run(
             coordinator,
             views.subscribe(),
@@ -178,7 +181,8 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
     };
     let https = tls.is_some();
     let http = tokio::spawn(async move {
-        let app = http::with_pages(hctx, crate::http::page::router(page));
+        let pages = crate::http::page::router(page).merge(http::silences::router(silences));
+        let app = http::with_pages(hctx, pages);
         if let Err(e) = http::serve_app(listener, app, tls, shutdown).await {
             tracing::error!("HTTP server failed: {e}");
         }

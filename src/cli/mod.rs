@@ -1,9 +1,10 @@
-//! Command line: `run`, `validate`, `check`, `demo`, `notify-test`, `healthcheck`.
+//! Command line: `run`, `validate`, `check`, `demo`, `notify-test`, `healthcheck`, `silence`.
 
 pub mod check;
 pub mod demo;
 mod healthcheck;
 mod notify_test;
+mod silence;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -68,6 +69,8 @@ pub enum Command {
         #[arg(long)]
         notifier: Option<String>,
     },
+    /// Add, list or expire silences of a running lagwatch (through its HTTP API).
+    Silence(silence::SilenceArgs),
 }
 
 /// Parses arguments, sets up logging and runs the command; the exit code says how it went.
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::main(&args),
         Command::Demo(args) => demo::main(&args),
         Command::NotifyTest { config, notifier } => notify_test::main(&config, notifier.as_deref()),
+        Command::Silence(args) => silence::main(&args),
         Command::Run { config } => {
             let cfg = match crate::config::load_file(&config) {
                 Ok(c) => c,

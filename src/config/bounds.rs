@@ -74,6 +74,11 @@ pub const NOTIFIER_TIMEOUT: Bounds = Bounds {
     min: ms(100),
     max: secs(300),
 };
+/// `actions[].timeout`: a runbook step may take a while (a batch replay), but not for ever.
+pub const ACTION_TIMEOUT: Bounds = Bounds {
+    min: secs(1),
+    max: secs(DAY),
+};
 
 impl Bounds {
     /// `Ok` when `v` is within the range, else the message to print.

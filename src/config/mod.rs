@@ -1,12 +1,14 @@
 //! The configuration: typed, defaulted and validated, with file:line errors. Each section
 //! has its own file with its types, defaults and reader; this one reads the root.
 
+mod actions;
 pub mod bounds;
 mod cluster;
 mod env;
 mod error;
 mod location;
 mod msk;
+mod notifier_fields;
 mod notifiers;
 mod reader;
 mod refusals;
@@ -16,11 +18,12 @@ pub mod timelag;
 mod web;
 pub mod yaml;
 
+pub use actions::{ActionConfig, ActionOn};
 pub use cluster::{ClusterConfig, Filter, FlagError, GroupFilter, S3Config, SparkQueryConfig};
 pub use env::{did_you_mean, expand_env, EnvLookup};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{parse_location, Location};
-pub use notifiers::{NotifierConfig, NotifierKind, Severity};
+pub use notifiers::{NotifierConfig, NotifierKind, Severity, PAGERDUTY_EVENTS_URL, REASON_NAMES};
 pub use reader::{Cx, MapView, Scalar};
 pub use rules::{RuleOverride, RulesConfig, Thresholds};
 pub use web::{TlsFiles, WebConfig};
@@ -41,6 +44,7 @@ const ROOT_KEYS: &[&str] = &[
     "state_dir",
     "shutdown_timeout",
     "web",
+    "actions",
 ];
 
 /// The whole configuration file.
@@ -62,6 +66,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// HTTPS and basic auth for the HTTP server.
     pub web: WebConfig,
+    /// Commands run on incident transitions.
+    pub actions: Vec<ActionConfig>,
 }
 
 impl Config {
@@ -91,6 +97,7 @@ impl Config {
             state_dir: None,
             shutdown_timeout: Duration::from_secs(1),
             web: WebConfig::default(),
+            actions: Vec::new(),
         })
     }
 }
@@ -198,6 +205,20 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
             notifiers.push(n);
         }
     }
+    let mut actions = Vec::new();
+    let mut seen_a = HashSet::new();
+    for (path, node) in cx.opt_list(m, "", "actions") {
+        if let Some(a) = actions::read_action(cx, node, &path) {
+            if !seen_a.insert(a.name.clone()) {
+                cx.error(
+                    value_pos(node, "name"),
+                    &join(&path, "name"),
+                    format!("duplicate action name `{}`", a.name),
+                );
+            }
+            actions.push(a);
+        }
+    }
     let state_dir = env::opt_text(cx, m, "", "state_dir").map(|dir| {
         let pos = m.get("state_dir").map_or(m.pos, |n| n.pos);
         refusals::state_dir(cx, pos, &dir);
@@ -219,6 +240,7 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         state_dir,
         shutdown_timeout,
         web,
+        actions,
     })
 }
 

@@ -4,6 +4,7 @@ pub mod accept;
 pub mod api;
 pub mod auth;
 pub mod page;
+pub mod silences;
 pub mod tls;
 
 use crate::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};

@@ -64,6 +64,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "lagwatch_notifications_total",
     "lagwatch_notifier_queue_length",
     "lagwatch_notifier_oldest_pending_timestamp_seconds",
+    "lagwatch_actions_total",
 ];
 
 /// Label set `{cluster}`.
@@ -103,6 +104,18 @@ pub struct NotifyLabels {
     pub outcome: String,
 }
 
+/// Every value of `lagwatch_actions_total`'s `outcome` label.
+pub const ACTION_OUTCOMES: [&str; 5] = ["ok", "failed", "timeout", "error", "dry_run"];
+
+/// Label set `{action, outcome}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    /// Action name.
+    pub action: String,
+    /// ok | failed (non-zero exit) | timeout (killed) | error (could not start) | dry_run.
+    pub outcome: String,
+}
+
 /// Label set `{notifier}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct NotifierLabel {
@@ -126,6 +139,8 @@ pub struct Metrics {
     /// When the oldest undelivered notification was made, per notifier with a backlog
     /// (a timestamp, so its age is `time() - x` without a scrape-time clock here).
     pub oldest_pending: Family<NotifierLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Action runs per action and outcome.
+    pub actions: Family<ActionLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -184,6 +199,12 @@ impl Metrics {
             "When the oldest undelivered notification of a notifier was made (Unix seconds)",
             oldest_pending.clone(),
         );
+        let actions = Family::<ActionLabels, Counter>::default();
+        registry.register(
+            "lagwatch_actions",
+            "Action runs per action and outcome (ok, failed, timeout, error, dry_run)",
+            actions.clone(),
+        );
         let info = prometheus_client::metrics::info::Info::new(vec![(
             "version".to_owned(),
             env!("CARGO_PKG_VERSION").to_owned(),
@@ -208,6 +229,7 @@ impl Metrics {
             notifications,
             queue_length,
             oldest_pending,
+            actions,
         })
     }
 
@@ -249,6 +271,26 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             });
         }
+    }
+
+    /// Creates an action's outcome counters at 0 (see [`ACTION_OUTCOMES`]).
+    pub fn prime_action(&self, action: &str) {
+        for outcome in ACTION_OUTCOMES {
+            let _created = self.actions.get_or_create(&ActionLabels {
+                action: action.to_owned(),
+                outcome: outcome.to_owned(),
+            });
+        }
+    }
+
+    /// Counts one action run.
+    pub fn action_run(&self, action: &str, outcome: &str) {
+        self.actions
+            .get_or_create(&ActionLabels {
+                action: action.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts `n` answered requests of one Kafka API of the batched client.

@@ -1,4 +1,4 @@
-//! Sending one message: sinks only `send` (Slack, Discord, console); retries with
+//! Sending one message: sinks only `send` (HTTP kinds in [`super::sinks`], console); retries with
 //! exponential backoff and jitter, honouring 429 waits, live here. Webhook URLs are secrets:
 //! they never reach an error, a log line or Debug output.
 
@@ -79,24 +79,6 @@ pub trait Sink: Send + Sync {
     async fn send(&self, batch: &Batch) -> Result<(), DeliveryError>;
 }
 
-/// Slack or Discord webhook.
-pub struct WebhookSink {
-    kind: NotifierKind,
-    url: String,
-    dashboard: Option<String>,
-    timeout: Duration,
-    client: reqwest::Client,
-}
-
-impl std::fmt::Debug for WebhookSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookSink")
-            .field("kind", &self.kind)
-            .field("url", &"<redacted>")
-            .finish_non_exhaustive()
-    }
-}
-
 /// Prints what Slack/Discord would receive.
 #[derive(Debug)]
 pub struct ConsoleSink {
@@ -105,71 +87,11 @@ pub struct ConsoleSink {
 
 /// The sink for a configured notifier.
 pub fn sink(cfg: &NotifierConfig) -> Result<Box<dyn Sink>, DeliveryError> {
-    match (cfg.kind, &cfg.url) {
-        (NotifierKind::Console, _) => Ok(Box::new(ConsoleSink {
+    match cfg.kind {
+        NotifierKind::Console => Ok(Box::new(ConsoleSink {
             dashboard: cfg.dashboard_url.clone(),
         })),
-        (kind, Some(url)) => {
-            crate::runtime::rustls_provider();
-            let client = reqwest::Client::builder()
-                .timeout(cfg.timeout)
-                .connect_timeout(cfg.timeout)
-                .user_agent(concat!("lagwatch/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| DeliveryError::Client(redact(&chain(e.without_url()), url)))?;
-            Ok(Box::new(WebhookSink {
-                kind,
-                url: url.clone(),
-                dashboard: cfg.dashboard_url.clone(),
-                timeout: cfg.timeout,
-                client,
-            }))
-        }
-        (_, None) => Err(DeliveryError::Client("no webhook URL configured".into())),
-    }
-}
-
-#[async_trait::async_trait]
-impl Sink for WebhookSink {
-    async fn send(&self, batch: &Batch) -> Result<(), DeliveryError> {
-        let body = match self.kind {
-            NotifierKind::Discord => format::discord::payload(batch, self.dashboard.as_deref()),
-            _ => format::slack::payload(batch, self.dashboard.as_deref()),
-        };
-        let resp = self
-            .client
-            .post(&self.url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| self.http_error(e))?;
-        let status = resp.status().as_u16();
-        if resp.status().is_success() {
-            return Ok(());
-        }
-        let header_wait = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_seconds);
-        let text = resp.text().await.unwrap_or_default();
-        let body = redact(&format::truncate(text.trim(), 200), &self.url);
-        Err(match status {
-            // Discord puts the exact wait (float seconds) in the body; Slack in the header.
-            429 => DeliveryError::RateLimited(discord_retry_after(&text).or(header_wait)),
-            500..=599 => DeliveryError::Server { status, body },
-            _ => DeliveryError::Rejected { status, body },
-        })
-    }
-}
-
-impl WebhookSink {
-    fn http_error(&self, e: reqwest::Error) -> DeliveryError {
-        if e.is_timeout() {
-            DeliveryError::Timeout(self.timeout)
-        } else {
-            DeliveryError::Network(redact(&chain(e.without_url()), &self.url))
-        }
+        _ => Ok(Box::new(super::sinks::HttpSink::new(cfg)?)),
     }
 }
 
@@ -187,7 +109,7 @@ impl Sink for ConsoleSink {
 
 /// An error and its causes on one line (reqwest's own text alone says only "error sending
 /// request").
-fn chain(e: reqwest::Error) -> String {
+pub(super) fn chain(e: reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(&e);
     while let Some(c) = src {
@@ -207,8 +129,22 @@ fn redact(msg: &str, url: &str) -> String {
     }
 }
 
+/// [`redact`] for every secret of a notifier (URLs, header values, keys); longest first, so
+/// a secret containing another is replaced whole.
+pub(super) fn redact_all(msg: &str, secrets: &[String]) -> String {
+    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    sorted.into_iter().fold(msg.to_owned(), |m, s| {
+        if s.starts_with("http://") || s.starts_with("https://") {
+            redact(&m, s)
+        } else {
+            m.replace(s.as_str(), "<secret>")
+        }
+    })
+}
+
 /// `Retry-After` in seconds (integer or float); HTTP dates are not used by Slack or Discord.
-fn parse_seconds(v: &str) -> Option<Duration> {
+pub(super) fn parse_seconds(v: &str) -> Option<Duration> {
     v.trim()
         .parse::<f64>()
         .ok()
@@ -217,7 +153,7 @@ fn parse_seconds(v: &str) -> Option<Duration> {
 }
 
 /// Discord's 429 body: `{"retry_after": 0.35, "global": false, ...}`.
-fn discord_retry_after(body: &str) -> Option<Duration> {
+pub(super) fn discord_retry_after(body: &str) -> Option<Duration> {
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
     let s = v.get("retry_after")?.as_f64()?;
     (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s))
@@ -389,6 +325,23 @@ mod tests {
         assert_eq!(
             redact(&format!("error for url ({url}): refused"), url),
             "error for url (<webhook url>): refused"
+        );
+    }
+
+    #[test]
+    fn every_secret_is_redacted_longest_first() {
+        let secrets = vec![
+            "https://events.example/enqueue".to_owned(),
+            "rk-123".to_owned(),
+            "rk-123456".to_owned(),
+            String::new(),
+        ];
+        assert_eq!(
+            redact_all(
+                "posting to https://events.example/enqueue with rk-123456 and rk-123",
+                &secrets
+            ),
+            "posting to <webhook url> with <secret> and <secret>"
         );
     }
 }

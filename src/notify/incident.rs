@@ -39,6 +39,9 @@ pub struct Incident {
     pub opened_at: f64,
     /// When its last message was queued; reminders count from here.
     pub last_sent_at: f64,
+    /// Its last change was held back by a silence (so its resolution is held back too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub silenced: bool,
 }
 
 /// The kind of change a message reports.
@@ -125,6 +128,22 @@ impl Incidents {
         self.open.get(key)
     }
 
+    /// Marks whether the last change of `key` was held back by a silence.
+    pub fn set_silenced(&mut self, key: &IncidentKey, silenced: bool) {
+        if let Some(i) = self.open.get_mut(key) {
+            i.silenced = silenced;
+        }
+    }
+
+    /// Keys whose last change was held back.
+    pub fn silenced_keys(&self) -> BTreeSet<IncidentKey> {
+        self.open
+            .iter()
+            .filter(|(_, i)| i.silenced)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// Applies one poll at `now` and returns what to notify, at most one change per incident.
     pub fn step(&mut self, obs: Observed<'_>, policy: Policy, now: f64) -> Vec<Transition> {
         let mut out = Vec::new();
@@ -157,6 +176,7 @@ impl Incidents {
                             status: seen,
                             opened_at: now,
                             last_sent_at: now,
+                            silenced: false,
                         },
                     );
                     out.push(t(Change::Opened, seen, None, now));

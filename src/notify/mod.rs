@@ -4,12 +4,19 @@
 //! webhook and a dead notifier does not stop the others. Incidents and undelivered messages
 //! persist in a state file ([`state_file`]).
 
+pub mod actions;
 pub mod alert;
+mod automation;
 pub mod collapse;
 pub mod deliver;
 pub mod format;
 pub mod incident;
+pub mod route;
+pub mod runner;
 pub mod sample;
+pub mod silence;
+mod silencer;
+pub mod sinks;
 pub mod state_file;
 pub mod timeline;
 mod worker;
@@ -17,9 +24,10 @@ mod worker;
 use crate::config::{Filter, NotifierConfig, RulesConfig, Severity};
 use crate::metrics::{Metrics, NotifierLabel, NotifyLabels};
 use crate::snapshot::GroupSource;
-use crate::view::{ClusterView, Status};
+use crate::view::{ClusterView, Reason, Status};
 use deliver::{DeliveryError, RetryPolicy};
 use incident::{IncidentKey, Observed, Policy};
+pub use silencer::Silences;
 use state_file::{Book, NotifierBook, Pending};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -54,6 +62,8 @@ struct Target {
     topics: Filter,
     policy: Policy,
     queue_size: usize,
+    /// Only incidents with one of these reasons; empty = all.
+    reasons: Vec<Reason>,
 }
 
 /// What the coordinator and the workers share.
@@ -113,6 +123,7 @@ impl Shared {
 pub struct Coordinator {
     rules: RulesConfig,
     targets: Vec<Target>,
+    actions: Vec<automation::ActionTarget>,
     wakes: Vec<Arc<Notify>>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
@@ -210,14 +221,16 @@ impl Coordinator {
                         Severity::Warning => Status::Warning,
                         Severity::Critical => Status::Critical,
                     },
-                    repeat_interval: n.repeat_interval.as_secs_f64(),
+                    repeat_interval: route::repeat_interval(n).as_secs_f64(),
                 },
                 queue_size: n.queue_size.max(1),
+                reasons: route::reasons(&n.reasons),
             });
         }
         Ok(Coordinator {
             rules,
             targets,
+            actions: Vec::new(),
             wakes,
             shared,
             stop,
@@ -225,14 +238,29 @@ impl Coordinator {
         })
     }
 
+    /// Adds the actions run on incident transitions; the state file's records of actions
+    /// no longer configured are dropped.
+    pub fn with_actions(mut self, actions: &[crate::config::ActionConfig]) -> Coordinator {
+        self.actions = automation::targets(actions);
+        let names = automation::names(&self.actions);
+        self.shared.lock().actions.retain(|n, _| names.contains(n));
+        for n in &names {
+            self.shared.metrics.prime_action(n);
+        }
+        self
+    }
+
     /// Takes one poll's view at `now`: updates incidents and queues at most one message per
     /// notifier. Never waits on the network (the workers deliver).
     pub fn observe(&self, view: &ClusterView, now: f64) {
         let mut book = self.shared.lock();
-        let mut dirty = false;
+        let before = book.silences.len();
+        book.silences.retain(|s| s.ends_at > now);
+        let mut dirty = book.silences.len() != before;
+        let silences = book.silences.clone();
         let mut woken = Vec::new();
         for (i, t) in self.targets.iter().enumerate() {
-            let (statuses, settling) = statuses_for(view, t);
+            let (statuses, settling) = statuses_for(view, &t.groups, &t.topics, &t.reasons);
             let obs = Observed {
                 cluster: &view.cluster,
                 up: view.up,
@@ -242,7 +270,12 @@ impl Coordinator {
             };
             let next_id = book.next_id;
             let nb: &mut NotifierBook = book.notifiers.entry(t.name.clone()).or_default();
+            let was = nb.incidents.silenced_keys();
             let changes = nb.incidents.step(obs, t.policy, now);
+            // Held-back changes still change incidents: they must reach the state file.
+            dirty |= !changes.is_empty();
+            let changes =
+                silencer::hold_back(changes, &mut nb.incidents, &was, &silences, view, now);
             let Some(batch) = alert::batch(view, &changes, &self.rules, now) else {
                 continue;
             };
@@ -258,12 +291,24 @@ impl Coordinator {
             self.shared.queue_gauge(&t.name, &nb.pending);
             woken.push(i);
         }
-        if dirty {
+        // Recorded and saved before they start: each transition runs at most once.
+        let jobs = automation::step(&self.actions, &mut book, view, &self.rules, now);
+        if dirty || !jobs.is_empty() {
             self.shared.save(&book);
         }
         drop(book);
         for i in woken {
             self.wakes[i].notify_one();
+        }
+        for job in jobs {
+            tokio::spawn(runner::execute(job, self.shared.metrics.clone()));
+        }
+    }
+
+    /// The silences (for the HTTP API).
+    pub fn silences(&self) -> Silences {
+        Silences {
+            shared: self.shared.clone(),
         }
     }
 
@@ -348,11 +393,13 @@ pub async fn run(
 /// a group whose own source fails. Second: the keys whose status is still settling.
 fn statuses_for(
     view: &ClusterView,
-    t: &Target,
+    groups: &Filter,
+    topics: &Filter,
+    reasons: &[Reason],
 ) -> (BTreeMap<IncidentKey, Status>, BTreeSet<IncidentKey>) {
     let mut out = BTreeMap::new();
     let mut settling = BTreeSet::new();
-    for g in view.groups.iter().filter(|g| t.groups.matches(&g.group)) {
+    for g in view.groups.iter().filter(|g| groups.matches(&g.group)) {
         let group_status = if g.topics.is_empty() {
             g.status
         } else {
@@ -360,6 +407,7 @@ fn statuses_for(
         };
         // Always present for Spark queries, so a recovered checkpoint resolves its incident
         // instead of reading as a group gone.
+        let group_status = route::routed(group_status, &g.reasons, reasons);
         if group_status != Status::Ok || g.source == GroupSource::Spark {
             let key = IncidentKey::new(&view.cluster, &g.group, "");
             if g.settling {
@@ -367,12 +415,12 @@ fn statuses_for(
             }
             out.insert(key, group_status);
         }
-        for gt in g.topics.iter().filter(|gt| t.topics.matches(&gt.topic)) {
+        for gt in g.topics.iter().filter(|gt| topics.matches(&gt.topic)) {
             let key = IncidentKey::new(&view.cluster, &g.group, &gt.topic);
             if gt.settling {
                 settling.insert(key.clone());
             }
-            out.insert(key, gt.status);
+            out.insert(key, route::routed(gt.status, &gt.reasons, reasons));
         }
     }
     (out, settling)

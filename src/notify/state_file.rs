@@ -22,6 +22,12 @@ pub struct Book {
     pub next_id: u64,
     /// Per notifier name.
     pub notifiers: BTreeMap<String, NotifierBook>,
+    /// Silences, expired ones included until the next poll prunes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub silences: Vec<super::silence::Silence>,
+    /// Per action name: its incidents and the transitions it started.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub actions: BTreeMap<String, super::actions::ActionBook>,
 }
 
 /// One notifier's open incidents and undelivered messages.

@@ -1,9 +1,13 @@
 //! Human text shared by every format: numbers, durations, rates against the headroom rule,
 //! drain ETA, the action for each reason and the dashboard link. Pure: no I/O, no clock.
 
+pub mod alertmanager;
 pub mod console;
 pub mod discord;
+pub mod msteams;
+pub mod pagerduty;
 pub mod slack;
+pub mod webhook;
 
 use super::alert::{Alert, Batch};
 use super::incident::Change;

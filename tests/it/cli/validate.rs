@@ -83,6 +83,14 @@ fn shipped_example_configs_validate() {
         ("S3_SECRET_ACCESS_KEY", "s"),
         ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/x"),
         ("DISCORD_WEBHOOK_URL", "https://discord.com/api/webhooks/x"),
+        (
+            "TEAMS_WORKFLOW_URL",
+            "https://prod.westeurope.logic.azure.com/workflows/x",
+        ),
+        ("ALERTMANAGER_URL", "http://alertmanager:9093"),
+        ("PAGERDUTY_ROUTING_KEY", "r0uting"),
+        ("REPLAY_BOT_URL", "https://replay-bot.example/hook"),
+        ("REPLAY_BOT_HMAC_SECRET", "s3cret"),
     ];
     for entry in std::fs::read_dir(format!("{root}/examples")).expect("examples dir") {
         let p = entry.expect("entry").path();
@@ -289,5 +297,120 @@ fn webhook_url_problems_blame_the_field_that_holds_the_problem() {
         assert_eq!(got, code, "{why}: {all}");
         assert!(all.contains(want), "{why}: want `{want}` in\n{all}");
         assert!(!all.contains(never), "{why}: `{never}` in\n{all}");
+    }
+}
+
+#[test]
+fn new_notifier_kinds_are_checked_with_line_column_and_field_and_secrets_unshown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("pd-key");
+    std::fs::write(&key, "s3cr3t-routing-key\n").expect("write");
+    let notifier = |body: &str| {
+        format!("clusters:\n  - name: a\n    bootstrap_servers: \"k:1\"\nnotifiers:\n  - name: n\n{body}")
+    };
+    // Rows: notifier keys, exit code, must contain, why.
+    let rows = [
+        (
+            format!("    kind: pagerduty\n    routing_key_file: \"{}\"\n", key.display()),
+            0,
+            "OK".to_owned(),
+            "a routing key from a file; the events URL defaults to PagerDuty's",
+        ),
+        (
+            "    kind: pagerduty\n    routing_key: \"${LW_HMAC}\"\n".to_owned(),
+            0,
+            "OK".to_owned(),
+            "an inline routing key from the environment",
+        ),
+        (
+            "    kind: pagerduty\n".to_owned(),
+            2,
+            ":5:5: notifiers[0].routing_key: pagerduty notifiers need `routing_key` or `routing_key_file`".to_owned(),
+            "pagerduty needs its key",
+        ),
+        (
+            "    kind: alertmanager\n    urls: [\"http://am1:9093\", \"am2:9093\"]\n".to_owned(),
+            2,
+            ":7:31: notifiers[0].urls[1]: must hold a webhook URL".to_owned(),
+            "each Alertmanager URL is checked where it is written",
+        ),
+        (
+            "    kind: alertmanager\n    urls: [\"http://am1:9093\", \"http://am2:9093\"]\n".to_owned(),
+            0,
+            "OK".to_owned(),
+            "urls alone are enough for alertmanager",
+        ),
+        (
+            "    kind: slack\n    url: \"http://h/x\"\n    secret: \"${LW_HMAC}\"\n".to_owned(),
+            2,
+            ":8:13: notifiers[0].secret: `secret` is only for webhook notifiers".to_owned(),
+            "a key the kind ignores is an error, not silently unused",
+        ),
+        (
+            "    kind: webhook\n    url: \"http://h/x\"\n    secret: \"${LW_HMAC}\"\n    headers: {X-Token: \"${LW_HMAC}\"}\n    reasons: [backlog_replay, stoped]\n".to_owned(),
+            2,
+            ":10:31: notifiers[0].reasons: unknown reason `stoped` (did you mean `stopped`?)".to_owned(),
+            "reasons are the status engine's names",
+        ),
+        (
+            "    kind: msteam\n    url: \"http://h/x\"\n".to_owned(),
+            2,
+            ":6:11: notifiers[0].kind: unknown notifier kind `msteam` (did you mean `msteams`?)".to_owned(),
+            "kinds are suggested",
+        ),
+    ];
+    for (body, code, want, why) in rows {
+        let (got, out, err) = validate(&notifier(&body), &[("LW_HMAC", "s3cr3t-hmac")]);
+        let all = format!("{out}{err}");
+        assert_eq!(got, code, "{why}: {all}");
+        assert!(all.contains(&want), "{why}: want `{want}` in\n{all}");
+        assert!(
+            !all.contains("s3cr3t"),
+            "{why}: a secret was printed:\n{all}"
+        );
+    }
+}
+
+#[test]
+fn actions_are_checked_with_line_column_and_field() {
+    let base = "clusters:\n  - name: a\n    bootstrap_servers: \"k:1\"\nactions:\n";
+    // Rows: the actions section, exit code, must contain, why.
+    let rows = [
+        (
+            "  - name: replay-in-batch\n    command: [\"/opt/runbooks/replay-backlog.sh\"]\n    reasons: [backlog_replay]\n    groups: { include: [\"^spark:\"] }\n    min_severity: critical\n    on: [opened]\n    timeout: 10m\n    dry_run: false\n",
+            0,
+            "OK",
+            "the issue's example",
+        ),
+        (
+            "  - name: r\n    command: \"/opt/replay.sh --all\"\n",
+            2,
+            ":6:14: actions[0].command: expected a list",
+            "a shell line is refused: argv only",
+        ),
+        (
+            "  - name: r\n    command: [\"/x\"]\n    on: [opened, reopened]\n",
+            2,
+            ":7:18: actions[0].on: unknown transition `reopened`",
+            "transitions are opened, escalated, resolved",
+        ),
+        (
+            "  - name: r\n    command: [\"/x\"]\n    timeout: 2d\n",
+            2,
+            ":7:14: actions[0].timeout: 2days is above the maximum of 1day",
+            "timeouts are bounded",
+        ),
+        (
+            "  - name: r\n    command: [\"/x\"]\n  - name: r\n    command: [\"/y\"]\n",
+            2,
+            ":7:11: actions[1].name: duplicate action name `r`",
+            "names are unique (the metric label)",
+        ),
+    ];
+    for (body, code, want, why) in rows {
+        let (got, out, err) = validate(&format!("{base}{body}"), &[]);
+        let all = format!("{out}{err}");
+        assert_eq!(got, code, "{why}: {all}");
+        assert!(all.contains(want), "{why}: want `{want}` in\n{all}");
     }
 }

@@ -82,6 +82,11 @@ fn notifier(name: &str, kind: NotifierKind, url: String, queue_size: usize) -> N
         repeat_interval: Duration::from_secs(3600),
         queue_size,
         timeout: Duration::from_millis(500),
+        urls: Vec::new(),
+        headers: Vec::new(),
+        secret: None,
+        routing_key: None,
+        reasons: Vec::new(),
     }
 }
 

@@ -5,6 +5,7 @@ mod api_schema;
 mod connections;
 mod metrics;
 mod metrics_stream;
+mod silences_api;
 mod web_page;
 mod web_page_http;
 mod web_security;

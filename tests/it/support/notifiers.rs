@@ -90,6 +90,11 @@ pub fn notifier(name: &str, kind: NotifierKind, url: Option<String>) -> Notifier
         repeat_interval: Duration::from_secs(3600),
         queue_size: 100,
         timeout: Duration::from_millis(300),
+        urls: Vec::new(),
+        headers: Vec::new(),
+        secret: None,
+        routing_key: None,
+        reasons: Vec::new(),
     }
 }
 
