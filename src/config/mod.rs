@@ -6,6 +6,7 @@ mod cluster;
 mod env;
 mod error;
 mod location;
+mod metrics;
 mod msk;
 mod notifiers;
 mod reader;
@@ -19,6 +20,7 @@ pub use cluster::{ClusterConfig, Filter, FlagError, GroupFilter, S3Config, Spark
 pub use env::{did_you_mean, expand_env, EnvLookup};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{parse_location, Location};
+pub use metrics::{Compat, Granularity, GranularityOverride, MetricsConfig, METRIC_NAMES};
 pub use notifiers::{NotifierConfig, NotifierKind, Severity};
 pub use reader::{Cx, MapView, Scalar};
 pub use rules::{RuleOverride, RulesConfig, Thresholds};
@@ -40,6 +42,7 @@ const ROOT_KEYS: &[&str] = &[
     "state_dir",
     "shutdown_timeout",
     "web",
+    "metrics",
 ];
 
 /// The whole configuration file.
@@ -61,6 +64,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// HTTPS and basic auth for the HTTP server.
     pub web: WebConfig,
+    /// Which families /metrics emits, and how finely.
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -90,6 +95,7 @@ impl Config {
             state_dir: None,
             shutdown_timeout: Duration::from_secs(1),
             web: WebConfig::default(),
+            metrics: MetricsConfig::default(),
         })
     }
 }
@@ -209,6 +215,10 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         .get("web")
         .map(|n| web::read_web(cx, n, "web"))
         .unwrap_or_default();
+    let metrics = m
+        .get("metrics")
+        .map(|n| metrics::read_metrics(cx, n, "metrics"))
+        .unwrap_or_default();
     Some(Config {
         listen,
         poll_interval,
@@ -218,6 +228,7 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         state_dir,
         shutdown_timeout,
         web,
+        metrics,
     })
 }
 

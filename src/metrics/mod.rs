@@ -19,48 +19,7 @@ use prometheus_client::registry::Registry;
 use std::sync::Arc;
 
 /// Every metric family name lagwatch can emit (dashboards and rules are linted against it).
-pub const METRIC_NAMES: &[&str] = &[
-    "lagwatch_build_info",
-    "lagwatch_cluster_up",
-    "lagwatch_poll_partial",
-    "lagwatch_poll_duration_seconds",
-    "lagwatch_poll_errors_total",
-    "lagwatch_kafka_requests_total",
-    "lagwatch_last_poll_timestamp_seconds",
-    "lagwatch_partition_log_end_offset",
-    "lagwatch_partition_log_start_offset",
-    "lagwatch_partition_produce_rate",
-    "lagwatch_topic_produce_rate",
-    "lagwatch_group_info",
-    "lagwatch_group_members",
-    "lagwatch_group_partition_committed_offset",
-    "lagwatch_group_partition_lag",
-    "lagwatch_group_partition_lag_seconds",
-    "lagwatch_group_partition_messages_lost",
-    "lagwatch_group_partition_inflight_lag",
-    "lagwatch_group_topic_lag",
-    "lagwatch_group_topic_max_lag_seconds",
-    "lagwatch_group_topic_consume_rate",
-    "lagwatch_group_topic_throughput_ratio",
-    "lagwatch_group_topic_drain_eta_seconds",
-    "lagwatch_group_topic_status",
-    "lagwatch_group_topic_reason",
-    "lagwatch_group_lag",
-    "lagwatch_group_max_lag_seconds",
-    "lagwatch_group_status",
-    "lagwatch_share_group_info",
-    "lagwatch_share_group_members",
-    "lagwatch_share_group_lag",
-    "lagwatch_share_group_partition_lag",
-    "lagwatch_share_group_partition_start_offset",
-    "lagwatch_spark_last_commit_age_seconds",
-    "lagwatch_source_up",
-    "lagwatch_unauthorized",
-    "lagwatch_kafka_client_info",
-    "lagwatch_notifications_total",
-    "lagwatch_notifier_queue_length",
-    "lagwatch_notifier_oldest_pending_timestamp_seconds",
-];
+pub use crate::config::METRIC_NAMES;
 
 /// Label set `{cluster}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
