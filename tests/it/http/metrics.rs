@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// A fixed snapshot: two topics, a lagging KIP-848 group, a caught-up classic group with
 /// data loss, and a share group.
-fn fixture() -> Snapshot {
+pub(super) fn fixture() -> Snapshot {
     let mut s = Snapshot::new("prod", 1_700_000_000.0);
     for (t, p, start, end) in [
         ("orders", 0, 0, 100),
@@ -59,8 +59,13 @@ fn fixture() -> Snapshot {
 }
 
 fn render(openmetrics: bool) -> String {
+    render_with(&lagwatch::config::MetricsConfig::default(), openmetrics)
+}
+
+/// The fixture's exposition with a `metrics:` section.
+pub(super) fn render_with(cfg: &lagwatch::config::MetricsConfig, openmetrics: bool) -> String {
     let state = AppState::new(["prod"]);
-    let metrics = Metrics::new(state.clone());
+    let metrics = Metrics::with_config(state.clone(), cfg);
     // One poll: hysteresis off so the fixture's statuses are confirmed at once.
     let mut rules = RulesConfig::default();
     rules.defaults.for_polls = 1;
@@ -78,8 +83,7 @@ fn render(openmetrics: bool) -> String {
 
 #[test]
 fn golden_metrics_output() {
-    // Self-metrics with no sample yet (histograms, counters) are excluded from the golden text
-    // so it only changes when the exposition of the model changes.
+    // The poll duration histogram of the one cluster exists from the start (count 0).
     // The poll error counters exist at 0 from the start (in hash order, so not golden);
     // known_series_exist_at_zero_from_the_start covers them.
     let text: String = render(false)
@@ -347,6 +351,19 @@ notifiers:
                 stage.as_str()
             );
         }
+    }
+    for cluster in ["east", "west"] {
+        // Present before any poll finished: count 0 (or 1 once the first failed poll ends).
+        let polls = metric(
+            &text,
+            "lagwatch_poll_duration_seconds_count",
+            &[("cluster", cluster)],
+        );
+        assert!(polls.is_some_and(|n| n <= 1.0), "{cluster}: {polls:?}");
+        assert!(
+            metric(&text, "lagwatch_cluster_up", &[("cluster", cluster)]).is_some(),
+            "{cluster}: cluster_up"
+        );
     }
     for outcome in lagwatch::metrics::NOTIFY_OUTCOMES {
         assert_eq!(
