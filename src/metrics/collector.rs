@@ -154,7 +154,8 @@ impl Collector for ViewCollector {
             .flat_map(|(n, d)| d.share_groups.iter().map(move |g| (n, g)))
             .collect();
         encode_views(&views, &shares, e)?;
-        super::details::encode(&clusters, e)
+        super::details::encode(&clusters, e)?;
+        super::compat::encode(&clusters, &views, e)
     }
 }
 

@@ -2,6 +2,7 @@
 //! from the latest views so deleted groups and topics vanish with no stale series.
 
 mod collector;
+pub mod compat;
 mod details;
 mod family;
 mod stream;

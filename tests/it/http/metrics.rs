@@ -40,6 +40,18 @@ pub(super) fn fixture() -> Snapshot {
     audit.group_type = GroupType::Classic;
     audit.committed.insert(TopicPartition::new("events", 0), 10);
     s.groups.insert("billing".into(), billing);
+    // billing's members as ConsumerGroupDescribe tells them: who holds which partition
+    // (kafka-lag-exporter's member labels are read from this).
+    s.members.insert(
+        "billing".into(),
+        vec![lagwatch::snapshot::Member {
+            member_id: "m-1".into(),
+            group_instance_id: None,
+            client_id: "billing-app".into(),
+            host: "/10.0.0.7".into(),
+            assignment: Some([("orders".to_owned(), vec![0])].into()),
+        }],
+    );
     s.groups.insert("audit".into(), audit);
     let mut jobs = ShareGroupSnapshot {
         name: "jobs".into(),

@@ -4,6 +4,7 @@
 mod api_schema;
 mod connections;
 mod metrics;
+mod metrics_compat;
 mod metrics_granularity;
 mod metrics_stream;
 mod web_page;
