@@ -192,3 +192,30 @@ fn overrides_pick_the_granularity_of_matching_series_only() {
         assert_eq!(has(needle), want, "{why}: {needle}");
     }
 }
+
+#[test]
+fn family_names_tell_their_granularity() {
+    // The dashboards lint reads a family's granularity from its name; hold it to the labels.
+    let cfg = MetricsConfig {
+        compat: lagwatch::config::Compat::ALL.into_iter().collect(),
+        ..MetricsConfig::default()
+    };
+    for (name, lines) in families(&render_with(&cfg, false)) {
+        if !name.starts_with("lagwatch_") {
+            continue;
+        }
+        let labels = label_names(&lines);
+        let by_labels = if labels.iter().any(|l| l == "partition") {
+            2
+        } else if labels.iter().any(|l| l == "topic") {
+            1
+        } else {
+            0
+        };
+        assert_eq!(
+            crate::shipped::dashboards_lint::needs(&name),
+            by_labels,
+            "{name}: {labels:?}"
+        );
+    }
+}
