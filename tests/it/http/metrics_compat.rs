@@ -213,3 +213,19 @@ fn promtool_accepts_the_compat_exposition() {
     assert_ne!(out.status.code(), Some(1), "promtool rejected it: {msg}");
     assert!(!msg.contains("error while linting"), "{msg}");
 }
+
+#[test]
+fn every_mapping_is_documented() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics-compat.md");
+    let doc = std::fs::read_to_string(path).expect("docs/metrics-compat.md");
+    for (compat, from) in MAPPINGS {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{compat}` |")))
+            .unwrap_or_else(|| panic!("docs/metrics-compat.md has no table row for {compat}"));
+        assert!(
+            row.contains(&format!("`{from}`")),
+            "the row of {compat} must name its native source `{from}`: {row}"
+        );
+    }
+}
