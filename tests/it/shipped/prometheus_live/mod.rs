@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod compat;
+mod granularity;
 mod rules_copy;
 mod server;
 mod traffic;
@@ -76,6 +77,9 @@ struct Target {
     what: String,
     expr: String,
     range: bool,
+    /// The panel says it needs topic or partition granularity (or the variable reads a
+    /// per-topic family), so it may be empty at group granularity.
+    finer: bool,
 }
 
 /// Grafana's variables replaced the way a user selecting "All" would see them.
@@ -123,6 +127,9 @@ fn dashboard_targets() -> Vec<Target> {
                     ),
                     expr: substitute(t["expr"].as_str().expect("expr")),
                     range: t["instant"] != true,
+                    finer: p["description"].as_str().is_some_and(|d| {
+                        d.contains("Needs topic") || d.contains("Needs partition")
+                    }),
                 });
             }
         }
@@ -133,6 +140,7 @@ fn dashboard_targets() -> Vec<Target> {
                     what: format!("{name} / variable {}", v["name"]),
                     expr: substitute(&format!("count by ({}) ({})", &c[2], &c[1])),
                     range: false,
+                    finer: c[1].contains("_topic_") || c[1].contains("_partition_"),
                 });
             }
         }
