@@ -99,7 +99,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Running> {
     crate::runtime::rustls_provider();
     let state = AppState::new(cfg.clusters.iter().map(|c| c.name.as_str()));
-    let metrics = Metrics::new(state.clone());
+    let metrics = Metrics::with_config(state.clone(), &cfg.metrics);
     let (views, _) = broadcast::channel(64);
     let (stop, stop_rx) = watch::channel(false);
     // TLS files are read before binding, so a bad certificate fails the start (or a

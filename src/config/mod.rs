@@ -7,6 +7,7 @@ mod cluster;
 mod env;
 mod error;
 mod location;
+mod metrics;
 mod msk;
 mod notifier_fields;
 mod notifiers;
@@ -23,6 +24,7 @@ pub use cluster::{ClusterConfig, Filter, FlagError, GroupFilter, S3Config, Spark
 pub use env::{did_you_mean, expand_env, EnvLookup};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{parse_location, Location};
+pub use metrics::{Compat, Granularity, GranularityOverride, MetricsConfig, METRIC_NAMES};
 pub use notifiers::{NotifierConfig, NotifierKind, Severity, PAGERDUTY_EVENTS_URL, REASON_NAMES};
 pub use reader::{Cx, MapView, Scalar};
 pub use rules::{RuleOverride, RulesConfig, Thresholds};
@@ -45,6 +47,7 @@ const ROOT_KEYS: &[&str] = &[
     "shutdown_timeout",
     "web",
     "actions",
+    "metrics",
 ];
 
 /// The whole configuration file.
@@ -68,6 +71,8 @@ pub struct Config {
     pub web: WebConfig,
     /// Commands run on incident transitions.
     pub actions: Vec<ActionConfig>,
+    /// Which families /metrics emits, and how finely.
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -98,6 +103,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(1),
             web: WebConfig::default(),
             actions: Vec::new(),
+            metrics: MetricsConfig::default(),
         })
     }
 }
@@ -231,6 +237,10 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         .get("web")
         .map(|n| web::read_web(cx, n, "web"))
         .unwrap_or_default();
+    let metrics = m
+        .get("metrics")
+        .map(|n| metrics::read_metrics(cx, n, "metrics"))
+        .unwrap_or_default();
     Some(Config {
         listen,
         poll_interval,
@@ -241,6 +251,7 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         shutdown_timeout,
         web,
         actions,
+        metrics,
     })
 }
 

@@ -45,6 +45,7 @@ pub const REASON_NAMES: &[&str] = &[
     "backlog_replay",
     "no_commit",
     "source_error",
+    "retention_risk",
 ];
 
 /// The `kind:` values, as written.

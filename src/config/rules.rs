@@ -207,7 +207,7 @@ pub(super) fn read_rules(cx: &mut Cx<'_>, node: &Node, path: &str) -> RulesConfi
     }
 }
 
-fn one_regex(cx: &mut Cx<'_>, m: MapView<'_>, path: &str, key: &str) -> Option<Regex> {
+pub(super) fn one_regex(cx: &mut Cx<'_>, m: MapView<'_>, path: &str, key: &str) -> Option<Regex> {
     let node = m.get(key)?;
     let field = join(path, key);
     let s = cx.string(node, &field)?;

@@ -4,6 +4,8 @@
 //! per-sample allocation is kept, so a scrape of a large cluster costs the output buffer
 //! and little else (collecting the samples first made RSS grow with every series).
 
+use super::family::{b, family, part, Label, Num, Out};
+use crate::config::MetricsConfig;
 use crate::snapshot::{GroupSource, GroupState, GroupType};
 use crate::state::AppState;
 use crate::view::{
@@ -12,8 +14,6 @@ use crate::view::{
 };
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
-use prometheus_client::metrics::MetricType;
-use std::borrow::Cow;
 use std::fmt::Error;
 use std::sync::Arc;
 
@@ -21,90 +21,57 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct ViewCollector {
     state: Arc<AppState>,
+    sel: Arc<MetricsConfig>,
 }
 
 impl ViewCollector {
-    /// A collector over `state`.
+    /// A collector over `state` emitting every family at partition granularity.
     pub fn new(state: Arc<AppState>) -> Self {
-        ViewCollector { state }
+        Self::with_config(state, Arc::default())
+    }
+
+    /// A collector over `state` emitting what `sel` (the `metrics:` section) asks for.
+    pub fn with_config(state: Arc<AppState>, sel: Arc<MetricsConfig>) -> Self {
+        ViewCollector { state, sel }
     }
 }
 
-/// A sample value: offsets and counts stay exact integers (f64 would round above 2^53).
-#[derive(Clone, Copy)]
-pub(super) enum Num {
-    I(i64),
-    F(f64),
-}
+pub(super) type Views<'v> = [(&'v str, &'v ClusterView)];
 
-pub(super) type Label<'a> = (&'static str, Cow<'a, str>);
-
-pub(super) fn b(s: &str) -> Cow<'_, str> {
-    Cow::Borrowed(s)
-}
-
-fn part(p: i32) -> Cow<'static, str> {
-    Cow::Owned(p.to_string())
-}
-
-/// Encodes one gauge family from `rows`; a family with no sample is left out entirely, so
-/// a scrape shows nothing that is not known.
-pub(super) fn family<'v, R: Copy, const N: usize>(
-    enc: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    rows: impl Iterator<Item = R> + Clone,
-    labels: impl Fn(R) -> [Label<'v>; N],
-    value: impl Fn(R) -> Option<Num>,
-) -> Result<(), Error> {
-    if !rows.clone().any(|r| value(r).is_some()) {
-        return Ok(());
-    }
-    let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for r in rows {
-        let Some(v) = value(r) else { continue };
-        let l = labels(r);
-        let mut f = m.encode_family(&l)?;
-        match v {
-            Num::I(i) => f.encode_gauge(&i)?,
-            Num::F(x) => f.encode_gauge(&x)?,
-        }
-    }
-    Ok(())
-}
-
-type Views<'v> = [(&'v str, &'v ClusterView)];
-
-fn topics<'v>(vs: &'v Views<'v>) -> impl Iterator<Item = (&'v str, &'v TopicView)> + Clone {
+pub(super) fn topics<'v>(
+    vs: &'v Views<'v>,
+) -> impl Iterator<Item = (&'v str, &'v TopicView)> + Clone {
     vs.iter()
         .flat_map(|(c, v)| v.topics.iter().map(move |t| (*c, t)))
 }
 
-fn partitions<'v>(
+pub(super) fn partitions<'v>(
     vs: &'v Views<'v>,
 ) -> impl Iterator<Item = (&'v str, &'v TopicView, &'v PartitionView)> + Clone {
     topics(vs).flat_map(|(c, t)| t.partitions.iter().map(move |p| (c, t, p)))
 }
 
-fn groups<'v>(vs: &'v Views<'v>) -> impl Iterator<Item = (&'v str, &'v GroupView)> + Clone {
+pub(super) fn groups<'v>(
+    vs: &'v Views<'v>,
+) -> impl Iterator<Item = (&'v str, &'v GroupView)> + Clone {
     vs.iter()
         .flat_map(|(c, v)| v.groups.iter().map(move |g| (*c, g)))
 }
 
-fn group_topics<'v>(
+pub(super) fn group_topics<'v>(
     vs: &'v Views<'v>,
 ) -> impl Iterator<Item = (&'v str, &'v GroupView, &'v GroupTopicView)> + Clone {
     groups(vs).flat_map(|(c, g)| g.topics.iter().map(move |t| (c, g, t)))
 }
 
-type GpRow<'v> = (
+pub(super) type GpRow<'v> = (
     &'v str,
     &'v GroupView,
     &'v GroupTopicView,
     &'v GroupPartitionView,
 );
 
-fn group_partitions<'v>(vs: &'v Views<'v>) -> impl Iterator<Item = GpRow<'v>> + Clone {
+pub(super) fn group_partitions<'v>(vs: &'v Views<'v>) -> impl Iterator<Item = GpRow<'v>> + Clone {
     group_topics(vs).flat_map(|(c, g, t)| t.partitions.iter().map(move |p| (c, g, t, p)))
 }
 
@@ -146,9 +113,12 @@ fn flag(b: bool) -> Option<Num> {
 }
 
 impl Collector for ViewCollector {
-    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), Error> {
+    fn encode(&self, enc: DescriptorEncoder) -> Result<(), Error> {
         let clusters = self.state.snapshot();
-        let e = &mut enc;
+        let e = &mut Out {
+            enc,
+            sel: &self.sel,
+        };
         let cl = || clusters.iter().map(|(n, s)| (n.as_str(), s));
         family(
             e,
@@ -185,7 +155,8 @@ impl Collector for ViewCollector {
             .collect();
         encode_views(&views, &shares, e)?;
         super::retention::encode(&views, e)?;
-        super::details::encode(&clusters, e)
+        super::details::encode(&clusters, e)?;
+        super::compat::encode(&clusters, &views, e)
     }
 }
 
@@ -214,7 +185,7 @@ fn info_rows<'v>(
 fn encode_views(
     vs: &Views<'_>,
     shares: &[(&str, &ShareGroupView)],
-    e: &mut DescriptorEncoder,
+    e: &mut Out<'_, '_>,
 ) -> Result<(), Error> {
     family(
         e,

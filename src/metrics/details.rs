@@ -1,9 +1,8 @@
 //! Families from the details that travel next to each view (see `view::KafkaDetails`).
 
-use super::collector::{b, family, Num};
+use super::family::{b, family, Num, Out};
 use crate::state::ClusterStatus;
 use crate::view::{KafkaDetails, SharePartitionView};
-use prometheus_client::encoding::DescriptorEncoder;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Error;
@@ -11,7 +10,7 @@ use std::fmt::Error;
 /// Encodes the detail families of every cluster that has details.
 pub(super) fn encode(
     clusters: &BTreeMap<String, ClusterStatus>,
-    e: &mut DescriptorEncoder,
+    e: &mut Out<'_, '_>,
 ) -> Result<(), Error> {
     let details: Vec<(&str, &KafkaDetails)> = clusters
         .iter()
@@ -61,7 +60,7 @@ fn part_labels<'a>(
 
 /// Share-group families: their own series, since a share group's lag is the broker's count
 /// of unacknowledged records, not a committed position (and no status rule applies).
-fn share_groups(details: &[(&str, &KafkaDetails)], e: &mut DescriptorEncoder) -> Result<(), Error> {
+fn share_groups(details: &[(&str, &KafkaDetails)], e: &mut Out<'_, '_>) -> Result<(), Error> {
     let groups = || {
         details
             .iter()

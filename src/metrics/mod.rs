@@ -2,13 +2,16 @@
 //! from the latest views so deleted groups and topics vanish with no stale series.
 
 mod collector;
+pub mod compat;
 mod details;
+mod family;
 mod retention;
 mod stream;
 
 pub use collector::ViewCollector;
 pub use stream::{Chunk, CHUNK};
 
+use crate::config::MetricsConfig;
 use crate::snapshot::Stage;
 use crate::state::AppState;
 use prometheus_client::encoding::{text, EncodeLabelSet};
@@ -16,56 +19,11 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use std::sync::Arc;
 
 /// Every metric family name lagwatch can emit (dashboards and rules are linted against it).
-pub const METRIC_NAMES: &[&str] = &[
-    "lagwatch_build_info",
-    "lagwatch_cluster_up",
-    "lagwatch_poll_partial",
-    "lagwatch_poll_duration_seconds",
-    "lagwatch_poll_errors_total",
-    "lagwatch_kafka_requests_total",
-    "lagwatch_last_poll_timestamp_seconds",
-    "lagwatch_partition_log_end_offset",
-    "lagwatch_partition_log_start_offset",
-    "lagwatch_partition_produce_rate",
-    "lagwatch_topic_produce_rate",
-    "lagwatch_group_info",
-    "lagwatch_group_members",
-    "lagwatch_group_partition_committed_offset",
-    "lagwatch_group_partition_lag",
-    "lagwatch_group_partition_lag_seconds",
-    "lagwatch_group_partition_messages_lost",
-    "lagwatch_group_partition_inflight_lag",
-    "lagwatch_group_topic_lag",
-    "lagwatch_group_topic_max_lag_seconds",
-    "lagwatch_group_topic_consume_rate",
-    "lagwatch_group_topic_throughput_ratio",
-    "lagwatch_group_topic_drain_eta_seconds",
-    "lagwatch_group_topic_status",
-    "lagwatch_group_topic_reason",
-    "lagwatch_group_lag",
-    "lagwatch_group_max_lag_seconds",
-    "lagwatch_group_status",
-    "lagwatch_share_group_info",
-    "lagwatch_share_group_members",
-    "lagwatch_share_group_lag",
-    "lagwatch_share_group_partition_lag",
-    "lagwatch_share_group_partition_start_offset",
-    "lagwatch_spark_last_commit_age_seconds",
-    "lagwatch_source_up",
-    "lagwatch_unauthorized",
-    "lagwatch_kafka_client_info",
-    "lagwatch_topic_retention_seconds",
-    "lagwatch_topic_retention_bytes",
-    "lagwatch_group_topic_retention_headroom_seconds",
-    "lagwatch_notifications_total",
-    "lagwatch_notifier_queue_length",
-    "lagwatch_notifier_oldest_pending_timestamp_seconds",
-    "lagwatch_actions_total",
-];
+pub use crate::config::METRIC_NAMES;
 
 /// Label set `{cluster}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -149,52 +107,92 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
+/// Registers a self-metric unless `metrics.exclude` names it (`full` is its exposed name).
+/// An excluded one is still counted, just never rendered, so the code that counts needs no
+/// knowledge of the config.
+fn register(
+    registry: &mut Registry,
+    cfg: &MetricsConfig,
+    name: &str,
+    full: &str,
+    help: &str,
+    metric: impl Metric,
+) {
+    if !cfg.excluded(full) {
+        registry.register(name, help, metric);
+    }
+}
+
 /// Poll duration buckets: from a fast loopback poll to a struggling large cluster.
 const POLL_BUCKETS: [f64; 12] = [
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
 impl Metrics {
-    /// Registers self-metrics and the view collector over `state`.
+    /// Registers self-metrics and the view collector over `state`, every family at
+    /// partition granularity.
     pub fn new(state: Arc<AppState>) -> Arc<Self> {
+        Self::with_config(state, &MetricsConfig::default())
+    }
+
+    /// As [`Metrics::new`], emitting what the `metrics:` section asks for.
+    pub fn with_config(state: Arc<AppState>, cfg: &MetricsConfig) -> Arc<Self> {
         let mut registry = Registry::default();
         let poll_duration = Family::<ClusterLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(POLL_BUCKETS)
         });
-        registry.register(
+        register(
+            &mut registry,
+            cfg,
+            "lagwatch_poll_duration_seconds",
             "lagwatch_poll_duration_seconds",
             "Duration of one poll of a cluster",
             poll_duration.clone(),
         );
         let poll_errors = Family::<StageLabels, Counter>::default();
-        registry.register(
+        register(
+            &mut registry,
+            cfg,
             "lagwatch_poll_errors",
+            "lagwatch_poll_errors_total",
             "Poll errors per cluster and stage",
             poll_errors.clone(),
         );
         let kafka_requests = Family::<ApiLabels, Counter>::default();
-        registry.register(
+        register(
+            &mut registry,
+            cfg,
             "lagwatch_kafka_requests",
+            "lagwatch_kafka_requests_total",
             "Requests the batched protocol client sent to the cluster and got answers to, per \
              Kafka API (librdkafka's requests are not counted)",
             kafka_requests.clone(),
         );
         let notifications = Family::<NotifyLabels, Counter>::default();
-        registry.register(
+        register(
+            &mut registry,
+            cfg,
             "lagwatch_notifications",
+            "lagwatch_notifications_total",
             "Notifications per notifier and outcome (sent, failed, retried)",
             notifications.clone(),
         );
         let queue_length =
             Family::<NotifierLabel, Gauge<i64, std::sync::atomic::AtomicI64>>::default();
-        registry.register(
+        register(
+            &mut registry,
+            cfg,
+            "lagwatch_notifier_queue_length",
             "lagwatch_notifier_queue_length",
             "Notifications waiting to be delivered per notifier",
             queue_length.clone(),
         );
         let oldest_pending =
             Family::<NotifierLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-        registry.register(
+        register(
+            &mut registry,
+            cfg,
+            "lagwatch_notifier_oldest_pending_timestamp_seconds",
             "lagwatch_notifier_oldest_pending_timestamp_seconds",
             "When the oldest undelivered notification of a notifier was made (Unix seconds)",
             oldest_pending.clone(),
@@ -209,10 +207,20 @@ impl Metrics {
             "version".to_owned(),
             env!("CARGO_PKG_VERSION").to_owned(),
         )]);
-        registry.register("lagwatch_build", "lagwatch build information", info);
-        // Counters whose labels the config already knows exist at 0 from the start, so
-        // rate()/increase() see the first error and panels do not read "No data".
+        register(
+            &mut registry,
+            cfg,
+            "lagwatch_build",
+            "lagwatch_build_info",
+            "lagwatch build information",
+            info,
+        );
+        // Series whose labels the config already knows exist at 0 from the start, so
+        // rate()/increase() see the first error or poll and panels do not read "No data".
         for cluster in state.snapshot().keys() {
+            let _created = poll_duration.get_or_create(&ClusterLabel {
+                cluster: cluster.clone(),
+            });
             for stage in Stage::ALL {
                 let _created = poll_errors.get_or_create(&StageLabels {
                     cluster: cluster.clone(),
@@ -220,7 +228,10 @@ impl Metrics {
                 });
             }
         }
-        registry.register_collector(Box::new(ViewCollector::new(state)));
+        registry.register_collector(Box::new(ViewCollector::with_config(
+            state,
+            Arc::new(cfg.clone()),
+        )));
         Arc::new(Metrics {
             registry,
             poll_duration,

@@ -1,9 +1,8 @@
 //! Retention families: how long each topic keeps records, and how much of that time is
 //! left before it deletes a message a group has not read.
 
-use super::collector::{b, family, Label, Num};
+use super::family::{b, family, Label, Num, Out};
 use crate::view::{ClusterView, GroupTopicView, GroupView, TopicView};
-use prometheus_client::encoding::DescriptorEncoder;
 use std::fmt::Error;
 
 fn topic_labels<'v>((c, t): (&'v str, &'v TopicView)) -> [Label<'v>; 2] {
@@ -11,10 +10,7 @@ fn topic_labels<'v>((c, t): (&'v str, &'v TopicView)) -> [Label<'v>; 2] {
 }
 
 /// Encodes the retention families of `views`.
-pub(super) fn encode(
-    views: &[(&str, &ClusterView)],
-    e: &mut DescriptorEncoder,
-) -> Result<(), Error> {
+pub(super) fn encode(views: &[(&str, &ClusterView)], e: &mut Out<'_, '_>) -> Result<(), Error> {
     let topics = views
         .iter()
         .flat_map(|(c, v)| v.topics.iter().map(move |t| (*c, t)));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// A fixed snapshot: two topics, a lagging KIP-848 group, a caught-up classic group with
 /// data loss, and a share group.
-fn fixture() -> Snapshot {
+pub(super) fn fixture() -> Snapshot {
     let mut s = Snapshot::new("prod", 1_700_000_000.0);
     for (t, p, start, end) in [
         ("orders", 0, 0, 100),
@@ -40,6 +40,18 @@ fn fixture() -> Snapshot {
     audit.group_type = GroupType::Classic;
     audit.committed.insert(TopicPartition::new("events", 0), 10);
     s.groups.insert("billing".into(), billing);
+    // billing's members as ConsumerGroupDescribe tells them: who holds which partition
+    // (kafka-lag-exporter's member labels are read from this).
+    s.members.insert(
+        "billing".into(),
+        vec![lagwatch::snapshot::Member {
+            member_id: "m-1".into(),
+            group_instance_id: None,
+            client_id: "billing-app".into(),
+            host: "/10.0.0.7".into(),
+            assignment: Some([("orders".to_owned(), vec![0])].into()),
+        }],
+    );
     s.groups.insert("audit".into(), audit);
     let mut jobs = ShareGroupSnapshot {
         name: "jobs".into(),
@@ -59,8 +71,13 @@ fn fixture() -> Snapshot {
 }
 
 fn render(openmetrics: bool) -> String {
+    render_with(&lagwatch::config::MetricsConfig::default(), openmetrics)
+}
+
+/// The fixture's exposition with a `metrics:` section.
+pub(super) fn render_with(cfg: &lagwatch::config::MetricsConfig, openmetrics: bool) -> String {
     let state = AppState::new(["prod"]);
-    let metrics = Metrics::new(state.clone());
+    let metrics = Metrics::with_config(state.clone(), cfg);
     // One poll: hysteresis off so the fixture's statuses are confirmed at once.
     let mut rules = RulesConfig::default();
     rules.defaults.for_polls = 1;
@@ -78,8 +95,7 @@ fn render(openmetrics: bool) -> String {
 
 #[test]
 fn golden_metrics_output() {
-    // Self-metrics with no sample yet (histograms, counters) are excluded from the golden text
-    // so it only changes when the exposition of the model changes.
+    // The poll duration histogram of the one cluster exists from the start (count 0).
     // The poll error counters exist at 0 from the start (in hash order, so not golden);
     // known_series_exist_at_zero_from_the_start covers them.
     let text: String = render(false)
@@ -349,6 +365,19 @@ notifiers:
                 stage.as_str()
             );
         }
+    }
+    for cluster in ["east", "west"] {
+        // Present before any poll finished: count 0 (or 1 once the first failed poll ends).
+        let polls = metric(
+            &text,
+            "lagwatch_poll_duration_seconds_count",
+            &[("cluster", cluster)],
+        );
+        assert!(polls.is_some_and(|n| n <= 1.0), "{cluster}: {polls:?}");
+        assert!(
+            metric(&text, "lagwatch_cluster_up", &[("cluster", cluster)]).is_some(),
+            "{cluster}: cluster_up"
+        );
     }
     for outcome in lagwatch::metrics::NOTIFY_OUTCOMES {
         assert_eq!(

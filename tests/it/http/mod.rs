@@ -4,6 +4,8 @@
 mod api_schema;
 mod connections;
 mod metrics;
+mod metrics_compat;
+mod metrics_granularity;
 mod metrics_stream;
 mod silences_api;
 mod web_page;

@@ -210,3 +210,75 @@ fn alert_thresholds_match_lagwatch_defaults() {
         );
     }
 }
+
+/// The granularity a family or recording rule needs, from its name: lagwatch names every
+/// per-partition family `*_partition_*` and every per-topic one `*_topic_*`
+/// (`http::metrics_granularity` checks that against the labels they are rendered with).
+/// 0 = group, 1 = topic, 2 = partition.
+pub(crate) fn needs(name: &str) -> u8 {
+    if name.contains("_partition_") || name.ends_with(":skew") {
+        2
+    } else if name.contains("_topic_") {
+        1
+    } else {
+        0
+    }
+}
+
+/// What a query needs: nothing finer than group when it has a per-group fallback
+/// (`... or sum(lagwatch_group_lag{...})`), else the finest family it reads.
+fn query_needs(expr: &str) -> u8 {
+    let re = regex::Regex::new(r"\blagwatch[_:][A-Za-z0-9_:]+").expect("regex");
+    let levels: Vec<u8> = re.find_iter(expr).map(|m| needs(m.as_str())).collect();
+    if levels.contains(&0) {
+        0
+    } else {
+        levels.into_iter().max().unwrap_or(0)
+    }
+}
+
+/// Issue 20: at `metrics.granularity: topic` or `group` some panels cannot have data; each
+/// says so in its description, and the variables read families present at every granularity.
+#[test]
+fn panels_that_need_finer_series_say_so() {
+    for f in dashboard_files() {
+        let name = f.display().to_string();
+        let dash: Value = serde_json::from_str(&read(&f)).expect("JSON");
+        for p in panels(&dash) {
+            let targets: Vec<&str> = p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["expr"].as_str())
+                .collect();
+            let Some(level) = targets.iter().map(|e| query_needs(e)).max() else {
+                continue;
+            };
+            let title = p["title"].as_str().unwrap_or("?");
+            let text = format!("{} {}", title, p["description"].as_str().unwrap_or(""));
+            let topic = text.contains("Needs topic granularity");
+            let partition = text.contains("Needs partition granularity");
+            // (level, says topic, says partition): exactly the one it needs.
+            let ok = match level {
+                2 => partition && !topic,
+                1 => topic && !partition,
+                _ => !topic && !partition,
+            };
+            assert!(
+                ok,
+                "{name}: panel `{title}` needs level {level} (0 group, 1 topic, 2 partition); \
+                 its description must say exactly that: {text}"
+            );
+        }
+        for v in dash["templating"]["list"].as_array().into_iter().flatten() {
+            if v["name"] == "group" {
+                let q = v["query"]["query"].as_str().unwrap_or("");
+                assert_eq!(
+                    query_needs(q),
+                    0,
+                    "{name}: the group variable `{q}` must exist at group granularity"
+                );
+            }
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! What we ship besides the binary: Grafana dashboards and Prometheus rules (linted, and
 //! evaluated by a real Prometheus against a live lagwatch), the Dockerfile and compose stack.
 
-mod dashboards_lint;
+pub(crate) mod dashboards_lint;
 mod layout;
 mod packaging;
 mod prometheus_live;

@@ -45,6 +45,9 @@ pub enum RecordAnswer {
     Failed(String),
 }
 
+/// The oldest record kept in a partition: its offset and time (Unix ms).
+pub type OldestRecord = (i64, i64);
+
 /// Size of a record batch's header up to and including the record count.
 const BATCH_HEADER: usize = 61;
 
@@ -222,7 +225,7 @@ impl Batched {
         parts: &[(String, i32, usize)],
         brokers: &[Broker],
         deadline: Instant,
-    ) -> Result<HashMap<(String, i32), (i64, i64)>, Unsupported> {
+    ) -> Result<HashMap<(String, i32), OldestRecord>, Unsupported> {
         let mut by_leader: BTreeMap<usize, BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
         for (t, p, l) in parts {
             by_leader

@@ -151,15 +151,15 @@ impl Poll<'_> {
                         };
                         let key = (TopicPartition::new(arc.clone(), p), o);
                         match d.records.learn(key, a) {
-                            Some(RecordAnswer::Unauthorized) => {
-                                if d.records.refused.insert(arc.clone()) {
-                                    tracing::warn!(
-                                        cluster = %self.cfg.name,
-                                        topic = %t,
-                                        "no Read permission on the topic: its time lag is \
-                                         estimated from lagwatch's log-end history"
-                                    );
-                                }
+                            Some(RecordAnswer::Unauthorized)
+                                if d.records.refused.insert(arc.clone()) =>
+                            {
+                                tracing::warn!(
+                                    cluster = %self.cfg.name,
+                                    topic = %t,
+                                    "no Read permission on the topic: its time lag is \
+                                     estimated from lagwatch's log-end history"
+                                );
                             }
                             Some(RecordAnswer::Failed(why)) => {
                                 tracing::debug!(cluster = %self.cfg.name, topic = %t, partition = p, "first record not read: {why}");

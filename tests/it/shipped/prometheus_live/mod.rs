@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod compat;
+mod granularity;
 mod rules_copy;
 mod server;
 mod traffic;
@@ -79,6 +81,9 @@ struct Target {
     what: String,
     expr: String,
     range: bool,
+    /// The panel says it needs topic or partition granularity (or the variable reads a
+    /// per-topic family), so it may be empty at group granularity.
+    finer: bool,
 }
 
 /// Grafana's variables replaced the way a user selecting "All" would see them.
@@ -126,6 +131,9 @@ fn dashboard_targets() -> Vec<Target> {
                     ),
                     expr: substitute(t["expr"].as_str().expect("expr")),
                     range: t["instant"] != true,
+                    finer: p["description"].as_str().is_some_and(|d| {
+                        d.contains("Needs topic") || d.contains("Needs partition")
+                    }),
                 });
             }
         }
@@ -136,6 +144,7 @@ fn dashboard_targets() -> Vec<Target> {
                     what: format!("{name} / variable {}", v["name"]),
                     expr: substitute(&format!("count by ({}) ({})", &c[2], &c[1])),
                     range: false,
+                    finer: c[1].contains("_topic_") || c[1].contains("_partition_"),
                 });
             }
         }
