@@ -35,6 +35,9 @@ const SCRAPES: usize = 60;
 /// Intervals with lagwatch stopped, for the broker's own idle CPU.
 const IDLE_CYCLES: u64 = 5;
 
+/// Kafka's API key of Fetch (what exact time lag sends).
+const FETCH: usize = 1;
+
 /// Everything measured for one size.
 struct Row {
     size: Size,
@@ -44,6 +47,11 @@ struct Row {
     cycles: Vec<f64>,
     exact_cycles: usize,
     requests: Vec<(String, f64)>,
+    /// Fetch requests and answer bytes from lagwatch's start to the end of the timed
+    /// cycles: what exact time lag cost to warm up (every lagging position read once).
+    fetch_warmup: (u64, u64),
+    /// Fetch answer bytes per cycle once warm.
+    fetch_bytes_cycle: f64,
     rss_ready: f64,
     rss_steady: Rss,
     rss_peak: f64,
@@ -207,6 +215,10 @@ fn run_size(
     let cfg = dir.join("lagwatch.yaml");
     write(&cfg, &config_yaml(size, http, &bootstrap))?;
     let log = dir.join("lagwatch.log");
+    let (fetch_n0, fetch_b0) = (
+        proxy.counters.snapshot()[FETCH],
+        proxy.counters.bytes()[FETCH],
+    );
     let started = Instant::now();
     let lw = broker::start_lagwatch(lagwatch, &cfg, &log)?;
     let pid = lw.pid();
@@ -226,6 +238,7 @@ fn run_size(
         proxy.counters.snapshot(),
         thread_cpu(broker.pid()),
     );
+    let bytes0 = proxy.counters.bytes()[FETCH];
     let mut rss_steady = Rss::default();
     for _ in 0..QUIET_CYCLES {
         std::thread::sleep(interval);
@@ -240,6 +253,7 @@ fn run_size(
         proxy.counters.snapshot(),
         thread_cpu(broker.pid()),
     );
+    let bytes1 = proxy.counters.bytes()[FETCH];
     let broker_split =
         (kind == Kind::Kafka).then(|| jvm_split(&threads0, &threads1, tcpu1 - tcpu0));
     let broker_rss = rss_mib(broker.pid())?.rss;
@@ -298,6 +312,8 @@ fn run_size(
         cycles,
         exact_cycles,
         requests,
+        fetch_warmup: (req0[FETCH] - fetch_n0, bytes0 - fetch_b0),
+        fetch_bytes_cycle: (bytes1 - bytes0) as f64 / n,
         rss_ready,
         rss_steady,
         rss_peak,
@@ -423,6 +439,16 @@ fn table(rows: &[Row]) -> String {
             .map(|(k, n)| format!("{k} {n:.1}"))
             .collect();
         v.join("<br>")
+    });
+    line("Fetch at warm-up: requests / answer KiB", &|r| {
+        format!(
+            "{} / {:.1}",
+            r.fetch_warmup.0,
+            r.fetch_warmup.1 as f64 / 1024.0
+        )
+    });
+    line("Fetch answer KiB / cycle once warm", &|r| {
+        format!("{:.1}", r.fetch_bytes_cycle / 1024.0)
     });
     line("RSS at ready, before any scrape (MiB)", &|r| {
         format!("{:.1}", r.rss_ready)

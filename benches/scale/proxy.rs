@@ -1,24 +1,35 @@
 //! A counting TCP proxy in front of the broker: tansu advertises the proxy's address, so
 //! every request of every client passes here and is counted by Kafka API key. This gives
-//! exact broker-side request counts without touching lagwatch or the broker.
+//! exact broker-side request counts without touching lagwatch or the broker, and the bytes
+//! of the answers per API (a connection's answers come back in the order of its requests).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Kafka API keys go up to ~80 today; anything above lands in the last slot.
 const SLOTS: usize = 128;
 
-/// Requests seen per API key since the proxy started.
+/// Requests seen, and bytes answered, per API key since the proxy started.
 pub struct Counters {
     by_key: [AtomicU64; SLOTS],
+    bytes_by_key: [AtomicU64; SLOTS],
 }
 
 impl Counters {
-    /// Current totals per API key (index = key).
+    /// Current request totals per API key (index = key).
     pub fn snapshot(&self) -> Vec<u64> {
         self.by_key
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// Current answer bytes (frames with their length prefix) per API key.
+    pub fn bytes(&self) -> Vec<u64> {
+        self.bytes_by_key
             .iter()
             .map(|c| c.load(Ordering::Relaxed))
             .collect()
@@ -45,6 +56,7 @@ pub fn start(upstream_port: u16) -> std::io::Result<Proxy> {
     let port = listener.local_addr()?.port();
     let counters = Arc::new(Counters {
         by_key: std::array::from_fn(|_| AtomicU64::new(0)),
+        bytes_by_key: std::array::from_fn(|_| AtomicU64::new(0)),
     });
     let c = counters.clone();
     rt.spawn(async move {
@@ -68,8 +80,12 @@ pub fn start(upstream_port: u16) -> std::io::Result<Proxy> {
 
 async fn forward(client: TcpStream, broker: TcpStream, counters: Arc<Counters>) {
     let (cr, mut cw) = client.into_split();
-    let (mut br, mut bw) = broker.into_split();
+    let (br, mut bw) = broker.into_split();
+    // The API key of each request still waiting for its answer, oldest first.
+    let waiting = Arc::new(Mutex::new(VecDeque::<usize>::new()));
+    let (w_up, c_up) = (waiting.clone(), counters.clone());
     let up = async move {
+        let counters = c_up;
         // Requests are framed as i32 length + header starting with the i16 api key.
         let mut cr = BufReader::with_capacity(64 * 1024, cr);
         let mut buf = Vec::new();
@@ -82,6 +98,10 @@ async fn forward(client: TcpStream, broker: TcpStream, counters: Arc<Counters>) 
             if len >= 2 {
                 let key = usize::try_from(i16::from_be_bytes([buf[0], buf[1]])).unwrap_or(0);
                 counters.by_key[key.min(SLOTS - 1)].fetch_add(1, Ordering::Relaxed);
+                // Produce with acks=0 gets no answer (api 0, acks in the body): not tracked.
+                if let Ok(mut w) = w_up.lock() {
+                    w.push_back(key.min(SLOTS - 1));
+                }
             }
             let head = i32::try_from(len).unwrap_or(i32::MAX).to_be_bytes();
             if bw.write_all(&head).await.is_err() || bw.write_all(&buf).await.is_err() {
@@ -91,7 +111,23 @@ async fn forward(client: TcpStream, broker: TcpStream, counters: Arc<Counters>) 
         let _ = bw.shutdown().await;
     };
     let down = async move {
-        let _ = tokio::io::copy(&mut br, &mut cw).await;
+        let mut br = BufReader::with_capacity(64 * 1024, br);
+        let mut buf = Vec::new();
+        while let Ok(len) = br.read_i32().await {
+            let Ok(n) = usize::try_from(len) else { break };
+            buf.resize(n, 0);
+            if br.read_exact(&mut buf).await.is_err() {
+                break;
+            }
+            let key = waiting.lock().ok().and_then(|mut w| w.pop_front());
+            if let Some(k) = key {
+                counters.bytes_by_key[k].fetch_add(n as u64 + 4, Ordering::Relaxed);
+            }
+            if cw.write_all(&len.to_be_bytes()).await.is_err() || cw.write_all(&buf).await.is_err()
+            {
+                break;
+            }
+        }
         let _ = cw.shutdown().await;
     };
     tokio::join!(up, down);
