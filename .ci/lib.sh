@@ -273,6 +273,7 @@ on_exit() {
     printf '%s\n' "${STAGES[@]}"
     run_hooks "${EXIT_SUMMARY_HOOKS[@]}"
     echo "  logs: $LOG_DIR"
+    echo "  disk: $(disk_report)"
     if ((rc == 0)); then
         echo "  RESULT: PASS in $(elapsed)s"
     else
@@ -294,4 +295,19 @@ ci_start() {
     trap 'exit 129' HUP
     log "lagwatch CI in $ROOT, $(nproc) cores, CI=${CI:-}, $(date -u +%FT%TZ)"
     log "$(rustc --version 2>/dev/null || echo 'rustc: not found'); $(cargo --version 2>/dev/null || echo 'cargo: not found')"
+    # A clean clone gains nothing from incremental caches, and they were a quarter of the
+    # 5 GB target dir when a CI machine's disk filled up mid-build.
+    if [[ "${CI:-}" == "true" && -z "${CARGO_INCREMENTAL:-}" ]]; then
+        export CARGO_INCREMENTAL=0
+    fi
+    log "disk: $(disk_report)"
+}
+
+# Free space where the build goes and the size of target/: a full disk fails a
+# compile with an LLVM I/O error, so the summary always says how close it came.
+disk_report() {
+    local free used
+    free="$(df -h --output=avail "$ROOT" 2>/dev/null | tail -n1 | tr -d ' ')"
+    used="$(du -sh "${CARGO_TARGET_DIR:-$ROOT/target}" 2>/dev/null | cut -f1)"
+    echo "${free:-?} free, target ${used:-0} (CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-default})"
 }
