@@ -7,9 +7,10 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -172,19 +173,47 @@ fn create_topics(bootstrap: &str, size: &Size) -> Result<(), String> {
     Ok(())
 }
 
-fn producer(bootstrap: &str, one_per_batch: bool) -> Result<BaseProducer, String> {
+/// Counts records the broker never acknowledged: the ground truth assumes every record
+/// landed, so seeding fails loudly instead of benchmarking against a wrong truth.
+#[derive(Default)]
+struct Delivery {
+    failed: AtomicUsize,
+    first_error: std::sync::Mutex<Option<String>>,
+}
+
+impl ClientContext for Delivery {}
+
+impl ProducerContext for Delivery {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, m)) = result {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut first) = self.first_error.lock() {
+                first.get_or_insert_with(|| format!("{}/{}: {e}", m.topic(), m.partition()));
+            }
+        }
+    }
+}
+
+type Seeder = BaseProducer<Delivery>;
+
+fn producer(bootstrap: &str, one_per_batch: bool) -> Result<Seeder, String> {
     let mut cc = ClientConfig::new();
+    // No message timeout: at the large size on real Kafka the produce phase outlasted a
+    // 60 s timeout and records queued behind it expired unsent.
     cc.set("bootstrap.servers", bootstrap)
-        .set("message.timeout.ms", "60000")
+        .set("message.timeout.ms", "0")
         .set("queue.buffering.max.messages", "1000000")
         .set("linger.ms", if one_per_batch { "0" } else { "20" });
     if one_per_batch {
         cc.set("batch.num.messages", "1");
     }
-    cc.create().map_err(|e| format!("producer: {e}"))
+    cc.create_with_context(Delivery::default())
+        .map_err(|e| format!("producer: {e}"))
 }
 
-fn send(p: &BaseProducer, topic: &str, partition: i32, payload: &str) -> Result<(), String> {
+fn send(p: &Seeder, topic: &str, partition: i32, payload: &str) -> Result<(), String> {
     loop {
         match p.send(
             BaseRecord::<(), _>::to(topic)
@@ -200,6 +229,26 @@ fn send(p: &BaseProducer, topic: &str, partition: i32, payload: &str) -> Result<
     }
 }
 
+/// Waits for every queued record and fails if any was not acknowledged.
+fn drain(p: &Seeder) -> Result<(), String> {
+    p.flush(Duration::from_secs(900))
+        .map_err(|e| format!("flush: {e}"))?;
+    let failed = p.context().failed.load(Ordering::Relaxed);
+    if failed == 0 {
+        return Ok(());
+    }
+    let first = p
+        .context()
+        .first_error
+        .lock()
+        .ok()
+        .and_then(|f| f.clone())
+        .unwrap_or_default();
+    Err(format!(
+        "{failed} records were not delivered (first: {first})"
+    ))
+}
+
 /// tansu answers ListOffsets LATEST with (first offset of the last batch) + 1, so the last
 /// record of each partition goes alone in its own batch after everything else is flushed.
 fn produce(bootstrap: &str, size: &Size) -> Result<(), String> {
@@ -213,8 +262,7 @@ fn produce(bootstrap: &str, size: &Size) -> Result<(), String> {
             bulk.poll(Duration::ZERO);
         }
     }
-    bulk.flush(Duration::from_secs(120))
-        .map_err(|e| format!("flush: {e}"))?;
+    drain(&bulk)?;
     let single = producer(bootstrap, true)?;
     for t in 0..size.topics {
         let name = topic(t);
@@ -223,9 +271,7 @@ fn produce(bootstrap: &str, size: &Size) -> Result<(), String> {
             single.poll(Duration::ZERO);
         }
     }
-    single
-        .flush(Duration::from_secs(120))
-        .map_err(|e| format!("flush: {e}"))
+    drain(&single)
 }
 
 /// Commits every group's offsets without joining the group, on a few threads at once.

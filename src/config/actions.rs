@@ -3,8 +3,7 @@
 
 use super::bounds;
 use super::cluster::{read_filter, Filter};
-use super::env::did_you_mean;
-use super::notifiers::{Severity, REASON_NAMES};
+use super::notifiers::{read_reasons, Severity};
 use super::reader::{join, Cx};
 use super::yaml::Node;
 use std::time::Duration;
@@ -79,21 +78,7 @@ pub(super) fn read_action(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Ac
             "`command` needs a program and its arguments as a list, e.g. [\"/opt/runbooks/replay.sh\"] (no shell)",
         );
     }
-    let mut reasons = Vec::new();
-    for (r, pos) in cx.opt_string_list(m, path, "reasons") {
-        if REASON_NAMES.contains(&r.as_str()) {
-            reasons.push(r);
-        } else {
-            let hint = did_you_mean(&r, REASON_NAMES)
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            cx.error(
-                pos,
-                &join(path, "reasons"),
-                format!("unknown reason `{r}`{hint}"),
-            );
-        }
-    }
+    let reasons = read_reasons(cx, m, path);
     let groups = match m.get("groups") {
         Some(n) => {
             let fp = join(path, "groups");

@@ -5,7 +5,7 @@ use super::bounds;
 use super::cluster::{read_filter, Filter};
 use super::env::did_you_mean;
 use super::notifier_fields as fields;
-use super::reader::{join, Cx};
+use super::reader::{join, Cx, MapView};
 use super::yaml::Node;
 use std::time::Duration;
 
@@ -242,24 +242,7 @@ pub(super) fn read_notifier(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<
             "pagerduty notifiers need `routing_key` or `routing_key_file`",
         );
     }
-    let mut reasons = Vec::new();
-    for (r, pos) in cx.opt_string_list(m, path, "reasons") {
-        if REASON_NAMES.contains(&r.as_str()) {
-            reasons.push(r);
-        } else {
-            let hint = did_you_mean(&r, REASON_NAMES)
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            cx.error(
-                pos,
-                &join(path, "reasons"),
-                format!(
-                    "unknown reason `{r}`{hint}; expected one of {}",
-                    REASON_NAMES.join(", ")
-                ),
-            );
-        }
-    }
+    let reasons = read_reasons(cx, m, path);
     let filter = |cx: &mut Cx<'_>, key: &str| match m.get(key) {
         Some(n) => {
             let fp = join(path, key);
@@ -307,4 +290,28 @@ pub(super) fn read_notifier(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<
         routing_key,
         reasons,
     })
+}
+
+/// The `reasons:` filter that notifiers and actions share: known names only, each unknown
+/// one reported at its own line with the nearest name and the full list.
+pub(super) fn read_reasons(cx: &mut Cx<'_>, m: MapView<'_>, path: &str) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for (r, pos) in cx.opt_string_list(m, path, "reasons") {
+        if REASON_NAMES.contains(&r.as_str()) {
+            reasons.push(r);
+        } else {
+            let hint = did_you_mean(&r, REASON_NAMES)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            cx.error(
+                pos,
+                &join(path, "reasons"),
+                format!(
+                    "unknown reason `{r}`{hint}; expected one of {}",
+                    REASON_NAMES.join(", ")
+                ),
+            );
+        }
+    }
+    reasons
 }

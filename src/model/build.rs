@@ -255,10 +255,11 @@ fn topic_view(
                 })
                 .unwrap_or(TimeLag::Unknown),
         };
-        let fresh = match ctx.records.get(&(tp.clone(), off.log_start)) {
-            Some(FirstRecord::Found(oldest)) if read.is_none() => cap_at_oldest(fresh, oldest.at),
-            _ => fresh,
+        let oldest = match ctx.records.get(&(tp.clone(), off.log_start)) {
+            Some(FirstRecord::Found(oldest)) if read.is_none() => Some(oldest.at),
+            _ => None,
         };
+        let fresh = oldest.map_or(fresh, |o| cap_at_oldest(fresh, o));
         let tl = match track.partition_mut(n, tp) {
             Some(gp) => {
                 consume.add(slope(gp.committed.iter(), now, &w));
@@ -271,7 +272,9 @@ fn topic_view(
                     &mut last_change,
                     &mut lagging_since,
                 );
-                remembered_time_lag(gp, committed, fresh)
+                // A remembered estimate predates what retention has since deleted: cap it too.
+                let tl = remembered_time_lag(gp, committed, fresh);
+                oldest.map_or(tl, |o| cap_at_oldest(tl, o))
             }
             None => {
                 consume.add(None);

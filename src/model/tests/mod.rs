@@ -346,3 +346,39 @@ fn an_estimate_is_never_older_than_the_oldest_record_kept() {
     assert_eq!(p.lag_seconds_method, Some(TimeLagMethod::Extrapolated));
     assert!(close(p.lag_seconds, 30.0), "{:?}", p.lag_seconds);
 }
+
+#[test]
+fn a_remembered_estimate_is_capped_once_the_oldest_record_is_known() {
+    use crate::snapshot::{FirstRecord, RecordStamp, TopicPartition};
+    // Two polls without the oldest record's time (its read waits for the budget) leave an
+    // extrapolated estimate of more than an hour; the third poll learns that the oldest
+    // record kept is 20 s old. The remembered estimate must not outlive that bound.
+    let mut m = model(Thresholds::default(), 10.0);
+    let oldest = FirstRecord::Found(RecordStamp {
+        offset: 0,
+        at: T0 - 20.0,
+        log_append: false,
+    });
+    let mut v = None;
+    for (i, end) in [(0, 5_000), (1, 5_010), (2, 5_020)] {
+        let t = T0 + 10.0 * f64::from(i);
+        let mut s = snap(
+            t,
+            &[("events", 0, 0, end)],
+            vec![group("g", None, &[("events", 0, 1_000)])],
+        );
+        if i == 2 {
+            s.first_records
+                .insert((TopicPartition::new("events", 0), 0), oldest);
+        }
+        v = Some(m.update(&s, t));
+        if i == 1 {
+            let before = v.as_ref().expect("view");
+            let p = &gt(before, "g", "events").partitions[0];
+            assert!(p.lag_seconds > Some(3_600.0), "{:?}", p.lag_seconds);
+        }
+    }
+    let v = v.expect("view");
+    let p = &gt(&v, "g", "events").partitions[0];
+    assert!(close(p.lag_seconds, 40.0), "{:?}", p.lag_seconds);
+}
