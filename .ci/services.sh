@@ -43,6 +43,22 @@ stage_install_moto() {
     log "MOTO_SERVER_BIN=$MOTO_SERVER_BIN"
 }
 
+stage_install_k8s_tools() {
+    # helm, kubeconform and offline Kubernetes schemas, for the chart's tests
+    # (tests/it/shipped/deploy.rs); the script prints NAME=VALUE lines last.
+    local out line
+    out="$(bash "$ROOT/.ci/install-k8s-tools")" || die "install-k8s-tools failed"
+    while IFS= read -r line; do
+        case "$line" in
+        HELM_BIN=* | KUBECONFORM_BIN=* | KUBECONFORM_SCHEMA_DIR=*) export "${line?}" ;;
+        *) die "install-k8s-tools printed an unexpected line: $line" ;;
+        esac
+    done < <(tail -n3 <<<"$out")
+    [[ -x "${HELM_BIN:-}" && -x "${KUBECONFORM_BIN:-}" && -d "${KUBECONFORM_SCHEMA_DIR:-}" ]] ||
+        die "install-k8s-tools did not produce helm, kubeconform and the schemas"
+    log "HELM_BIN=$HELM_BIN KUBECONFORM_BIN=$KUBECONFORM_BIN KUBECONFORM_SCHEMA_DIR=$KUBECONFORM_SCHEMA_DIR"
+}
+
 stage_install_tansu() {
     TANSU_BIN="$(bash "$ROOT/.ci/install-tansu" | tail -n1)"
     [[ -x "$TANSU_BIN" ]] || die "install-tansu did not produce an executable"
