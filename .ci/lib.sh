@@ -131,7 +131,7 @@ find_tool() { # name -> absolute path (PATH first, then /usr/bin)
 
 # ---------------------------------------------------------------- lint
 
-# The shell scripts: every file under .ci/ and benches/ that starts with a bash
+# The shell scripts: every file under .ci/, benches/ and deploy/ that starts with a bash
 # or sh shebang, or is named *.sh (the sourced libraries).
 shell_scripts() {
     local f first shebang='^#!.*[/[:space:]](ba)?sh([[:space:]]|$)'
@@ -141,13 +141,13 @@ shell_scripts() {
         if [[ "$f" == *.sh || "$first" =~ $shebang ]]; then
             echo "${f#./}"
         fi
-    done < <(find ./.ci ./benches -type f -print0 | sort -z)
+    done < <(find ./.ci ./benches ./deploy -type f -print0 | sort -z)
 }
 
 stage_shellcheck() {
     local scripts=()
     mapfile -t scripts < <(shell_scripts)
-    ((${#scripts[@]})) || die "no shell scripts found under .ci/ and benches/"
+    ((${#scripts[@]})) || die "no shell scripts found under .ci/, benches/ and deploy/"
     log "$(shellcheck --version | sed -n 's/^version: /shellcheck /p'): ${scripts[*]}"
     # -x: follow `source` into lib.sh/services.sh (paths given by source= directives).
     shellcheck -x "${scripts[@]}"

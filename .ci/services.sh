@@ -43,6 +43,61 @@ stage_install_moto() {
     log "MOTO_SERVER_BIN=$MOTO_SERVER_BIN"
 }
 
+# ---------------------------------------------------------------- helm, kubeconform
+
+# For the chart's tests (tests/it/shipped/deploy.rs). Helm's build from the Go module proxy
+# is minutes of CPU on a machine without Go's build cache, so it starts in the background
+# early and overlaps the stages that mostly wait on the network (moto, Kafka, Chromium);
+# stage_wait_k8s_tools collects it before the tests.
+K8S_TOOLS_PID=""
+
+stage_start_k8s_tools() {
+    setsid bash "$ROOT/.ci/install-k8s-tools" </dev/null \
+        >"$LOG_DIR/k8s-tools.out" 2>"$LOG_DIR/k8s-tools.log" &
+    K8S_TOOLS_PID=$!
+    log "install-k8s-tools running in the background (pid $K8S_TOOLS_PID, log $LOG_DIR/k8s-tools.log)"
+}
+
+stage_wait_k8s_tools() {
+    local line
+    [[ -n "$K8S_TOOLS_PID" ]] || die "install-k8s-tools was not started"
+    if ! wait "$K8S_TOOLS_PID"; then
+        K8S_TOOLS_PID=""
+        die "install-k8s-tools failed (log: $LOG_DIR/k8s-tools.log)"
+    fi
+    K8S_TOOLS_PID=""
+    sed 's/^/    /' "$LOG_DIR/k8s-tools.log" >&2
+    # Its last three lines are NAME=VALUE.
+    while IFS= read -r line; do
+        case "$line" in
+        HELM_BIN=* | KUBECONFORM_BIN=* | KUBECONFORM_SCHEMA_DIR=*) export "${line?}" ;;
+        *) die "install-k8s-tools printed an unexpected line: $line" ;;
+        esac
+    done < <(tail -n3 "$LOG_DIR/k8s-tools.out")
+    [[ -x "${HELM_BIN:-}" && -x "${KUBECONFORM_BIN:-}" && -d "${KUBECONFORM_SCHEMA_DIR:-}" ]] ||
+        die "install-k8s-tools did not produce helm, kubeconform and the schemas"
+    log "HELM_BIN=$HELM_BIN KUBECONFORM_BIN=$KUBECONFORM_BIN KUBECONFORM_SCHEMA_DIR=$KUBECONFORM_SCHEMA_DIR"
+}
+
+stop_k8s_tools() { # a run that failed before the wait: stop the build with its children
+    if [[ -n "$K8S_TOOLS_PID" ]]; then
+        kill -- "-$K8S_TOOLS_PID" 2>/dev/null || true
+        wait "$K8S_TOOLS_PID" 2>/dev/null || true
+        K8S_TOOLS_PID=""
+    fi
+}
+
+k8s_tools_fail_log() {
+    if [[ -s "$LOG_DIR/k8s-tools.log" ]]; then
+        log "last lines of $LOG_DIR/k8s-tools.log:"
+        tail -n 10 "$LOG_DIR/k8s-tools.log" | sed 's/^/    /'
+    fi
+}
+
+k8s_tools_summary() { :; }
+
+ci_on_exit stop_k8s_tools k8s_tools_fail_log k8s_tools_summary
+
 stage_install_tansu() {
     TANSU_BIN="$(bash "$ROOT/.ci/install-tansu" | tail -n1)"
     [[ -x "$TANSU_BIN" ]] || die "install-tansu did not produce an executable"
