@@ -1,19 +1,23 @@
 //! Spark micro-batch families: per query, what its recent batches took and read, and how
 //! long the batch in flight has run.
 
-use super::family::{b, family, Num, Out};
+use super::family::{b, family, Label, Num, Out};
 use crate::view::{ClusterView, GroupView, SparkView};
 use std::fmt::Error;
 
+type Row<'v> = (&'v str, &'v GroupView, &'v SparkView);
+
+fn labels<'v>((c, g, _): Row<'v>) -> [Label<'v>; 2] {
+    [("cluster", b(c)), ("query", b(&g.group))]
+}
+
 /// Encodes the Spark batch families of `views`.
 pub(super) fn encode(views: &[(&str, &ClusterView)], e: &mut Out<'_, '_>) -> Result<(), Error> {
-    type Row<'v> = (&'v str, &'v GroupView, &'v SparkView);
     let rows = views.iter().flat_map(|(c, v)| {
         v.groups
             .iter()
             .filter_map(move |g| g.spark.as_ref().map(|s| (*c, g, s)))
     });
-    let labels = |(c, g, _): Row<'_>| [("cluster", b(c)), ("query", b(&g.group))];
     family(
         e,
         "lagwatch_spark_batch_duration_seconds",

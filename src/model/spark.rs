@@ -137,7 +137,12 @@ mod tests {
             ),
             // Spark's proration rounds: 9,998 and 10,001 are the same cap
             (
-                run(0, &[None, Some(9_998), Some(10_001), Some(10_000)], 10.0, true),
+                run(
+                    0,
+                    &[None, Some(9_998), Some(10_001), Some(10_000)],
+                    10.0,
+                    true,
+                ),
                 1031.0,
                 Some(st(Some(10.0), Some(10_000), Some(1.0), Some(10_001))),
             ),
@@ -191,12 +196,12 @@ mod tests {
         };
         // (stats, factor, slow); each row says why.
         let rows = [
-            (s(Some(31.0), Some(10.0)), 3.0, true),   // past 3 × 10 s
-            (s(Some(30.0), Some(10.0)), 3.0, false),  // exactly 3 × is not past it
-            (s(Some(25.0), Some(10.0)), 2.0, true),   // the factor is configurable
-            (s(Some(9.0), Some(0.1)), 3.0, false),    // under the floor: sub-second jitter
-            (s(None, Some(10.0)), 3.0, false),        // nothing in flight
-            (s(Some(600.0), None), 3.0, false),       // no completed batch to compare with
+            (s(Some(31.0), Some(10.0)), 3.0, true),  // past 3 × 10 s
+            (s(Some(30.0), Some(10.0)), 3.0, false), // exactly 3 × is not past it
+            (s(Some(25.0), Some(10.0)), 2.0, true),  // the factor is configurable
+            (s(Some(9.0), Some(0.1)), 3.0, false),   // under the floor: sub-second jitter
+            (s(None, Some(10.0)), 3.0, false),       // nothing in flight
+            (s(Some(600.0), None), 3.0, false),      // no completed batch to compare with
         ];
         for (i, (st, factor, want)) in rows.iter().enumerate() {
             assert_eq!(batch_slow(st, *factor), *want, "row {i}");

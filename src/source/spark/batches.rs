@@ -10,13 +10,18 @@ pub const HISTORY: usize = 11;
 /// The batch list from the recent offset logs, oldest first. `logs` holds each batch id
 /// with its parsed log (None when it could not be read); `committed` says whether
 /// `commits/<id>` exists.
-pub fn batches(logs: &[(u64, Option<&OffsetLog>)], committed: impl Fn(u64) -> bool) -> Vec<SparkBatch> {
+pub fn batches(
+    logs: &[(u64, Option<&OffsetLog>)],
+    committed: impl Fn(u64) -> bool,
+) -> Vec<SparkBatch> {
     let mut out = Vec::with_capacity(logs.len());
     let mut prev: Option<(u64, Option<&OffsetLog>)> = None;
     for &(id, log) in logs {
         let records = match (prev, log) {
             // Only the batch just before this one bounds what this one read.
-            (Some((p, Some(before))), Some(now)) if p + 1 == id => Some(records_between(before, now)),
+            (Some((p, Some(before))), Some(now)) if p + 1 == id => {
+                Some(records_between(before, now))
+            }
             _ => None,
         };
         out.push(SparkBatch {
@@ -71,9 +76,17 @@ mod tests {
             // idle batch: nothing moved
             (log(None, &[("t", 0, 5)]), log(None, &[("t", 0, 5)]), 0),
             // a partition added between the batches has no known start: not counted
-            (log(None, &[("t", 0, 5)]), log(None, &[("t", 0, 9), ("t", 1, 100)]), 4),
+            (
+                log(None, &[("t", 0, 5)]),
+                log(None, &[("t", 0, 9), ("t", 1, 100)]),
+                4,
+            ),
             // a partition that went backwards (topic recreated) counts nothing, not minus
-            (log(None, &[("t", 0, 50)]), log(None, &[("t", 0, 10), ("u", 0, 0)]), 0),
+            (
+                log(None, &[("t", 0, 50)]),
+                log(None, &[("t", 0, 10), ("u", 0, 0)]),
+                0,
+            ),
             // two topics add up
             (
                 log(None, &[("a", 0, 1), ("b", 0, 1)]),
@@ -101,15 +114,18 @@ mod tests {
         ];
         let got = batches(&logs, |id| id < 4);
         let want = [
-            (0, Some(1.0), None, true),     // the first read: start unknown
+            (0, Some(1.0), None, true), // the first read: start unknown
             (1, Some(11.0), Some(10_000), true),
             (2, None, None, true),
-            (3, Some(31.0), None, true), // its predecessor unreadable
+            (3, Some(31.0), None, true),    // its predecessor unreadable
             (4, None, Some(10_000), false), // in flight
         ];
         assert_eq!(got.len(), want.len());
         for (b, (id, at, records, committed)) in got.iter().zip(want) {
-            assert_eq!((b.id, b.planned_at, b.records, b.committed), (id, at, records, committed));
+            assert_eq!(
+                (b.id, b.planned_at, b.records, b.committed),
+                (id, at, records, committed)
+            );
         }
         // A gap in ids (purged or missing file) bounds nothing either.
         let got = batches(&[(5, Some(&l0)), (7, Some(&l1))], |_| true);

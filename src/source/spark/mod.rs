@@ -15,8 +15,8 @@ use crate::snapshot::{
     GroupSnapshot, GroupSource, GroupState, GroupType, PollError, Snapshot, SparkBatch, Stage,
     Timestamp,
 };
-use object_store::ObjectMeta;
 use batches::{batches, HISTORY};
+use object_store::ObjectMeta;
 use parse::{parse_offset_log_bytes, OffsetLog, ParseError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -155,9 +155,10 @@ impl QueryReader {
         commits: &BTreeMap<u64, ObjectMeta>,
     ) -> Vec<SparkBatch> {
         let recent: Vec<(&u64, &ObjectMeta)> = offsets.iter().rev().take(HISTORY).collect();
-        let reads = recent.iter().rev().map(|&(&id, meta)| async move {
-            (id, self.read_offsets(meta, id).await.ok())
-        });
+        let reads = recent
+            .iter()
+            .rev()
+            .map(|&(&id, meta)| async move { (id, self.read_offsets(meta, id).await.ok()) });
         let logs = futures::future::join_all(reads).await;
         if let Ok(mut cache) = self.cache.lock() {
             // Spark purges old batches; so does the cache.
@@ -169,11 +170,7 @@ impl QueryReader {
         batches(&refs, |id| commits.contains_key(&id))
     }
 
-    async fn read_offsets(
-        &self,
-        meta: &ObjectMeta,
-        id: u64,
-    ) -> Result<Arc<OffsetLog>, SparkError> {
+    async fn read_offsets(&self, meta: &ObjectMeta, id: u64) -> Result<Arc<OffsetLog>, SparkError> {
         let (size, modified) = (meta.size, meta.last_modified.timestamp_millis());
         let hit = self.cache.lock().ok().and_then(|c| {
             c.get(&id)

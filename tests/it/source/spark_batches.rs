@@ -51,11 +51,23 @@ async fn a_real_capped_kafka_checkpoint_gives_batch_sizes_and_times() {
     // cap as Spark prorates it (rounded down per partition); batch 3 read the 3 left over.
     assert_eq!(
         rows(&b),
-        vec![(0, None, true), (1, Some(9_999), true), (2, Some(9_999), true), (3, Some(3), true)]
+        vec![
+            (0, None, true),
+            (1, Some(9_999), true),
+            (2, Some(9_999), true),
+            (3, Some(3), true)
+        ]
     );
     let at: Vec<f64> = b.iter().filter_map(|b| b.planned_at).collect();
-    assert_eq!(at.len(), 4, "every Spark 4.1 offsets file has batchTimestampMs");
-    assert!(at.windows(2).all(|w| w[1] > w[0]), "planned in order: {at:?}");
+    assert_eq!(
+        at.len(),
+        4,
+        "every Spark 4.1 offsets file has batchTimestampMs"
+    );
+    assert!(
+        at.windows(2).all(|w| w[1] > w[0]),
+        "planned in order: {at:?}"
+    );
 
     // Batch 3 not committed yet: in flight, still with its planned size.
     std::fs::remove_file(root.join("commits/3")).expect("rm");

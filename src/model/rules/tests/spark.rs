@@ -92,7 +92,12 @@ fn spark_cases() {
                 ..seed_facts.clone()
             },
             Critical,
-            vec![LagCritical, BacklogReplay, SparkTriggerCapped, SparkBatchSlow],
+            vec![
+                LagCritical,
+                BacklogReplay,
+                SparkTriggerCapped,
+                SparkBatchSlow,
+            ],
         ),
         (
             "a Kafka group (no Spark stats) never gets a Spark reason",
