@@ -463,5 +463,7 @@ notifiers:
     assert_eq!(changes(&hook, "opened").await, 1, "one incident opened");
     assert_eq!(closed().await, 1, "and closed once");
     query.signal("quit");
+    // 300,000 records are worth giving back to the shared cluster.
+    ktool(&["delete-topic", "--topic", &topic]);
     eprintln!("spark_seed_incident_on_real_kafka took {:?}", t0.elapsed());
 }
