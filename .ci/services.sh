@@ -98,6 +98,19 @@ k8s_tools_summary() { :; }
 
 ci_on_exit stop_k8s_tools k8s_tools_fail_log k8s_tools_summary
 
+stage_install_spark() {
+    # pyspark and Spark's Kafka connector, for the real Spark test (tests/it/source/spark_real.rs).
+    local out
+    out="$(bash "$ROOT/.ci/install-spark")" || die "install-spark failed"
+    LAGWATCH_TEST_SPARK_PYTHON="$(tail -n2 <<<"$out" | head -n1)"
+    LAGWATCH_TEST_SPARK_JARS="$(tail -n1 <<<"$out")"
+    [[ -x "$LAGWATCH_TEST_SPARK_PYTHON" ]] || die "install-spark did not produce a python"
+    [[ -n "$LAGWATCH_TEST_SPARK_JARS" ]] || die "install-spark listed no connector jars"
+    export LAGWATCH_TEST_SPARK_PYTHON LAGWATCH_TEST_SPARK_JARS
+    log "LAGWATCH_TEST_SPARK_PYTHON=$LAGWATCH_TEST_SPARK_PYTHON"
+    log "LAGWATCH_TEST_SPARK_JARS=$LAGWATCH_TEST_SPARK_JARS"
+}
+
 stage_install_tansu() {
     TANSU_BIN="$(bash "$ROOT/.ci/install-tansu" | tail -n1)"
     [[ -x "$TANSU_BIN" ]] || die "install-tansu did not produce an executable"

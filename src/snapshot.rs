@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod records;
+mod spark;
 pub use records::{FirstRecord, RecordStamp, TopicConfig};
+pub use spark::SparkBatch;
 
 /// Seconds since the Unix epoch; pure logic takes time as a value so tests inject it.
 pub type Timestamp = f64;
@@ -179,6 +181,8 @@ pub struct GroupSnapshot {
     pub inflight: BTreeMap<TopicPartition, i64>,
     /// Spark only: when the last batch was committed (commit file time).
     pub last_commit_at: Option<Timestamp>,
+    /// Spark only: the most recent batches of the offsets log, oldest first.
+    pub batches: Vec<SparkBatch>,
 }
 
 impl GroupSnapshot {
@@ -197,6 +201,7 @@ impl GroupSnapshot {
             committed: BTreeMap::new(),
             inflight: BTreeMap::new(),
             last_commit_at: None,
+            batches: Vec::new(),
         }
     }
 }

@@ -46,6 +46,8 @@ pub const REASON_NAMES: &[&str] = &[
     "no_commit",
     "source_error",
     "retention_risk",
+    "spark_trigger_capped",
+    "spark_batch_slow",
 ];
 
 /// The `kind:` values, as written.

@@ -18,6 +18,7 @@ const THRESHOLD_KEYS: &[&str] = &[
     "backlog_replay_fraction",
     "retention_risk_warning",
     "retention_risk_critical",
+    "spark_batch_slow_factor",
 ];
 
 /// Thresholds of the status engine; defaults are the seed incident's.
@@ -45,6 +46,9 @@ pub struct Thresholds {
     pub retention_risk_warning: Duration,
     /// Retention headroom under which `retention_risk` is critical.
     pub retention_risk_critical: Duration,
+    /// A Spark batch in flight longer than this many times the median batch duration is
+    /// `spark_batch_slow`.
+    pub spark_batch_slow_factor: f64,
 }
 
 impl Default for Thresholds {
@@ -61,6 +65,7 @@ impl Default for Thresholds {
             backlog_replay_fraction: 0.1,
             retention_risk_warning: Duration::from_secs(3600),
             retention_risk_critical: Duration::from_secs(900),
+            spark_batch_slow_factor: 3.0,
         }
     }
 }
@@ -137,6 +142,9 @@ fn read_thresholds(cx: &mut Cx<'_>, m: MapView<'_>, path: &str, base: &Threshold
     }
     if let Some(v) = cx.opt_duration(m, path, "retention_risk_critical", bounds::RETENTION_RISK) {
         t.retention_risk_critical = v;
+    }
+    if let Some(v) = cx.opt_float(m, path, "spark_batch_slow_factor", 1.0, 1000.0) {
+        t.spark_batch_slow_factor = v;
     }
     if t.retention_risk_critical > t.retention_risk_warning {
         let pos = m

@@ -155,6 +155,7 @@ impl Collector for ViewCollector {
             .collect();
         encode_views(&views, &shares, e)?;
         super::retention::encode(&views, e)?;
+        super::spark::encode(&views, e)?;
         super::details::encode(&clusters, e)?;
         super::compat::encode(&clusters, &views, e)
     }

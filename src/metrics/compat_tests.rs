@@ -35,6 +35,7 @@ fn group(topics: Topics<'_>) -> GroupView {
         source_status: Status::Ok,
         settling: false,
         last_commit_age_seconds: None,
+        spark: None,
         topics: topics
             .iter()
             .map(|(t, lags)| GroupTopicView {

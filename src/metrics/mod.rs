@@ -6,6 +6,7 @@ pub mod compat;
 mod details;
 mod family;
 mod retention;
+mod spark;
 mod stream;
 
 pub use collector::ViewCollector;

@@ -6,6 +6,7 @@ use crate::config::{RulesConfig, Thresholds};
 use crate::model::lag::partition_lag;
 use crate::model::rates::{drain_eta, slope, sum_known, throughput_ratio, KnownSum, RateWindow};
 use crate::model::rules::{evaluate, severity, Facts};
+use crate::model::spark;
 use crate::model::timelag::{time_lag, TimeLag};
 use crate::snapshot::{
     FirstRecord, GroupSnapshot, GroupSource, PartitionOffsets, Snapshot, Timestamp, TopicConfig,
@@ -204,6 +205,12 @@ fn group_view(
             GroupSource::Spark => g.last_commit_at.map(|c| (ctx.now - c).max(0.0)),
             GroupSource::Kafka => None,
         },
+        spark: spark::stats(&g.batches, ctx.now).map(|s| SparkView {
+            batch_duration_seconds: s.batch_duration,
+            records_per_batch: s.records_per_batch,
+            inflight_batch_age_seconds: s.inflight_age,
+            trigger_cap: s.cap,
+        }),
         topics,
     }
 }
@@ -305,6 +312,7 @@ fn topic_view(
     f.consume_rate = consume.total();
     f.idle_for = idle_for(g, track, now, last_change, lagging_since);
     f.drain_eta = drain_eta(f.lag, f.consume_rate, f.produce_rate);
+    f.spark = spark::stats(&g.batches, now);
     let max_lag_seconds = max_known(partitions.iter().map(|p| p.lag_seconds));
     let retention_seconds = ctx
         .configs

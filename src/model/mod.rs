@@ -8,6 +8,7 @@ pub mod history;
 pub mod lag;
 pub mod rates;
 pub mod rules;
+pub mod spark;
 pub mod timelag;
 
 mod build;

@@ -2,6 +2,7 @@
 //! model gathers the facts from its history, this module only judges them.
 
 use crate::config::Thresholds;
+use crate::model::spark::{batch_slow, SparkStats};
 use crate::view::{Reason, Status};
 
 /// What the model knows about one group on one topic at one poll.
@@ -29,6 +30,8 @@ pub struct Facts {
     pub retention_headroom: Option<f64>,
     /// Seconds until the lag drains at current rates (+Inf: never), when known.
     pub drain_eta: Option<f64>,
+    /// Spark only: the query's recent batches.
+    pub spark: Option<SparkStats>,
 }
 
 /// Severity a reason drives the status to.
@@ -44,6 +47,8 @@ pub fn severity(r: Reason) -> Status {
         | Reason::Rewind
         | Reason::BacklogReplay
         | Reason::RetentionRisk
+        | Reason::SparkTriggerCapped
+        | Reason::SparkBatchSlow
         | Reason::SourceError => Status::Warning,
         Reason::NoCommit => Status::Ok,
     }
@@ -99,6 +104,16 @@ pub fn evaluate(f: &Facts, th: &Thresholds) -> (Status, Vec<Reason>) {
         && f.position as f64 <= th.backlog_replay_fraction * f.retained as f64
     {
         reasons.push(Reason::BacklogReplay);
+    }
+    if let Some(s) = &f.spark {
+        // A cap limits only while more waits than one batch takes: a caught-up query
+        // whose batches happen to be equal is not limited by anything.
+        if s.cap.is_some_and(|cap| f.lag > cap) && backlogged(f, th) {
+            reasons.push(Reason::SparkTriggerCapped);
+        }
+        if batch_slow(s, th.spark_batch_slow_factor) {
+            reasons.push(Reason::SparkBatchSlow);
+        }
     }
     let retention = retention_risk(f, th);
     if retention.is_some() {

@@ -68,11 +68,17 @@ pub enum Reason {
     /// Retention will delete messages the group has not read: little headroom left, or the
     /// drain ETA is longer than the headroom (critical below `retention_risk_critical`).
     RetentionRisk,
+    /// A Spark query's batches keep reading the same record count while a backlog waits:
+    /// `maxOffsetsPerTrigger` limits its throughput.
+    SparkTriggerCapped,
+    /// A Spark query's batch in flight has run longer than `spark_batch_slow_factor` × the
+    /// median batch duration.
+    SparkBatchSlow,
 }
 
 impl Reason {
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 14] = [
         Reason::LagWarning,
         Reason::LagCritical,
         Reason::LowHeadroom,
@@ -85,6 +91,8 @@ impl Reason {
         Reason::NoCommit,
         Reason::SourceError,
         Reason::RetentionRisk,
+        Reason::SparkTriggerCapped,
+        Reason::SparkBatchSlow,
     ];
 
     /// The label value.
@@ -102,6 +110,8 @@ impl Reason {
             Reason::NoCommit => "no_commit",
             Reason::SourceError => "source_error",
             Reason::RetentionRisk => "retention_risk",
+            Reason::SparkTriggerCapped => "spark_trigger_capped",
+            Reason::SparkBatchSlow => "spark_batch_slow",
         }
     }
 }
@@ -201,8 +211,25 @@ pub struct GroupView {
     pub settling: bool,
     /// Spark only: seconds since the last committed batch.
     pub last_commit_age_seconds: Option<f64>,
+    /// Spark only: what the recent micro-batches say; None for Kafka groups and for a
+    /// query with no batch yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spark: Option<SparkView>,
     /// Per topic.
     pub topics: Vec<GroupTopicView>,
+}
+
+/// A Spark query's recent micro-batches.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SparkView {
+    /// Median duration of the recent complete batches (seconds), when two are known.
+    pub batch_duration_seconds: Option<f64>,
+    /// Median records per batch over the recent batches, when known.
+    pub records_per_batch: Option<i64>,
+    /// Age of the batch in flight (seconds); None when every batch is committed.
+    pub inflight_batch_age_seconds: Option<f64>,
+    /// The inferred `maxOffsetsPerTrigger`, when the latest batches all read this many.
+    pub trigger_cap: Option<i64>,
 }
 
 /// One group's conclusions for one topic.

@@ -123,6 +123,16 @@ pub fn action(r: Reason) -> &'static str {
              (or process the backlog in batch now), or raise the topic's retention.ms before \
              the headroom runs out."
         }
+        Reason::SparkTriggerCapped => {
+            "Every Spark batch reads the same number of records (maxOffsetsPerTrigger, the \
+             inferred cap is the records per batch) while a backlog waits: raise \
+             maxOffsetsPerTrigger, or process the backlog in batch (spark.read with \
+             startingOffsets=earliest, endingOffsets=latest) and restart the stream from latest."
+        }
+        Reason::SparkBatchSlow => {
+            "The Spark batch in flight has run several times longer than the usual batch: \
+             look in the Spark UI and the executor logs for a stuck task, skew or a slow sink."
+        }
         Reason::LagWarning | Reason::LagCritical => "",
     }
 }

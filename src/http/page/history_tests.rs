@@ -41,6 +41,7 @@ fn group(name: &str, lag: i64, topics: Vec<GroupTopicView>) -> GroupView {
         source_status: Status::Ok,
         settling: false,
         last_commit_age_seconds: None,
+        spark: None,
         topics,
     }
 }

@@ -4,6 +4,7 @@ use Reason::*;
 use Status::*;
 
 mod retention;
+mod spark;
 
 pub(super) fn th() -> Thresholds {
     Thresholds::default()
@@ -23,6 +24,7 @@ pub(super) fn healthy() -> Facts {
         rewound: false,
         retention_headroom: None,
         drain_eta: None,
+        spark: None,
     }
 }
 

@@ -6,17 +6,21 @@
 //! higher `offsets/<N>` without a commit is the batch in flight. `parse` is the pure
 //! file parser, `store` reaches local directories and S3-compatible buckets.
 
+pub mod batches;
 pub mod parse;
 pub mod store;
 
 use crate::config::{EnvLookup, SparkQueryConfig};
 use crate::snapshot::{
-    GroupSnapshot, GroupSource, GroupState, GroupType, PollError, Snapshot, Stage, Timestamp,
+    GroupSnapshot, GroupSource, GroupState, GroupType, PollError, Snapshot, SparkBatch, Stage,
+    Timestamp,
 };
+use batches::{batches, HISTORY};
 use object_store::ObjectMeta;
 use parse::{parse_offset_log_bytes, OffsetLog, ParseError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::{Checkpoint, StoreError};
 
@@ -86,6 +90,17 @@ pub struct QueryReader {
     pub group: String,
     checkpoint: Checkpoint,
     noted_other_sources: AtomicBool,
+    /// Parsed offset logs of recent batches by id, with the size and time of the file they
+    /// came from: a file is written once, so each poll reads only the new batches.
+    cache: Mutex<BTreeMap<u64, Cached>>,
+}
+
+/// One parsed offset log and what identifies the file it was read from.
+#[derive(Debug)]
+struct Cached {
+    size: u64,
+    modified: i64,
+    log: Arc<OffsetLog>,
 }
 
 impl QueryReader {
@@ -100,6 +115,7 @@ impl QueryReader {
             group: cfg.group.clone(),
             checkpoint: Checkpoint::open(&cfg.checkpoint, cfg.s3.as_ref(), env, timeout)?,
             noted_other_sources: AtomicBool::new(false),
+            cache: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -118,24 +134,66 @@ impl QueryReader {
                 commit: self.checkpoint.describe("commits", &c.to_string()),
                 offsets: self.checkpoint.describe("offsets", &c.to_string()),
             })?;
-            g.committed = self.read_offsets(meta, c).await?.kafka;
+            g.committed = self.read_offsets(meta, c).await?.kafka.clone();
             g.last_commit_at = commits.get(&c).map(mtime);
         }
         if let Some(l) = p.inflight {
             if let Some(meta) = offsets.get(&l) {
-                g.inflight = self.read_offsets(meta, l).await?.kafka;
+                g.inflight = self.read_offsets(meta, l).await?.kafka.clone();
             }
         }
+        g.batches = self.recent_batches(&offsets, &commits).await;
         tracing::trace!(query = %self.name, ?p, "spark checkpoint read");
         Ok(g)
     }
 
-    async fn read_offsets(&self, meta: &ObjectMeta, id: u64) -> Result<OffsetLog, SparkError> {
+    /// The latest batches for durations and sizes. An older file that cannot be read only
+    /// leaves its batch without numbers: the positions above are what must not be wrong.
+    async fn recent_batches(
+        &self,
+        offsets: &BTreeMap<u64, ObjectMeta>,
+        commits: &BTreeMap<u64, ObjectMeta>,
+    ) -> Vec<SparkBatch> {
+        let recent: Vec<(&u64, &ObjectMeta)> = offsets.iter().rev().take(HISTORY).collect();
+        let reads = recent
+            .iter()
+            .rev()
+            .map(|&(&id, meta)| async move { (id, self.read_offsets(meta, id).await.ok()) });
+        let logs = futures::future::join_all(reads).await;
+        if let Ok(mut cache) = self.cache.lock() {
+            // Spark purges old batches; so does the cache.
+            let oldest = logs.first().map_or(0, |(id, _)| *id);
+            cache.retain(|id, _| *id >= oldest);
+        }
+        let refs: Vec<(u64, Option<&OffsetLog>)> =
+            logs.iter().map(|(id, l)| (*id, l.as_deref())).collect();
+        batches(&refs, |id| commits.contains_key(&id))
+    }
+
+    async fn read_offsets(&self, meta: &ObjectMeta, id: u64) -> Result<Arc<OffsetLog>, SparkError> {
+        let (size, modified) = (meta.size, meta.last_modified.timestamp_millis());
+        let hit = self.cache.lock().ok().and_then(|c| {
+            c.get(&id)
+                .filter(|c| c.size == size && c.modified == modified)
+                .map(|c| c.log.clone())
+        });
+        if let Some(log) = hit {
+            return Ok(log);
+        }
         let bytes = self.checkpoint.read("offsets", meta).await?;
         let log = parse_offset_log_bytes(&bytes).map_err(|source| SparkError::Parse {
             what: self.checkpoint.describe("offsets", &id.to_string()),
             source,
         })?;
+        let log = Arc::new(log);
+        if let Ok(mut c) = self.cache.lock() {
+            let entry = Cached {
+                size,
+                modified,
+                log: log.clone(),
+            };
+            c.insert(id, entry);
+        }
         if log.other_sources > 0 && !self.noted_other_sources.swap(true, Ordering::Relaxed) {
             tracing::debug!(
                 query = %self.name,
@@ -164,6 +222,7 @@ fn empty_group(name: String) -> GroupSnapshot {
         committed: BTreeMap::new(),
         inflight: BTreeMap::new(),
         last_commit_at: None,
+        batches: Vec::new(),
     }
 }
 

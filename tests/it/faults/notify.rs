@@ -38,6 +38,7 @@ fn view(rows: &[(&str, Status, i64)]) -> ClusterView {
             source_status: Healthy,
             settling: false,
             last_commit_age_seconds: None,
+            spark: None,
             topics: vec![GroupTopicView {
                 topic: Arc::from("t"),
                 lag: *lag,

@@ -5,14 +5,14 @@ use lagwatch::config::RulesConfig;
 use lagwatch::metrics::Metrics;
 use lagwatch::model::Model;
 use lagwatch::snapshot::{
-    GroupSnapshot, GroupType, PartitionOffsets, ShareGroupSnapshot, SharePartition, Snapshot,
-    TopicPartition,
+    GroupSnapshot, GroupSource, GroupState, GroupType, PartitionOffsets, ShareGroupSnapshot,
+    SharePartition, Snapshot, SparkBatch, TopicPartition,
 };
 use lagwatch::state::AppState;
 use std::sync::Arc;
 
 /// A fixed snapshot: two topics, a lagging KIP-848 group, a caught-up classic group with
-/// data loss, and a share group.
+/// data loss, a share group, and a Spark query with a batch in flight.
 pub(super) fn fixture() -> Snapshot {
     let mut s = Snapshot::new("prod", 1_700_000_000.0);
     for (t, p, start, end) in [
@@ -67,6 +67,21 @@ pub(super) fn fixture() -> Snapshot {
         },
     );
     s.share_groups.insert("jobs".into(), jobs);
+    // A Spark query: batches of 100 records every 10 s, batch 4 in flight for 5 s.
+    let mut etl = GroupSnapshot::kafka("spark:etl", GroupState::Unknown, None);
+    etl.source = GroupSource::Spark;
+    etl.committed.insert(TopicPartition::new("events", 0), 50);
+    etl.inflight.insert(TopicPartition::new("events", 0), 70);
+    etl.last_commit_at = Some(1_699_999_994.0);
+    etl.batches = (0..5u64)
+        .map(|id| SparkBatch {
+            id,
+            planned_at: Some(1_699_999_955.0 + 10.0 * id as f64),
+            records: (id > 0).then_some(100),
+            committed: id < 4,
+        })
+        .collect();
+    s.groups.insert("spark:etl".into(), etl);
     s
 }
 
@@ -295,6 +310,7 @@ fn never_draining_eta_is_plus_inf_in_both_formats() {
             source_status: Status::Ok,
             settling: false,
             last_commit_age_seconds: None,
+            spark: None,
             topics: vec![GroupTopicView {
                 topic: "t".into(),
                 lag: 10,

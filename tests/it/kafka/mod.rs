@@ -3,7 +3,7 @@
 //! equal what KTool (the Java Admin client) reads, partition by partition. See
 //! `.ci/kafka/README.md` for the cluster.
 
-mod harness;
+pub(crate) mod harness;
 mod instance;
 mod nodes;
 mod truth;

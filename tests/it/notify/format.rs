@@ -33,6 +33,9 @@ fn for_reason(reason: Reason) -> Alert {
                 a.reasons = vec![RetentionRisk];
                 return a;
             }
+            // The seed on Spark: 1,000 msg/s capped at 10,000 per 10 s batch, nothing new.
+            SparkTriggerCapped => (Status::Warning, 2_500_000, Some(0.0), Some(1_000.0), 0),
+            SparkBatchSlow => (Status::Warning, 40_000, Some(100.0), Some(300.0), 0),
         };
     let ratio = match (produce, consume) {
         (Some(p), Some(c)) if p > 0.0 => Some(c / p),

@@ -58,6 +58,7 @@ pub fn view(rows: &[Row<'_>]) -> ClusterView {
                 source_status: Status::Ok,
                 settling: false,
                 last_commit_age_seconds: None,
+                spark: None,
                 topics: vec![gt],
             }),
         }

@@ -44,6 +44,9 @@ export const REASONS = {
   backlog_replay: 'replaying a large backlog from near the log start',
   no_commit: 'some partitions have no committed offset',
   source_error: 'its source (a Spark checkpoint) cannot be read',
+  retention_risk: 'retention will delete messages the group has not read',
+  spark_trigger_capped: 'every Spark batch reads the same count (maxOffsetsPerTrigger) while a backlog waits',
+  spark_batch_slow: 'the Spark batch in flight runs far longer than the usual batch',
 };
 
 export const STATUS_RANK = { critical: 2, warning: 1, ok: 0 };
