@@ -141,9 +141,9 @@ mod tests {
     fn problems_name_line_and_field() {
         // (section, fragment of the one error expected, why)
         let cases = [
-            ("  group: g\n", "lagwatch.yaml:4:3: coordination.cluster: missing required key", "the cluster is required"),
-            ("  cluster: prd\n", "lagwatch.yaml:4:12: coordination.cluster: no cluster named `prd` (did you mean `prod`?)", "it must be a configured cluster"),
-            ("  cluster: prod\n  state_topic: a/b\n", "lagwatch.yaml:5:16: coordination.state_topic: `/` is not allowed", "Kafka's topic name rule"),
+            ("  group: g\n", "lagwatch.yaml:5:3: coordination.cluster: missing required key", "the cluster is required"),
+            ("  cluster: prd\n", "lagwatch.yaml:5:12: coordination.cluster: no cluster named `prd` (did you mean `prod`?)", "it must be a configured cluster"),
+            ("  cluster: prod\n  state_topic: a/b\n", "lagwatch.yaml:6:16: coordination.state_topic: `/` is not allowed", "Kafka's topic name rule"),
             ("  cluster: prod\n  shard_clusters: true\n", "coordination.shard_clusters: sharding clusters across replicas is not supported yet", "sharding is refused, not ignored"),
             ("  cluster: prod\n  session_timeout: 100ms\n", "coordination.session_timeout:", "below the bound"),
             ("  cluster: prod\n  group: \"\"\n", "coordination.group: the group name is empty", "an empty group cannot be joined"),

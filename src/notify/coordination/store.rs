@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 /// The key of every state record.
 pub const KEY: &str = "book";
 
+/// The group id of the reader that loads the state (never joined, nothing committed).
+const READER_GROUP: &str = "lagwatch-state-reader";
+
 /// Largest record: the broker's `max.message.bytes` for the topic we create, and the
 /// producer's limit. A book past this is not saved (and says so).
 pub const MAX_RECORD: usize = 8 * 1024 * 1024;
@@ -180,8 +183,10 @@ impl KafkaStore {
     /// is). Blocks up to twice the session timeout.
     pub fn load(&self) -> Result<Book, StoreError> {
         let mut cc = self.cluster.client_config();
-        // No group: assigned by hand, nothing committed.
-        cc.set("enable.auto.commit", "false")
+        // librdkafka's assign() needs a group id; the reader never joins that group (it is
+        // assigned by hand) and never commits to it.
+        cc.set("group.id", READER_GROUP)
+            .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .set("fetch.message.max.bytes", MAX_RECORD.to_string());
         let consumer: BaseConsumer = cc

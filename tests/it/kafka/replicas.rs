@@ -48,6 +48,7 @@ fn count(changes: &[String], which: &str) -> usize {
 
 /// One replica's /metrics, or None while it does not answer.
 async fn scrape(port: u16) -> Option<String> {
+    lagwatch::runtime::rustls_provider();
     let c = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
