@@ -86,7 +86,11 @@ pub(super) fn read_coordination(
         .opt_string(m, path, "group")
         .unwrap_or_else(|| "lagwatch".to_owned());
     if group.is_empty() {
-        cx.error(pos("group"), &join(path, "group"), "the group name is empty");
+        cx.error(
+            pos("group"),
+            &join(path, "group"),
+            "the group name is empty",
+        );
     }
     let state_topic = cx
         .opt_string(m, path, "state_topic")
@@ -150,7 +154,9 @@ mod tests {
             ("  cluster: prod\n  leader: me\n", "coordination.leader: unknown key `leader`", "unknown keys are refused"),
         ];
         for (section, want, why) in cases {
-            let errs = parse(section).err().unwrap_or_else(|| panic!("{why}: accepted"));
+            let errs = parse(section)
+                .err()
+                .unwrap_or_else(|| panic!("{why}: accepted"));
             assert_eq!(errs.len(), 1, "{why}: {errs:?}");
             assert!(errs[0].contains(want), "{why}: {errs:?}");
         }

@@ -21,8 +21,8 @@ mod web;
 pub mod yaml;
 
 pub use actions::{ActionConfig, ActionOn};
-pub use coordination::CoordinationConfig;
 pub use cluster::{ClusterConfig, Filter, FlagError, GroupFilter, S3Config, SparkQueryConfig};
+pub use coordination::CoordinationConfig;
 pub use env::{did_you_mean, expand_env, EnvLookup};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{parse_location, Location};

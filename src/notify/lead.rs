@@ -118,8 +118,7 @@ impl Gate {
             self.following.swap(true, Ordering::AcqRel)
         };
         let deadline = std::time::Instant::now() + wait;
-        while self.in_flight.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline
-        {
+        while self.in_flight.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         self.writes_closed.store(true, Ordering::Release);
@@ -145,8 +144,7 @@ impl Gate {
     }
 
     fn may_send(&self, id: u64) -> bool {
-        self.leading()
-            && (self.store.is_none() || id < self.durable_next.load(Ordering::Acquire))
+        self.leading() && (self.store.is_none() || id < self.durable_next.load(Ordering::Acquire))
     }
 
     /// Message `id` may be sent now: the guard lasts until its outcome is in the book.
@@ -218,7 +216,8 @@ impl Coordinator {
         // The group member has closed the gate already (in its rebalance callback).
         // The backlog is the leader's now: summed over replicas it must count once.
         for t in &self.targets {
-            self.shared.queue_gauge(&t.name, &std::collections::VecDeque::new());
+            self.shared
+                .queue_gauge(&t.name, &std::collections::VecDeque::new());
         }
     }
 

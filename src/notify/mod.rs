@@ -175,7 +175,10 @@ impl Coordinator {
         let path = state_dir.map(state_file::path);
         let mut book = match carried {
             Some(b) => b,
-            None => path.as_deref().map(lead::load_or_set_aside).unwrap_or_default(),
+            None => path
+                .as_deref()
+                .map(lead::load_or_set_aside)
+                .unwrap_or_default(),
         };
         book.version = state_file::VERSION;
         // Notifiers removed from the config take their incidents with them.

@@ -90,7 +90,10 @@ pub fn run(
         .set("enable.auto.commit", "false")
         // Only new state records are fetched (and dropped): the group is for election.
         .set("auto.offset.reset", "latest")
-        .set("fetch.message.max.bytes", super::store::MAX_RECORD.to_string());
+        .set(
+            "fetch.message.max.bytes",
+            super::store::MAX_RECORD.to_string(),
+        );
     let ctx = Ctx {
         topic: c.state_topic.clone(),
         leader: leader.clone(),

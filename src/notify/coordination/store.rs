@@ -172,10 +172,7 @@ impl KafkaStore {
         match futures::executor::block_on(delivery) {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((e, _))) => Err(self.kafka("writing the state", e)),
-            Err(_) => Err(self.kafka(
-                "writing the state",
-                rdkafka::error::KafkaError::Canceled,
-            )),
+            Err(_) => Err(self.kafka("writing the state", rdkafka::error::KafkaError::Canceled)),
         }
     }
 

@@ -206,7 +206,10 @@ async fn three_replicas_send_each_change_once_across_a_leader_kill() {
     // The group notices a dead member after the session timeout; the new owner of
     // partition 0 reports it within one of its own polls (heartbeat) after the rebalance.
     let bound = SESSION + SESSION / 3 + Duration::from_secs(1);
-    assert!(elected <= bound, "election took {elected:?}, bound {bound:?}");
+    assert!(
+        elected <= bound,
+        "election took {elected:?}, bound {bound:?}"
+    );
 }
 
 /// The leader dies with the "opened" message written to the state topic but not delivered
