@@ -200,7 +200,8 @@ async fn three_replicas_send_each_change_once_across_a_leader_kill() {
 /// The same on the shared tansu broker (monitored and coordinating).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_on_tansu_send_each_change_once_across_a_leader_kill() {
-    let bs = std::env::var("LAGWATCH_TEST_TANSU").unwrap_or_else(|_| "127.0.0.1:19092".into());
+    let bs = std::env::var("LAGWATCH_TEST_TANSU")
+        .expect("LAGWATCH_TEST_TANSU: the shared tansu broker (.ci/services.sh starts it)");
     // tansu answers DescribeGroups without members: lagwatch_coordination_members is 0.
     // tansu expires a dead member later than Kafka does (measured 10.4 s with a 6 s
     // session timeout): the bound is two session timeouts.
