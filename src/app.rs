@@ -28,6 +28,7 @@ pub struct Running {
     shutdown_timeout: Duration,
     pollers: Vec<(Identity, JoinHandle<Model>)>,
     notifier: Option<JoinHandle<Book>>,
+    coordination: Option<crate::notify::coordination::Coordination>,
     page_feed: JoinHandle<()>,
     http: JoinHandle<()>,
 }
@@ -77,6 +78,10 @@ impl Running {
                 carried.book = Some(book);
             }
         }
+        // After the notifier's last state write: leaving the group hands leadership over.
+        if let Some(c) = self.coordination {
+            let _ = tokio::time::timeout_at(deadline, c.stop()).await;
+        }
         for task in [self.page_feed, self.http] {
             tokio::pin!(task);
             if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
@@ -99,7 +104,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Running> {
     crate::runtime::rustls_provider();
     let state = AppState::new(cfg.clusters.iter().map(|c| c.name.as_str()));
-    let metrics = Metrics::with_config(state.clone(), &cfg.metrics);
+    let metrics = match &cfg.coordination {
+        Some(_) => Metrics::coordinated(state.clone(), &cfg.metrics),
+        None => Metrics::with_config(state.clone(), &cfg.metrics),
+    };
     let (views, _) = broadcast::channel(64);
     let (stop, stop_rx) = watch::channel(false);
     // TLS files are read before binding, so a bad certificate fails the start (or a
@@ -118,21 +126,49 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
             Arc::new(Reader::new(c.clone()).with_context(|| format!("cluster `{}`", c.name))?);
         readers.push(reader);
     }
+    let coordination = match &cfg.coordination {
+        Some(c) => {
+            let cluster = cfg
+                .clusters
+                .iter()
+                .find(|k| k.name == c.cluster)
+                .context("the coordination cluster is not configured")?;
+            Some(
+                crate::notify::coordination::Coordination::start(cluster, c, metrics.clone())
+                    .context("starting coordination")?,
+            )
+        }
+        None => None,
+    };
     let mut notifier = None;
     let mut timeline = None;
     let mut silences = None;
     if !cfg.notifiers.is_empty() || !cfg.actions.is_empty() {
+        // With coordination the state is the state topic's, read when this replica leads:
+        // neither the state file nor a reload's carried book is used.
+        let (state_dir, book) = match &coordination {
+            Some(_) => (None, None),
+            None => (cfg.state_dir.as_deref(), carried.book.clone()),
+        };
         // Subscribe before any poller can publish, so the first view is not missed.
-        let coordinator = crate::notify::Coordinator::resume(
+        let coordinator = match crate::notify::Coordinator::resume(
             &cfg.notifiers,
             cfg.rules.clone(),
-            cfg.state_dir.as_deref(),
+            state_dir,
             metrics.clone(),
             crate::notify::Options::default(),
-            carried.book.clone(),
-        )
-        .context("starting notifiers")?
-        .with_actions(&cfg.actions);
+            book,
+            coordination.as_ref().map(|c| c.gate.clone()),
+        ) {
+            Ok(c) => c.with_actions(&cfg.actions),
+            Err(e) => {
+                // A failed (re)start must not leave a member in the group.
+                if let Some(c) = coordination {
+                    c.stop().await;
+                }
+                return Err(e).context("starting notifiers");
+            }
+        };
         carried.book = None;
         timeline = Some(coordinator.timeline());
         silences = Some(coordinator.silences());
@@ -141,6 +177,7 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
             views.subscribe(),
             stop_rx.clone(),
             cfg.shutdown_timeout,
+            coordination.as_ref().map(|c| c.leader.clone()),
         )));
     }
     let page = crate::http::page::Page::new(&cfg, state.clone(), timeline, stop_rx.clone());
@@ -202,6 +239,7 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
         shutdown_timeout: cfg.shutdown_timeout,
         pollers,
         notifier,
+        coordination,
         page_feed,
         http,
     })

@@ -56,6 +56,9 @@ pub const METRIC_NAMES: &[&str] = &[
     "lagwatch_notifier_queue_length",
     "lagwatch_notifier_oldest_pending_timestamp_seconds",
     "lagwatch_actions_total",
+    "lagwatch_coordination_leader",
+    "lagwatch_coordination_members",
+    "lagwatch_cluster_owned",
 ];
 
 /// Another exporter whose family names lagwatch can emit as well (`metrics.compat`).

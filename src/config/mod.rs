@@ -4,6 +4,7 @@
 mod actions;
 pub mod bounds;
 mod cluster;
+mod coordination;
 mod env;
 mod error;
 mod location;
@@ -21,6 +22,7 @@ pub mod yaml;
 
 pub use actions::{ActionConfig, ActionOn};
 pub use cluster::{ClusterConfig, Filter, FlagError, GroupFilter, S3Config, SparkQueryConfig};
+pub use coordination::CoordinationConfig;
 pub use env::{did_you_mean, expand_env, EnvLookup};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{parse_location, Location};
@@ -48,6 +50,7 @@ const ROOT_KEYS: &[&str] = &[
     "web",
     "actions",
     "metrics",
+    "coordination",
 ];
 
 /// The whole configuration file.
@@ -73,6 +76,8 @@ pub struct Config {
     pub actions: Vec<ActionConfig>,
     /// Which families /metrics emits, and how finely.
     pub metrics: MetricsConfig,
+    /// Several replicas sharing one notifier; none = a single replica.
+    pub coordination: Option<CoordinationConfig>,
 }
 
 impl Config {
@@ -104,6 +109,7 @@ impl Config {
             web: WebConfig::default(),
             actions: Vec::new(),
             metrics: MetricsConfig::default(),
+            coordination: None,
         })
     }
 }
@@ -241,6 +247,9 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         .get("metrics")
         .map(|n| metrics::read_metrics(cx, n, "metrics"))
         .unwrap_or_default();
+    let coordination = m
+        .get("coordination")
+        .and_then(|n| coordination::read_coordination(cx, n, "coordination", &clusters));
     Some(Config {
         listen,
         poll_interval,
@@ -252,6 +261,7 @@ fn read_root(cx: &mut Cx<'_>, root: &Node) -> Option<Config> {
         web,
         actions,
         metrics,
+        coordination,
     })
 }
 

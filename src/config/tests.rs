@@ -68,7 +68,7 @@ fn unknown_keys_are_errors_with_suggestions_and_lines() {
     assert_eq!(e.len(), 3, "{e:#?}");
     assert_eq!(
         e[0],
-        "lagwatch.yaml:2:1: poll_intervl: unknown key `poll_intervl` (did you mean `poll_interval`?); known keys: listen, poll_interval, clusters, rules, notifiers, state_dir, shutdown_timeout, web, actions, metrics"
+        "lagwatch.yaml:2:1: poll_intervl: unknown key `poll_intervl` (did you mean `poll_interval`?); known keys: listen, poll_interval, clusters, rules, notifiers, state_dir, shutdown_timeout, web, actions, metrics, coordination"
     );
     assert!(
         e[1].starts_with("lagwatch.yaml:4:5: clusters[0].bootstrap_servers: missing required key"),

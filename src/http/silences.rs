@@ -48,6 +48,15 @@ fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
 }
 
+/// A follower's silences are not the ones in force: the leader's state is.
+fn following() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "this replica is not the coordination leader: use the replica whose \
+         lagwatch_coordination_leader is 1",
+    )
+}
+
 fn none() -> Response {
     error(
         StatusCode::NOT_FOUND,
@@ -57,6 +66,9 @@ fn none() -> Response {
 
 async fn list(State(s): State<Option<Silences>>) -> Response {
     let Some(s) = s else { return none() };
+    if s.following() {
+        return following();
+    }
     Json(SilenceList {
         schema_version: super::api::SCHEMA_VERSION,
         silences: s.list(),
@@ -69,6 +81,9 @@ async fn add(
     body: Result<Json<NewSilence>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Some(s) = s else { return none() };
+    if s.following() {
+        return following();
+    }
     let Json(new) = match body {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
@@ -90,6 +105,9 @@ async fn add(
 
 async fn expire(State(s): State<Option<Silences>>, Path(id): Path<String>) -> Response {
     let Some(s) = s else { return none() };
+    if s.following() {
+        return following();
+    }
     if s.expire(&id) {
         StatusCode::NO_CONTENT.into_response()
     } else {

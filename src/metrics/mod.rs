@@ -100,6 +100,12 @@ pub struct Metrics {
     pub oldest_pending: Family<NotifierLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// Action runs per action and outcome.
     pub actions: Family<ActionLabels, Counter>,
+    /// With `coordination:`: 1 on the replica that sends notifications.
+    pub coordination_leader: Gauge,
+    /// With `coordination:`: members of the coordination group.
+    pub coordination_members: Gauge,
+    /// With `coordination:`: 1 per cluster this replica polls.
+    pub cluster_owned: Family<ClusterLabel, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -138,6 +144,16 @@ impl Metrics {
 
     /// As [`Metrics::new`], emitting what the `metrics:` section asks for.
     pub fn with_config(state: Arc<AppState>, cfg: &MetricsConfig) -> Arc<Self> {
+        Self::build(state, cfg, false)
+    }
+
+    /// As [`Metrics::with_config`] for a replica in a coordination group: adds the
+    /// coordination families, every cluster owned (every replica polls every cluster).
+    pub fn coordinated(state: Arc<AppState>, cfg: &MetricsConfig) -> Arc<Self> {
+        Self::build(state, cfg, true)
+    }
+
+    fn build(state: Arc<AppState>, cfg: &MetricsConfig, coordinated: bool) -> Arc<Self> {
         let mut registry = Registry::default();
         let poll_duration = Family::<ClusterLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(POLL_BUCKETS)
@@ -216,6 +232,40 @@ impl Metrics {
             "lagwatch build information",
             info,
         );
+        let coordination_leader = Gauge::default();
+        let coordination_members = Gauge::default();
+        let cluster_owned = Family::<ClusterLabel, Gauge>::default();
+        if coordinated {
+            for (name, help, g) in [
+                (
+                    "lagwatch_coordination_leader",
+                    "1 on the replica that sends notifications and runs actions, else 0",
+                    &coordination_leader,
+                ),
+                (
+                    "lagwatch_coordination_members",
+                    "Replicas in the coordination group, as this replica last saw it",
+                    &coordination_members,
+                ),
+            ] {
+                register(&mut registry, cfg, name, name, help, g.clone());
+            }
+            register(
+                &mut registry,
+                cfg,
+                "lagwatch_cluster_owned",
+                "lagwatch_cluster_owned",
+                "1 for each cluster this replica polls",
+                cluster_owned.clone(),
+            );
+            for cluster in state.snapshot().keys() {
+                cluster_owned
+                    .get_or_create(&ClusterLabel {
+                        cluster: cluster.clone(),
+                    })
+                    .set(1);
+            }
+        }
         // Series whose labels the config already knows exist at 0 from the start, so
         // rate()/increase() see the first error or poll and panels do not read "No data".
         for cluster in state.snapshot().keys() {
@@ -242,6 +292,9 @@ impl Metrics {
             queue_length,
             oldest_pending,
             actions,
+            coordination_leader,
+            coordination_members,
+            cluster_owned,
         })
     }
 

@@ -8,9 +8,11 @@ pub mod actions;
 pub mod alert;
 mod automation;
 pub mod collapse;
+pub mod coordination;
 pub mod deliver;
 pub mod format;
 pub mod incident;
+mod lead;
 pub mod route;
 pub mod runner;
 pub mod sample;
@@ -33,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{watch, Notify};
 
 /// Why the notifier could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,8 @@ struct Shared {
     path: Option<PathBuf>,
     metrics: Arc<Metrics>,
     timeline: Arc<timeline::Timeline>,
+    /// With coordination: who may send, and what is safely in the state topic.
+    gate: Arc<lead::Gate>,
 }
 
 impl Shared {
@@ -82,6 +86,9 @@ impl Shared {
 
     /// Persists while the caller holds the lock, so writes never interleave.
     fn save(&self, book: &Book) {
+        if self.gate.save(book) {
+            return;
+        }
         if let Some(p) = &self.path {
             if let Err(e) = state_file::save(p, book) {
                 tracing::warn!("notification state not saved: {e}");
@@ -149,12 +156,13 @@ impl Coordinator {
         metrics: Arc<Metrics>,
         opts: Options,
     ) -> Result<Coordinator, NotifyError> {
-        Self::resume(notifiers, rules, state_dir, metrics, opts, None)
+        Self::resume(notifiers, rules, state_dir, metrics, opts, None, None)
     }
 
     /// As [`Coordinator::start`], continuing from `carried` (what the previous
     /// coordinator's [`Coordinator::shutdown`] returned, on a reload) instead of the state
     /// file: incidents and pending messages survive a reload even without `state_dir`.
+    /// With `gate` (coordination) the state is the state topic's, read when leading.
     pub fn resume(
         notifiers: &[NotifierConfig],
         rules: RulesConfig,
@@ -162,11 +170,15 @@ impl Coordinator {
         metrics: Arc<Metrics>,
         opts: Options,
         carried: Option<Book>,
+        gate: Option<Arc<Gate>>,
     ) -> Result<Coordinator, NotifyError> {
         let path = state_dir.map(state_file::path);
         let mut book = match carried {
             Some(b) => b,
-            None => path.as_deref().map(load_or_set_aside).unwrap_or_default(),
+            None => path
+                .as_deref()
+                .map(lead::load_or_set_aside)
+                .unwrap_or_default(),
         };
         book.version = state_file::VERSION;
         // Notifiers removed from the config take their incidents with them.
@@ -186,6 +198,7 @@ impl Coordinator {
             path,
             metrics,
             timeline: Arc::default(),
+            gate: gate.unwrap_or_default(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let mut targets = Vec::new();
@@ -253,6 +266,11 @@ impl Coordinator {
     /// Takes one poll's view at `now`: updates incidents and queues at most one message per
     /// notifier. Never waits on the network (the workers deliver).
     pub fn observe(&self, view: &ClusterView, now: f64) {
+        // A follower keeps no incidents: it takes the leader's from the state topic when
+        // it leads.
+        if !self.shared.gate.leading() {
+            return;
+        }
         let mut book = self.shared.lock();
         let before = book.silences.len();
         book.silences.retain(|s| s.ends_at > now);
@@ -365,28 +383,7 @@ impl Coordinator {
     }
 }
 
-/// Feeds every new view to the coordinator until `stop`, then shuts it down within `timeout`.
-pub async fn run(
-    coordinator: Coordinator,
-    mut views: broadcast::Receiver<Arc<ClusterView>>,
-    mut stop: watch::Receiver<bool>,
-    timeout: Duration,
-) -> Book {
-    loop {
-        tokio::select! {
-            v = views.recv() => match v {
-                Ok(view) => coordinator.observe(&view, crate::runtime::now()),
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    // The next view carries the current statuses; nothing is lost for good.
-                    tracing::warn!(skipped = n, "notifier fell behind the pollers");
-                }
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
-            r = stop.changed() => if r.is_err() || *stop.borrow() { break },
-        }
-    }
-    coordinator.shutdown(timeout).await
-}
+pub use lead::{run, Gate};
 
 /// The statuses a notifier watches in `view`: per group×topic, and per group (topic "")
 /// for what is about the group itself: a group with no topic (e.g. nothing committed) and
@@ -424,18 +421,4 @@ fn statuses_for(
         }
     }
     (out, settling)
-}
-
-/// A broken state file must not stop alerting: keep it aside and start empty.
-fn load_or_set_aside(path: &Path) -> Book {
-    match state_file::load(path) {
-        Ok(b) => b,
-        Err(e) => {
-            let kept = state_file::set_aside(path)
-                .map(|p| format!("; kept as {}", p.display()))
-                .unwrap_or_default();
-            tracing::warn!("{e}{kept}; starting with no open incidents");
-            Book::default()
-        }
-    }
 }

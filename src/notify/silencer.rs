@@ -69,6 +69,12 @@ impl std::fmt::Debug for Silences {
 }
 
 impl Silences {
+    /// True on a replica that follows (`coordination:`): its silences would not be kept,
+    /// the leader's state is what counts.
+    pub fn following(&self) -> bool {
+        !self.shared.gate.leading()
+    }
+
     /// A new silence from now.
     pub fn add(
         &self,

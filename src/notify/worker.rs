@@ -9,6 +9,9 @@ use super::Shared;
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
 
+/// How often a held-back message is looked at again.
+const HELD_BACK_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// What a worker owns.
 pub(super) struct Worker {
     pub name: String,
@@ -40,6 +43,23 @@ pub(super) async fn run(w: Worker, mut stop: watch::Receiver<bool>) {
             }
             continue;
         };
+        let Some(in_flight) = w.shared.gate.begin(p.id) else {
+            // A follower, or a leader whose state write is not acked yet: nothing leaves
+            // before the state topic has it.
+            if *stop.borrow() {
+                break;
+            }
+            if w.shared.gate.unwritten(p.id) {
+                let book = w.shared.lock();
+                w.shared.save(&book);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(HELD_BACK_RETRY) => {}
+                _ = w.wake.notified() => {}
+                r = stop.changed() => if r.is_err() { break },
+            }
+            continue;
+        };
         // The message stays queued (and persisted) while it is being sent: a crash or a
         // shutdown mid-delivery sends it again after the restart rather than losing it.
         let err = match w.sink.send(&p.batch).await {
@@ -64,6 +84,8 @@ pub(super) async fn run(w: Worker, mut stop: watch::Receiver<bool>) {
             remove(&w, p.id);
             continue;
         }
+        // Still queued: a hand-over need not wait for the backoff.
+        drop(in_flight);
         failures = failures.saturating_add(1);
         w.shared.count(&w.name, "retried");
         if failures == w.retry.max_attempts.max(1) {

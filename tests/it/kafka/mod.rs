@@ -14,6 +14,7 @@ mod classic;
 mod cleanup;
 mod groups;
 mod logs;
+mod replicas;
 mod secured;
 mod share;
 mod timelag;

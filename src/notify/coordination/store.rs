@@ -1,0 +1,248 @@
+//! The incident state in a compacted Kafka topic: the whole [`Book`] (incidents, undelivered
+//! messages, silences, action records) as one record under one key, so the incident
+//! transitions of a poll and the message announcing them land together or not at all.
+//! Compaction keeps the newest record; a new leader reads the partition to its end and
+//! takes the last one.
+
+use crate::config::{ClusterConfig, CoordinationConfig};
+use crate::notify::state_file::{Book, VERSION};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use std::time::{Duration, Instant};
+
+/// The key of every state record.
+pub const KEY: &str = "book";
+
+/// The group id of the reader that loads the state (never joined, nothing committed).
+const READER_GROUP: &str = "lagwatch-state-reader";
+
+/// Largest record: the broker's `max.message.bytes` for the topic we create, and the
+/// producer's limit. A book past this is not saved (and says so).
+pub const MAX_RECORD: usize = 8 * 1024 * 1024;
+
+/// Why the state topic could not be read, written or created.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A Kafka call failed.
+    #[error("state topic `{topic}`: {action}: {source}")]
+    Kafka {
+        /// The topic.
+        topic: String,
+        /// What was being done.
+        action: &'static str,
+        /// The cause.
+        source: rdkafka::error::KafkaError,
+    },
+    /// The newest record is not a book this version reads.
+    #[error("state topic `{topic}`: the newest record is not a valid state: {reason}")]
+    Invalid {
+        /// The topic.
+        topic: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading to the end took too long.
+    #[error("state topic `{topic}`: not read to its end (offset {end}) within {secs} s")]
+    Timeout {
+        /// The topic.
+        topic: String,
+        /// The end offset that was not reached.
+        end: i64,
+        /// The time allowed.
+        secs: u64,
+    },
+}
+
+/// Reads and writes the state topic of one coordination cluster.
+pub struct KafkaStore {
+    cluster: ClusterConfig,
+    topic: String,
+    timeout: Duration,
+    producer: FutureProducer,
+}
+
+impl std::fmt::Debug for KafkaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaStore")
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaStore {
+    /// A store writing through an idempotent producer (no network I/O yet).
+    pub fn new(cluster: &ClusterConfig, c: &CoordinationConfig) -> Result<Self, StoreError> {
+        let kafka = |action, source| StoreError::Kafka {
+            topic: c.state_topic.clone(),
+            action,
+            source,
+        };
+        let mut cc = cluster.client_config();
+        // A write counts once every in-sync replica has it, retried without duplicates or
+        // reordering; a write not acked within the session timeout fails, so a leader cut
+        // off from the cluster stops sending (its successor takes over by then).
+        cc.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "0")
+            .set("compression.type", "zstd")
+            .set("message.max.bytes", MAX_RECORD.to_string())
+            .set(
+                "message.timeout.ms",
+                c.session_timeout.as_millis().to_string(),
+            );
+        let producer = cc.create().map_err(|e| kafka("creating the producer", e))?;
+        Ok(KafkaStore {
+            cluster: cluster.clone(),
+            topic: c.state_topic.clone(),
+            timeout: c.session_timeout,
+            producer,
+        })
+    }
+
+    fn kafka(&self, action: &'static str, source: rdkafka::error::KafkaError) -> StoreError {
+        StoreError::Kafka {
+            topic: self.topic.clone(),
+            action,
+            source,
+        }
+    }
+
+    /// Creates the topic if missing: one partition (its owner leads), compacted, replicated
+    /// on min(3, brokers). Blocks.
+    pub fn ensure_topic(&self) -> Result<(), StoreError> {
+        let admin: AdminClient<DefaultClientContext> = self
+            .cluster
+            .client_config()
+            .create()
+            .map_err(|e| self.kafka("creating the admin client", e))?;
+        let md = admin
+            .inner()
+            .fetch_metadata(None, self.timeout)
+            .map_err(|e| self.kafka("reading the brokers", e))?;
+        if md.topics().iter().any(|t| t.name() == self.topic) {
+            return Ok(());
+        }
+        let replication = md.brokers().len().clamp(1, 3) as i32;
+        let max = MAX_RECORD.to_string();
+        let topic = NewTopic::new(&self.topic, 1, TopicReplication::Fixed(replication))
+            .set("cleanup.policy", "compact")
+            .set("max.message.bytes", &max)
+            // Small segments so compaction (which skips the active segment) keeps the
+            // log a new leader reads short.
+            .set("segment.bytes", "16777216")
+            .set("segment.ms", "3600000")
+            .set("min.cleanable.dirty.ratio", "0.1");
+        let opts = AdminOptions::new().operation_timeout(Some(self.timeout));
+        let res = futures::executor::block_on(admin.create_topics([&topic], &opts))
+            .map_err(|e| self.kafka("creating the topic", e))?;
+        for r in res {
+            match r {
+                Ok(_) => tracing::info!(topic = %self.topic, replication, "state topic created"),
+                // Another replica created it first.
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => {
+                    return Err(self.kafka(
+                        "creating the topic",
+                        rdkafka::error::KafkaError::AdminOp(code),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `book` and waits for the brokers' ack. Blocks up to the session timeout.
+    pub fn save(&self, book: &Book) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(book).map_err(|e| StoreError::Invalid {
+            topic: self.topic.clone(),
+            reason: e.to_string(),
+        })?;
+        let record = FutureRecord::to(&self.topic)
+            .partition(0)
+            .key(KEY)
+            .payload(&json);
+        let delivery = self
+            .producer
+            .send_result(record)
+            .map_err(|(e, _)| self.kafka("queueing the state", e))?;
+        match futures::executor::block_on(delivery) {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(self.kafka("writing the state", e)),
+            Err(_) => Err(self.kafka("writing the state", rdkafka::error::KafkaError::Canceled)),
+        }
+    }
+
+    /// Reads the partition to its end and returns the newest book (empty when the topic
+    /// is). Blocks up to twice the session timeout.
+    pub fn load(&self) -> Result<Book, StoreError> {
+        let mut cc = self.cluster.client_config();
+        // librdkafka's assign() needs a group id; the reader never joins that group (it is
+        // assigned by hand) and never commits to it.
+        cc.set("group.id", READER_GROUP)
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("fetch.message.max.bytes", MAX_RECORD.to_string());
+        let consumer: BaseConsumer = cc
+            .create()
+            .map_err(|e| self.kafka("creating the reader", e))?;
+        let (low, high) = consumer
+            .fetch_watermarks(&self.topic, 0, self.timeout)
+            .map_err(|e| self.kafka("reading the end offset", e))?;
+        if high <= low {
+            return Ok(empty());
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&self.topic, 0, Offset::Offset(low))
+            .map_err(|e| self.kafka("assigning the partition", e))?;
+        consumer
+            .assign(&tpl)
+            .map_err(|e| self.kafka("assigning the partition", e))?;
+        let allowed = self.timeout * 2;
+        let deadline = Instant::now() + allowed;
+        let mut newest: Option<Vec<u8>> = None;
+        loop {
+            let Some(polled) = consumer.poll(Duration::from_millis(200)) else {
+                if Instant::now() > deadline {
+                    return Err(StoreError::Timeout {
+                        topic: self.topic.clone(),
+                        end: high,
+                        secs: allowed.as_secs(),
+                    });
+                }
+                continue;
+            };
+            let msg = polled.map_err(|e| self.kafka("reading the state", e))?;
+            if msg.key() == Some(KEY.as_bytes()) {
+                newest = msg.payload().map(<[u8]>::to_vec);
+            }
+            if msg.offset() >= high - 1 {
+                break;
+            }
+        }
+        let Some(bytes) = newest else {
+            return Ok(empty());
+        };
+        let book: Book = serde_json::from_slice(&bytes).map_err(|e| StoreError::Invalid {
+            topic: self.topic.clone(),
+            reason: e.to_string(),
+        })?;
+        if book.version != VERSION {
+            return Err(StoreError::Invalid {
+                topic: self.topic.clone(),
+                reason: format!("version {} (expected {VERSION})", book.version),
+            });
+        }
+        Ok(book)
+    }
+}
+
+fn empty() -> Book {
+    Book {
+        version: VERSION,
+        ..Book::default()
+    }
+}
