@@ -328,18 +328,16 @@ fn three_replicas_render_valid_objects_with_a_pdb() {
     assert_eq!(dep["spec"]["strategy"]["type"], "RollingUpdate");
     let c = &dep["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["envFrom"][0]["secretRef"]["name"], "lagwatch-secrets");
-    // The rest of the config is one lagwatch accepts. `coordination` is checked apart: it is
-    // the chart's contract with the coordination section's own config code (issue 18), which
-    // validates it; JSON is YAML, so the object goes back to lagwatch's reader as JSON.
+    // The whole config, `coordination` included, is one lagwatch accepts; JSON is YAML, so
+    // the object goes back to lagwatch's reader as JSON.
     let cm = kind(&objs, "ConfigMap").expect("ConfigMap");
     let text = cm["data"]["lagwatch.yaml"].as_str().expect("config");
-    let mut cfg: Value = serde_saphyr::from_str(text).expect("config YAML");
-    let coordination = cfg
-        .as_object_mut()
-        .and_then(|m| m.remove("coordination"))
-        .expect("config.coordination");
+    let cfg: Value = serde_saphyr::from_str(text).expect("config YAML");
     for key in ["cluster", "group", "state_topic", "shard_clusters"] {
-        assert!(!coordination[key].is_null(), "coordination.{key} missing");
+        assert!(
+            !cfg["coordination"][key].is_null(),
+            "coordination.{key} missing"
+        );
     }
     // A URL serves every variable here: webhook URLs must be one, a password may be.
     let env = |k: &str| Some(format!("https://secret.example/{k}"));
