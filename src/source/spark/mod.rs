@@ -13,16 +13,19 @@ pub mod store;
 use crate::config::{EnvLookup, SparkQueryConfig};
 use crate::snapshot::{
     GroupSnapshot, GroupSource, GroupState, GroupType, PollError, Snapshot, SparkBatch, Stage,
-    Timestamp,
+    Timestamp, TopicPartition,
 };
 use batches::{batches, HISTORY};
 use object_store::ObjectMeta;
-use parse::{parse_offset_log_bytes, OffsetLog, ParseError};
+use parse::{parse_initial_offsets, parse_offset_log_bytes, OffsetLog, ParseError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::{Checkpoint, StoreError};
+
+/// Sources of one query looked at for initial offsets: a query joins a handful at most.
+const MAX_SOURCES: usize = 16;
 
 /// Group state reported for Spark queries: a checkpoint cannot tell whether the query runs.
 pub const SPARK_STATE: GroupState = GroupState::Unknown;
@@ -139,12 +142,47 @@ impl QueryReader {
         }
         if let Some(l) = p.inflight {
             if let Some(meta) = offsets.get(&l) {
-                g.inflight = self.read_offsets(meta, l).await?.kafka.clone();
+                let log = self.read_offsets(meta, l).await?;
+                g.inflight = log.kafka.clone();
+                if p.committed.is_none() {
+                    // The first batch is running: without its start the query would show no
+                    // lag while it replays a whole backlog in one batch (the seed without
+                    // maxOffsetsPerTrigger). It resumes from there if it dies: its place.
+                    g.committed = self.initial_offsets(log.sources).await?;
+                }
             }
         }
         g.batches = self.recent_batches(&offsets, &commits).await;
         tracing::trace!(query = %self.name, ?p, "spark checkpoint read");
         Ok(g)
+    }
+
+    /// Where the Kafka sources' first batch starts: `sources/<id>/0` of each source, merged
+    /// like the offset log's sources (the slower one decides).
+    async fn initial_offsets(
+        &self,
+        sources: usize,
+    ) -> Result<BTreeMap<TopicPartition, i64>, SparkError> {
+        let mut out = BTreeMap::new();
+        for id in 0..sources.min(MAX_SOURCES) {
+            let dir = format!("sources/{id}");
+            let files = self.checkpoint.list(&dir).await?;
+            // Not every source type writes one.
+            let Some(meta) = files.get(&0) else {
+                continue;
+            };
+            let bytes = self.checkpoint.read(&dir, meta).await?;
+            let parsed = parse_initial_offsets(&bytes).map_err(|source| SparkError::Parse {
+                what: self.checkpoint.describe(&dir, "0"),
+                source,
+            })?;
+            for (tp, off) in parsed.into_iter().flatten() {
+                out.entry(tp)
+                    .and_modify(|o: &mut i64| *o = (*o).min(off))
+                    .or_insert(off);
+            }
+        }
+        Ok(out)
     }
 
     /// The latest batches for durations and sizes. An older file that cannot be read only

@@ -1,4 +1,5 @@
-//! Pure parsing of Spark Structured Streaming offset-log files (`offsets/<N>`).
+//! Pure parsing of Spark Structured Streaming offset-log files (`offsets/<N>`) and of the
+//! Kafka source's initial offsets (`sources/<id>/0`).
 //!
 //! Format (Spark's HDFSMetadataLog / OffsetSeqLog): line 1 `v1` or `v2`, line 2 the batch
 //! metadata JSON, then one line per source in plan order. A v1 source line is the source's
@@ -24,6 +25,8 @@ pub struct OffsetLog {
     pub other_sources: usize,
     /// Sources written as `-` (no offset yet).
     pub empty_sources: usize,
+    /// Source lines in all, Kafka or not: source ids run from 0 to this.
+    pub sources: usize,
 }
 
 /// Why an offset-log file could not be understood.
@@ -147,7 +150,36 @@ pub fn parse_offset_log(text: &str) -> Result<OffsetLog, ParseError> {
     if sources == 0 {
         return Err(ParseError::NoSources);
     }
+    log.sources = sources;
     Ok(log)
+}
+
+/// Parses `sources/<id>/0`, where Spark's Kafka source records the offsets its first batch
+/// starts from (Spark's KafkaSourceInitialOffsetWriter: a zero byte, `v1`, then the
+/// offsets JSON). Until batch 0 commits this is the only position the checkpoint holds.
+/// `Ok(None)`: not a Kafka source's file (other sources keep other things there).
+pub fn parse_initial_offsets(
+    bytes: &[u8],
+) -> Result<Option<BTreeMap<TopicPartition, i64>>, ParseError> {
+    // The zero byte keeps files readable by Spark 2.1.0 (SPARK-19517); older files lack it.
+    let bytes = bytes.strip_prefix(&[0u8]).unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::NotText)?;
+    let (header, body) = text.split_once('\n').unwrap_or((text, ""));
+    if header.trim().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    parse_version(header)?;
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body.trim()) else {
+        return Ok(None);
+    };
+    let offsets =
+        kafka_offsets(&value).map_err(|(topic, partition, value)| ParseError::BadOffset {
+            line: 2,
+            topic,
+            partition,
+            value,
+        })?;
+    Ok(offsets.map(|o| o.into_iter().collect()))
 }
 
 fn parse_version(header: &str) -> Result<u32, ParseError> {

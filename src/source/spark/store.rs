@@ -271,9 +271,13 @@ impl Checkpoint {
         format!("{}/{dir}/{name}", self.display)
     }
 
-    /// The batch files of `dir` (`offsets` or `commits`) by batch id; other files skipped.
+    /// The batch files of `dir` (`offsets`, `commits`, `sources/0`) by batch id; other files
+    /// skipped.
     pub async fn list(&self, dir: &str) -> Result<BTreeMap<u64, ObjectMeta>, StoreError> {
-        let prefix = self.root.clone().join(dir);
+        // One path segment per part: a joined "sources/0" would be escaped as one name.
+        let prefix = dir
+            .split('/')
+            .fold(self.root.clone(), |path, part| path.join(part));
         let listed = self
             .store
             .list_with_delimiter(Some(&prefix))

@@ -84,3 +84,48 @@ async fn a_real_capped_kafka_checkpoint_gives_batch_sizes_and_times() {
         vec![(1, None, true), (2, Some(9_999), true), (3, Some(3), false)]
     );
 }
+
+/// Before batch 0 commits, the query's position is where batch 0 starts (sources/0/0): a
+/// first batch that takes the whole backlog shows its lag from the start.
+#[tokio::test]
+async fn a_first_batch_in_flight_starts_from_the_initial_offsets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("cp");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE), &root);
+    for b in 1..=3 {
+        std::fs::remove_file(root.join(format!("offsets/{b}"))).expect("rm");
+        std::fs::remove_file(root.join(format!("commits/{b}"))).expect("rm");
+    }
+    std::fs::remove_file(root.join("commits/0")).expect("rm");
+    let cfg = SparkQueryConfig {
+        name: "q".into(),
+        group: "spark:q".into(),
+        checkpoint: root.display().to_string(),
+        s3: None,
+    };
+    let q = QueryReader::new(&cfg, &no_env, Duration::from_secs(5)).expect("open");
+    let g = q.read().await.expect("read");
+    let positions = |m: &std::collections::BTreeMap<lagwatch::snapshot::TopicPartition, i64>| {
+        m.iter()
+            .map(|(tp, o)| (tp.partition, *o))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(positions(&g.committed), vec![(0, 0), (1, 0), (2, 0)]);
+    assert_eq!(
+        positions(&g.inflight),
+        vec![(0, 3_333), (1, 3_333), (2, 3_333)]
+    );
+
+    // A broken initial-offsets file is this query's error, never a silent zero lag.
+    std::fs::write(root.join("sources/0/0"), b"\0v1\n{\"t\":{\"0\":true}}").expect("write");
+    let err = q.read().await.expect_err("broken sources/0/0");
+    assert!(err.to_string().contains("sources/0/0"), "{err}");
+
+    // Once batch 0 commits, its offsets are the position and sources/0/0 is not read.
+    std::fs::write(root.join("commits/0"), b"v1\n{\"nextBatchWatermarkMs\":0}").expect("commit");
+    let g = q.read().await.expect("read");
+    assert_eq!(
+        positions(&g.committed),
+        vec![(0, 3_333), (1, 3_333), (2, 3_333)]
+    );
+}

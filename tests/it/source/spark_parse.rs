@@ -4,7 +4,7 @@
 
 use lagwatch::snapshot::TopicPartition;
 use lagwatch::source::spark::parse::{
-    batch_id, parse_offset_log, parse_offset_log_bytes, ParseError,
+    batch_id, parse_initial_offsets, parse_offset_log, parse_offset_log_bytes, ParseError,
 };
 use lagwatch::source::spark::{QueryReader, SparkReader};
 use proptest::prelude::*;
@@ -349,4 +349,50 @@ async fn file_purged_between_list_and_read_is_reported_as_vanished() {
         "{e}"
     );
     assert!(e.to_string().contains("offsets/1"), "{e}");
+}
+
+#[test]
+fn initial_offsets_rows() {
+    let kafka = Some(vec![(tp("t", 0), 0), (tp("t", 1), 7)]);
+    // Err(()) = broken: the reader reports the file.
+    type Want = Result<Option<Vec<(TopicPartition, i64)>>, ()>;
+    let rows: Vec<(&str, &[u8], Want)> = vec![
+        (
+            "Spark 3.x/4.x Kafka source: a zero byte, v1, the offsets",
+            b"\0v1\n{\"t\":{\"0\":0,\"1\":7}}",
+            Ok(kafka.clone()),
+        ),
+        (
+            "files from before SPARK-19517 lack the zero byte",
+            b"v1\n{\"t\":{\"0\":0,\"1\":7}}",
+            Ok(kafka),
+        ),
+        (
+            "the rate source keeps its start time there: not Kafka",
+            b"v1\n1795531218526",
+            Ok(None),
+        ),
+        (
+            "negative offsets are earliest/latest markers, not positions",
+            b"\0v1\n{\"t\":{\"0\":-2}}",
+            Ok(Some(vec![])),
+        ),
+        ("an empty file is broken", b"", Err(())),
+        (
+            "no version header is broken",
+            b"\0{\"t\":{\"0\":0}}",
+            Err(()),
+        ),
+        (
+            "a Kafka-shaped offset that is not an integer is broken",
+            b"\0v1\n{\"t\":{\"0\":\"x\"}}",
+            Err(()),
+        ),
+    ];
+    for (why, bytes, want) in rows {
+        let got = parse_initial_offsets(bytes)
+            .map(|o| o.map(|m| m.into_iter().collect::<Vec<_>>()))
+            .map_err(|_| ());
+        assert_eq!(got, want, "{why}");
+    }
 }
