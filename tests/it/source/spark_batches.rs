@@ -26,15 +26,18 @@ fn no_env(_: &str) -> Option<String> {
     None
 }
 
-async fn batches(root: &Path) -> Vec<SparkBatch> {
+fn reader(root: &Path) -> QueryReader {
     let cfg = SparkQueryConfig {
         name: "q".into(),
         group: "spark:q".into(),
         checkpoint: root.display().to_string(),
         s3: None,
     };
-    let q = QueryReader::new(&cfg, &no_env, Duration::from_secs(5)).expect("open");
-    q.read().await.expect("read").batches
+    QueryReader::new(&cfg, &no_env, Duration::from_secs(5)).expect("open")
+}
+
+async fn batches(root: &Path) -> Vec<SparkBatch> {
+    reader(root).read().await.expect("read").batches
 }
 
 fn rows(b: &[SparkBatch]) -> Vec<(u64, Option<i64>, bool)> {
@@ -97,13 +100,7 @@ async fn a_first_batch_in_flight_starts_from_the_initial_offsets() {
         std::fs::remove_file(root.join(format!("commits/{b}"))).expect("rm");
     }
     std::fs::remove_file(root.join("commits/0")).expect("rm");
-    let cfg = SparkQueryConfig {
-        name: "q".into(),
-        group: "spark:q".into(),
-        checkpoint: root.display().to_string(),
-        s3: None,
-    };
-    let q = QueryReader::new(&cfg, &no_env, Duration::from_secs(5)).expect("open");
+    let q = reader(&root);
     let g = q.read().await.expect("read");
     let positions = |m: &std::collections::BTreeMap<lagwatch::snapshot::TopicPartition, i64>| {
         m.iter()
