@@ -317,18 +317,24 @@ fn record_times_replace_the_estimate_and_bound_it() {
     }
 }
 
+/// The oldest record still in the log, written 20 s before T0.
+fn oldest_kept_20s_before_t0() -> crate::snapshot::FirstRecord {
+    use crate::snapshot::{FirstRecord, RecordStamp};
+    FirstRecord::Found(RecordStamp {
+        offset: 0,
+        at: T0 - 20.0,
+        log_append: false,
+    })
+}
+
 #[test]
 fn an_estimate_is_never_older_than_the_oldest_record_kept() {
-    use crate::snapshot::{FirstRecord, RecordStamp, TopicPartition};
+    use crate::snapshot::TopicPartition;
     // 4,000 messages of backlog and a producer at 1 msg/s: extrapolating says the backlog
     // began more than an hour ago, but the oldest record kept was written 20 s before T0
     // (the seed: a burst produced seconds earlier, then a trickle).
     let mut m = model(Thresholds::default(), 10.0);
-    let oldest = FirstRecord::Found(RecordStamp {
-        offset: 0,
-        at: T0 - 20.0,
-        log_append: false,
-    });
+    let oldest = oldest_kept_20s_before_t0();
     let mut v = None;
     for (i, end) in [(0, 5_000), (1, 5_010)] {
         let t = T0 + 10.0 * f64::from(i);
@@ -349,16 +355,12 @@ fn an_estimate_is_never_older_than_the_oldest_record_kept() {
 
 #[test]
 fn a_remembered_estimate_is_capped_once_the_oldest_record_is_known() {
-    use crate::snapshot::{FirstRecord, RecordStamp, TopicPartition};
+    use crate::snapshot::TopicPartition;
     // Two polls without the oldest record's time (its read waits for the budget) leave an
     // extrapolated estimate of more than an hour; the third poll learns that the oldest
     // record kept is 20 s old. The remembered estimate must not outlive that bound.
     let mut m = model(Thresholds::default(), 10.0);
-    let oldest = FirstRecord::Found(RecordStamp {
-        offset: 0,
-        at: T0 - 20.0,
-        log_append: false,
-    });
+    let oldest = oldest_kept_20s_before_t0();
     let mut v = None;
     for (i, end) in [(0, 5_000), (1, 5_010), (2, 5_020)] {
         let t = T0 + 10.0 * f64::from(i);
