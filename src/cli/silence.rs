@@ -16,6 +16,10 @@ pub struct SilenceArgs {
     /// Basic auth user (the password is read from LAGWATCH_PASSWORD).
     #[arg(long, env = "LAGWATCH_USER")]
     pub user: Option<String>,
+    /// PEM file of the CA that signed lagwatch's `web.tls_cert_file`, trusted besides the
+    /// system's roots (for an https:// URL with a private CA).
+    #[arg(long, env = "LAGWATCH_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub action: SilenceAction,
@@ -73,10 +77,21 @@ pub fn main(args: &SilenceArgs) -> ExitCode {
 
 fn run(args: &SilenceArgs) -> Result<String, String> {
     crate::runtime::rustls_provider();
-    let client = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let mut builder =
+        reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(10));
+    if let Some(path) = &args.ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "--ca-file {}: no PEM certificate in it",
+                path.display()
+            ));
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    let client = builder.build().map_err(|e| e.to_string())?;
     let base = format!("{}/api/v1/silences", args.url.trim_end_matches('/'));
     let auth = |r: reqwest::blocking::RequestBuilder| match &args.user {
         Some(u) => r.basic_auth(u, std::env::var("LAGWATCH_PASSWORD").ok()),

@@ -64,7 +64,7 @@ pub struct NotifyLabels {
 }
 
 /// Every value of `lagwatch_actions_total`'s `outcome` label.
-pub const ACTION_OUTCOMES: [&str; 5] = ["ok", "failed", "timeout", "error", "dry_run"];
+pub const ACTION_OUTCOMES: [&str; 6] = ["ok", "failed", "timeout", "error", "dry_run", "silenced"];
 
 /// Label set `{action, outcome}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -350,12 +350,17 @@ impl Metrics {
 
     /// Counts one action run.
     pub fn action_run(&self, action: &str, outcome: &str) {
+        self.action_runs(action, outcome, 1);
+    }
+
+    /// Counts `n` action runs (or transitions held back) with one outcome.
+    pub fn action_runs(&self, action: &str, outcome: &str, n: u64) {
         self.actions
             .get_or_create(&ActionLabels {
                 action: action.to_owned(),
                 outcome: outcome.to_owned(),
             })
-            .inc();
+            .inc_by(n);
     }
 
     /// Counts `n` answered requests of one Kafka API of the batched client.

@@ -1,9 +1,13 @@
 //! Actions in the coordinator: each configured action watches the view like a notifier
 //! (its own incidents, groups, reasons, min_severity; no reminders) and yields the runs
 //! of one poll, already recorded in the book so the caller saves before it spawns them.
+//! Silences hold actions back as they hold notifications: a silence says "we know, hands
+//! off", and an automated recovery running anyway is the last thing its author wants.
 
 use super::actions::{self, ActionBook, Job};
 use super::incident::{Observed, Policy};
+use super::silence::Silence;
+use super::silencer;
 use super::state_file::Book;
 use crate::config::{ActionConfig, Filter, RulesConfig, Severity};
 use crate::view::{ClusterView, Reason, Status};
@@ -39,15 +43,24 @@ pub(super) fn names(t: &[ActionTarget]) -> Vec<String> {
     t.iter().map(|a| a.cfg.name.clone()).collect()
 }
 
+/// What one poll gives the actions: the runs to start, and per action how many transitions
+/// a silence held back.
+#[derive(Debug, Default)]
+pub(super) struct Step {
+    pub jobs: Vec<Job>,
+    pub silenced: Vec<(String, usize)>,
+}
+
 /// Steps every action's incidents with `view` and returns the runs to start.
 pub(super) fn step(
     targets: &[ActionTarget],
     book: &mut Book,
+    silences: &[Silence],
     view: &ClusterView,
     rules: &RulesConfig,
     now: f64,
-) -> Vec<Job> {
-    let mut out = Vec::new();
+) -> Step {
+    let mut out = Step::default();
     let all_topics = Filter::default();
     for t in targets {
         let (statuses, settling) =
@@ -60,8 +73,16 @@ pub(super) fn step(
             settling: &settling,
         };
         let ab: &mut ActionBook = book.actions.entry(t.cfg.name.clone()).or_default();
+        let was = ab.incidents.silenced_keys();
         let changes = ab.incidents.step(obs, t.policy, now);
-        out.extend(actions::jobs(&t.cfg, ab, &changes, view, rules, now));
+        let stepped = changes.len();
+        let changes = silencer::hold_back(changes, &mut ab.incidents, &was, silences, view, now);
+        if changes.len() < stepped {
+            out.silenced
+                .push((t.cfg.name.clone(), stepped - changes.len()));
+        }
+        out.jobs
+            .extend(actions::jobs(&t.cfg, ab, &changes, view, rules, now));
     }
     out
 }

@@ -310,8 +310,15 @@ impl Coordinator {
             woken.push(i);
         }
         // Recorded and saved before they start: each transition runs at most once.
-        let jobs = automation::step(&self.actions, &mut book, view, &self.rules, now);
-        if dirty || !jobs.is_empty() {
+        let step = automation::step(&self.actions, &mut book, &silences, view, &self.rules, now);
+        for (action, n) in &step.silenced {
+            tracing::info!(action = %action, held = n, "action held back by a silence");
+            self.shared
+                .metrics
+                .action_runs(action, "silenced", *n as u64);
+        }
+        let jobs = step.jobs;
+        if dirty || !jobs.is_empty() || !step.silenced.is_empty() {
             self.shared.save(&book);
         }
         drop(book);

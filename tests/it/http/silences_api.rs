@@ -5,6 +5,11 @@ use crate::support::*;
 use std::process::Command;
 
 fn app_config(dir: &std::path::Path, hash: &str) -> lagwatch::config::Config {
+    app_config_tls(dir, hash, "")
+}
+
+/// `app_config` with `tls` (YAML lines under `web:`) added.
+fn app_config_tls(dir: &std::path::Path, hash: &str, tls: &str) -> lagwatch::config::Config {
     config(&format!(
         r#"
 listen: "127.0.0.1:0"
@@ -18,7 +23,7 @@ notifiers:
   - name: console
     kind: console
 web:
-  basic_auth_users:
+{tls}  basic_auth_users:
     ops: "{hash}"
 "#,
         port = free_port(),
@@ -137,5 +142,49 @@ async fn silences_are_added_listed_expired_behind_auth_and_survive_a_restart() {
         after.1
     );
     assert!(rows[0].contains("cluster=~\"prod\""), "{}", rows[0]);
+    running.stop().await;
+}
+
+/// lagwatch on HTTPS with a private CA: `lagwatch silence` refuses the unknown issuer, and
+/// trusts it with `--ca-file`; a file with no certificate is named in the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_trusts_a_private_ca_given_with_ca_file() {
+    let pki = super::web_security::pki();
+    let state = tempfile::tempdir().expect("tempdir");
+    let tls = format!(
+        "  tls_cert_file: \"{d}/cert.pem\"\n  tls_key_file: \"{d}/key.pem\"\n",
+        d = pki.dir.path().display()
+    );
+    let hash = bcrypt::hash("s3cret-pass", 4).expect("hash");
+    let cfg = app_config_tls(state.path(), &hash, &tls);
+    let running = lagwatch::app::start(cfg).await.expect("start");
+    let url = format!("https://localhost:{}", running.addr.port());
+    let ca = pki.dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).expect("write ca");
+    let empty = pki.dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").expect("write");
+    let (untrusted, trusted, no_cert) = tokio::task::spawn_blocking(move || {
+        let p = Some("s3cret-pass");
+        let ca = ca.display().to_string();
+        let empty = empty.display().to_string();
+        (
+            cli(&url, p, &["list"]),
+            cli(&url, p, &["--ca-file", &ca, "list"]),
+            cli(&url, p, &["--ca-file", &empty, "list"]),
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        untrusted.0, 1,
+        "an unknown issuer is refused: {untrusted:?}"
+    );
+    assert_eq!(trusted.0, 0, "{trusted:?}");
+    assert!(trusted.1.starts_with("ID\t"), "{trusted:?}");
+    assert_eq!(no_cert.0, 1, "{no_cert:?}");
+    assert!(
+        no_cert.2.contains("empty.pem: no PEM certificate"),
+        "the file is named: {no_cert:?}"
+    );
     running.stop().await;
 }

@@ -5,13 +5,13 @@ use crate::support::*;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use std::path::Path;
 
-struct Pki {
-    ca_pem: String,
-    dir: tempfile::TempDir,
+pub(super) struct Pki {
+    pub(super) ca_pem: String,
+    pub(super) dir: tempfile::TempDir,
 }
 
 /// A CA and a `localhost`/127.0.0.1 server certificate signed by it, written as PEM files.
-fn pki() -> Pki {
+pub(super) fn pki() -> Pki {
     let ca_key = KeyPair::generate().expect("ca key");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -125,6 +125,79 @@ async fn an_action_runs_once_per_transition_across_a_restart_with_the_incident()
     assert_eq!(docs[1]["alert"]["previous"], "critical");
 }
 
+/// A silence holds an action back like a notification: the README's own example silence
+/// ("replaying on purpose") must not start the automated replay. The held transitions are
+/// counted as `silenced`; an incident the silence does not match still runs.
+#[tokio::test]
+async fn a_silence_holds_back_the_matching_actions_and_counts_them() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let m = metrics();
+    let c = Coordinator::start(&[], Default::default(), None, m.clone(), fast())
+        .expect("start")
+        .with_actions(&[action("replay", RECORD, out.path())]);
+    c.silences()
+        .add(
+            lagwatch::notify::silence::Matchers {
+                group: Some("spark:etl".into()),
+                reason: Some("backlog_replay".into()),
+                ..Default::default()
+            },
+            3600.0,
+            "replaying on purpose".into(),
+            "ops".into(),
+        )
+        .expect("add");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    let mut v = replaying();
+    // A second replaying spark group the silence does not name.
+    let other = view(&[(
+        "spark:ingest",
+        "events",
+        Critical,
+        &[LagCritical, BacklogReplay],
+        2_000_000,
+    )]);
+    v.groups.extend(other.groups);
+    c.observe(&v, now);
+    c.observe(&v, now + 10.0);
+    until("the unsilenced group ran", || runs(&m, "replay", "ok") == 1).await;
+    assert_eq!(
+        runs(&m, "replay", "silenced"),
+        1,
+        "spark:etl's opening held"
+    );
+    c.observe(
+        &view(&[
+            ("spark:etl", "transactions", Healthy, &[], 0),
+            ("spark:ingest", "events", Healthy, &[], 0),
+        ]),
+        now + 20.0,
+    );
+    until("the unsilenced resolve ran", || {
+        runs(&m, "replay", "ok") == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        runs(&m, "replay", "silenced"),
+        2,
+        "the resolve of a held-back opening is held back too"
+    );
+    c.shutdown(Duration::from_secs(1)).await;
+    let log = std::fs::read_to_string(out.path().join("env.log")).expect("env.log");
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        [
+            "opened spark:ingest/events critical lag_critical,backlog_replay 2000000",
+            "resolved spark:ingest/events ok  0",
+        ],
+        "only the group the silence does not match ran"
+    );
+}
+
 #[tokio::test]
 async fn a_timed_out_action_is_killed_with_its_process_group() {
     let out = tempfile::tempdir().expect("tempdir");
