@@ -19,7 +19,8 @@ fn surviving_records(topic: &str) -> i64 {
 /// committed. That is the broker's own definition (a consumer's `records-lag`, the Admin
 /// API's `ListOffsets`), and the only one a lag exporter can compute without reading the
 /// log; the number of records still to read may be smaller, as compaction left gaps in the
-/// offsets between the commit and the end.
+/// offsets between the commit and the end. Time lag is the age of the first record kept at
+/// or after the commit: the committed offset itself was compacted away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compacted_topic_lag_is_in_offsets_not_surviving_records() {
     let _brokers = shared().await;
@@ -39,28 +40,32 @@ async fn compacted_topic_lag_is_in_offsets_not_surviving_records() {
         "min.compaction.lag.ms=0",
     ]);
     // Each round writes key-0..key-9 again, in its own segment (a KTool run takes longer
-    // than segment.ms); the last single record rolls the segment before it, so all the
-    // overwritten rounds are cleanable.
-    for _ in 0..3 {
+    // than segment.ms); the last single record (key-0) rolls the segment before it, so all
+    // the overwritten rounds are cleanable. Round r is stamped 60 − 20 r minutes ago, the
+    // last record 10 minutes ago: the cleaner keeps offsets 21..=30, so the commit at 12
+    // (round 2, 40 minutes old) sits in a gap and the next kept record is offset 21, 20
+    // minutes old.
+    let now_ms = (crate::kafka::instance::now() * 1000.0) as i64;
+    let round = |count: &str, minutes_ago: i64| {
+        let stamp = (now_ms - minutes_ago * 60_000).to_string();
         ktool(&[
             "produce",
             "--topic",
             &topic,
             "--count",
-            "10",
+            count,
             "--partition",
             "0",
+            "--timestamp-ms",
+            &stamp,
+            "--timestamp-step-ms",
+            "0",
         ]);
+    };
+    for r in 0..3 {
+        round("10", 60 - 20 * r);
     }
-    ktool(&[
-        "produce",
-        "--topic",
-        &topic,
-        "--count",
-        "1",
-        "--partition",
-        "0",
-    ]);
+    round("1", 10);
     commit(&group, &topic, "0=12");
     // The cleaner wakes every log.cleaner.backoff.ms (15 s by default).
     // Offsets 0..31, 12 committed: 19 offsets of lag. Once fewer records than that survive
@@ -93,6 +98,20 @@ async fn compacted_topic_lag_is_in_offsets_not_surviving_records() {
         sample(&m, "lagwatch_group_partition_messages_lost", &l),
         Some("0"),
         "compaction is not data loss"
+    );
+    let (_, s) = lw.fresh().await;
+    let part = crate::kafka::truth::group_json(&s, &group)
+        .and_then(|g| g["topics"][0]["partitions"].as_array().cloned())
+        .and_then(|ps| ps.into_iter().find(|x| x["partition"] == 0))
+        .unwrap_or_else(|| panic!("{group} has no partition 0: {s}"));
+    assert_eq!(part["lag_seconds_method"], "record", "{part}");
+    let taken = s["clusters"][0]["taken_at"].as_f64().unwrap_or(0.0);
+    let want = taken - (now_ms - 20 * 60_000) as f64 / 1000.0;
+    let got = part["lag_seconds"].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        (got - want).abs() < 5.0,
+        "the next kept record (offset 21, 20 min old) gives the time lag, not the \
+         compacted offset 12 (40 min): got {got} s, want {want} s: {part}"
     );
 }
 

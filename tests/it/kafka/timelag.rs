@@ -339,3 +339,70 @@ async fn without_read_the_estimate_is_used_and_labelled() {
     );
     assert!(part["lag_seconds"].as_f64().is_some(), "{part}");
 }
+
+/// Without Read the estimate stands in, and it is never older than the oldest record still
+/// in the log (ListOffsets at timestamp 0, which Describe allows). A 20,000-record backlog
+/// written 3 minutes ago and a trickle of new records while lagwatch watches: extrapolated
+/// at the trickle's rate the backlog would read hours old; capped, it reads 3 minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_read_the_estimate_is_capped_at_the_oldest_record_kept() {
+    let _brokers = shared().await;
+    let id = unique("tlcap");
+    let prefix = format!("allowed-{id}");
+    let topic = format!("{prefix}-t");
+    let group = format!("{prefix}-g");
+    ktool(&["create-topic", "--topic", &topic, "--partitions", "1"]);
+    let written_ms = now_ms() - 3 * MINUTE_MS;
+    produce_stamped(&topic, 20_000, written_ms, 0, "lz4");
+    // Above the log start: at the log start itself ListOffsets gives the first unconsumed
+    // record's own time, which is exact, not an estimate.
+    commit(&group, &topic, "0=1");
+    let e = env();
+    let yaml = format!(
+        "    groups: {{ include: [\"^{prefix}\"] }}\n    topics: {{ include: [\"^{prefix}\"] }}\n    \
+         client:\n      security.protocol: SASL_PLAINTEXT\n      sasl.mechanisms: SCRAM-SHA-512\n      \
+         sasl.username: limited\n      sasl.password: \"{}\"\n",
+        e.get("LIMITED_PASSWORD")
+    );
+    let lw = Lagwatch::start(e.get("SASL_PLAINTEXT"), &yaml).await;
+    // A trickle of fresh records (a KTool run each, about a second apart) gives the topic
+    // a small produce rate, which is what makes the uncapped extrapolation reach far back.
+    let trickle = {
+        let topic = topic.clone();
+        std::thread::spawn(move || {
+            for _ in 0..8 {
+                produce_stamped(&topic, 1, now_ms(), 0, "none");
+            }
+        })
+    };
+    let mut seen = None;
+    for _ in 0..40 {
+        let (_, s) = lw.fresh().await;
+        let rated = group_json(&s, &group).is_some_and(|g| {
+            g["topics"][0]["produce_rate"]
+                .as_f64()
+                .is_some_and(|r| r > 0.0)
+        });
+        if rated && !partition(&s, &group, &topic, 0)["lag_seconds"].is_null() {
+            seen = Some(s);
+            break;
+        }
+    }
+    trickle.join().expect("trickle");
+    let s = seen.unwrap_or_else(|| panic!("no produce rate for {topic}"));
+    let part = partition(&s, &group, &topic, 0);
+    let method = part["lag_seconds_method"].as_str().unwrap_or("");
+    assert!(
+        ["interpolated", "extrapolated"].contains(&method),
+        "without Read the method says estimate: {part}"
+    );
+    let taken = s["clusters"][0]["taken_at"].as_f64().unwrap_or(0.0);
+    let oldest = taken - written_ms as f64 / 1000.0;
+    let got = part["lag_seconds"].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        (got - oldest).abs() < 5.0,
+        "the estimate is capped at the oldest record kept ({oldest} s old), got {got} s \
+         (produce rate {}): {part}",
+        group_json(&s, &group).map_or(Value::Null, |g| g["topics"][0]["produce_rate"].clone())
+    );
+}
