@@ -196,7 +196,9 @@ async fn log_append_time_and_open_transactions() {
 
 /// A topic with a two-hour retention: the group whose oldest unread record is 110 minutes
 /// old has 10 minutes before retention deletes it (critical), the one at 80 minutes has 40
-/// (warning); a caught-up group on the same topic is never at risk.
+/// (warning); the one at record 9,500 has 67 minutes, more than the 1 h threshold, but it
+/// reads nothing, so its drain ETA is longer than that (warning); a caught-up group on the
+/// same topic is never at risk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_risk_fires_before_unread_data_is_deleted() {
     let _brokers = shared().await;
@@ -220,6 +222,9 @@ async fn retention_risk_fires_before_unread_data_is_deleted() {
     commit(&critical, &topic, "0=0");
     commit(&warning, &topic, "0=5000");
     commit(&fine, &topic, "0=20000");
+    // Record 9,500: written 110 min − 9,500 × 360 ms = 53 min ago; lag 10,500 (a backlog).
+    let idle = format!("{p}-idle");
+    commit(&idle, &topic, "0=9500");
     let lw = Lagwatch::watching(&p).await;
     let c = ("cluster", "kafka");
     let reason = |m: &Samples, g: &str| {
@@ -239,8 +244,9 @@ async fn retention_risk_fires_before_unread_data_is_deleted() {
     let mut last = None;
     for _ in 0..30 {
         let (m, s) = lw.fresh().await;
-        if reason(&m, &critical).as_deref() == Some("1")
-            && reason(&m, &warning).as_deref() == Some("1")
+        if [&critical, &warning, &idle]
+            .iter()
+            .all(|g| reason(&m, g).as_deref() == Some("1"))
         {
             last = Some((m, s));
             break;
@@ -256,6 +262,11 @@ async fn retention_risk_fires_before_unread_data_is_deleted() {
         status(&s, &warning),
         Some("warning".into()),
         "40 min left: {s}"
+    );
+    assert_eq!(
+        status(&s, &idle),
+        Some("warning".into()),
+        "67 min left, above the threshold, but it never drains: {s}"
     );
     assert_ne!(
         reason(&m, &fine).as_deref(),
@@ -285,6 +296,7 @@ async fn retention_risk_fires_before_unread_data_is_deleted() {
     for (g, written) in [
         (&critical, t0 - 110 * MINUTE_MS),
         (&warning, t0 - 80 * MINUTE_MS),
+        (&idle, t0 - 110 * MINUTE_MS + 9_500 * 360),
     ] {
         let want = 7200.0 - (taken - written as f64 / 1000.0);
         let got = headroom(g);
