@@ -307,18 +307,18 @@ async fn retention_risk_fires_before_unread_data_is_deleted() {
     }
 }
 
-/// A principal without Read on the topic (user `limited`: Describe only): the time lag is
-/// the estimate, labelled as such, and nothing fails.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_read_the_estimate_is_used_and_labelled() {
-    let _brokers = shared().await;
-    let id = unique("tlacl");
-    let prefix = format!("allowed-{id}");
+/// A one-partition topic and a group named for user `limited` (Describe only on names
+/// starting with `allowed-`): `(topic, group)`.
+fn limited_topic(tag: &str) -> (String, String) {
+    let prefix = format!("allowed-{}", unique(tag));
     let topic = format!("{prefix}-t");
-    let group = format!("{prefix}-g");
     ktool(&["create-topic", "--topic", &topic, "--partitions", "1"]);
-    produce_stamped(&topic, 10, now_ms() - 120 * MINUTE_MS, 0, "none");
-    commit(&group, &topic, "0=2");
+    (topic, format!("{prefix}-g"))
+}
+
+/// lagwatch as user `limited` over SASL_PLAINTEXT, watching what `limited_topic` named.
+async fn watching_as_limited(topic: &str) -> Lagwatch {
+    let prefix = topic.trim_end_matches("-t");
     let e = env();
     let yaml = format!(
         "    groups: {{ include: [\"^{prefix}\"] }}\n    topics: {{ include: [\"^{prefix}\"] }}\n    \
@@ -326,7 +326,18 @@ async fn without_read_the_estimate_is_used_and_labelled() {
          sasl.username: limited\n      sasl.password: \"{}\"\n",
         e.get("LIMITED_PASSWORD")
     );
-    let lw = Lagwatch::start(e.get("SASL_PLAINTEXT"), &yaml).await;
+    Lagwatch::start(e.get("SASL_PLAINTEXT"), &yaml).await
+}
+
+/// A principal without Read on the topic (user `limited`: Describe only): the time lag is
+/// the estimate, labelled as such, and nothing fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_read_the_estimate_is_used_and_labelled() {
+    let _brokers = shared().await;
+    let (topic, group) = limited_topic("tlacl");
+    produce_stamped(&topic, 10, now_ms() - 120 * MINUTE_MS, 0, "none");
+    commit(&group, &topic, "0=2");
+    let lw = watching_as_limited(&topic).await;
     let mut seen = None;
     for _ in 0..10 {
         let (_, s) = lw.fresh().await;
@@ -359,24 +370,13 @@ async fn without_read_the_estimate_is_used_and_labelled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_read_the_estimate_is_capped_at_the_oldest_record_kept() {
     let _brokers = shared().await;
-    let id = unique("tlcap");
-    let prefix = format!("allowed-{id}");
-    let topic = format!("{prefix}-t");
-    let group = format!("{prefix}-g");
-    ktool(&["create-topic", "--topic", &topic, "--partitions", "1"]);
+    let (topic, group) = limited_topic("tlcap");
     let written_ms = now_ms() - 3 * MINUTE_MS;
     produce_stamped(&topic, 20_000, written_ms, 0, "lz4");
     // Above the log start: at the log start itself ListOffsets gives the first unconsumed
     // record's own time, which is exact, not an estimate.
     commit(&group, &topic, "0=1");
-    let e = env();
-    let yaml = format!(
-        "    groups: {{ include: [\"^{prefix}\"] }}\n    topics: {{ include: [\"^{prefix}\"] }}\n    \
-         client:\n      security.protocol: SASL_PLAINTEXT\n      sasl.mechanisms: SCRAM-SHA-512\n      \
-         sasl.username: limited\n      sasl.password: \"{}\"\n",
-        e.get("LIMITED_PASSWORD")
-    );
-    let lw = Lagwatch::start(e.get("SASL_PLAINTEXT"), &yaml).await;
+    let lw = watching_as_limited(&topic).await;
     // A trickle of fresh records (a KTool run each, about a second apart) gives the topic
     // a small produce rate, which is what makes the uncapped extrapolation reach far back.
     let trickle = {
