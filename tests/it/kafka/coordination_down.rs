@@ -130,3 +130,77 @@ notifiers:
     assert_eq!(count(&got, "opened"), 1, "{got:?}");
     assert_eq!(count(&got, "resolved"), 1, "{got:?}");
 }
+
+/// The alert changes the sink received from request `from` on.
+async fn changes_from(s: &wiremock::MockServer, from: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let reqs = s.received_requests().await.unwrap_or_default();
+    for r in reqs.iter().skip(from) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
+            continue;
+        };
+        for a in v["alerts"].as_array().into_iter().flatten() {
+            out.push(a["change"].as_str().unwrap_or("").to_owned());
+        }
+    }
+    out
+}
+
+/// A leader paused past the session timeout (SIGSTOP) with a message it keeps retrying:
+/// another replica takes over and delivers it; when the old leader wakes (SIGCONT) its
+/// lease has run out, so it does not deliver the message a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_paused_past_the_session_timeout_sends_nothing_when_it_wakes() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, ResponseTemplate};
+    let _brokers = shared().await;
+    let bs = env().plaintext();
+    let (topic, group) = lagging(bs).await;
+    // Refused with a short Retry-After: the leader retries every second.
+    let sink = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .mount(&sink)
+        .await;
+    let mut r = Replicas::start(3, bs, &group, &sink.uri());
+    let leader = r.one_leader(Some(3), Duration::from_secs(60)).await;
+    wait_change(&sink, "opened", Duration::from_secs(30)).await;
+    let paused = r.procs[leader].take().expect("alive");
+    paused.signal(libc::SIGSTOP);
+    let stopped = Instant::now();
+    let next = r.one_leader(Some(2), SESSION * 4).await;
+    eprintln!(
+        "another replica leads {:?} after the leader was paused",
+        stopped.elapsed()
+    );
+    assert_ne!(next, leader);
+    // From now on deliveries succeed; the new leader delivers the "opened" once.
+    let from = sink.received_requests().await.unwrap_or_default().len();
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(1)
+        .mount(&sink)
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&changes_from(&sink, from).await, "opened") == 0 {
+        assert!(Instant::now() < deadline, "the new leader did not deliver");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The old leader wakes with its retry due at once.
+    paused.signal(libc::SIGCONT);
+    r.procs[leader] = Some(paused);
+    commit(bs, &group, &[(&topic, 0, 100)]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&changes_from(&sink, from).await, "resolved") == 0 {
+        assert!(Instant::now() < deadline, "no resolve delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(POLL * 6).await;
+    let got = changes_from(&sink, from).await;
+    assert_eq!(
+        count(&got, "opened"),
+        1,
+        "delivered after the pause: {got:?}"
+    );
+    assert_eq!(count(&got, "resolved"), 1, "{got:?}");
+}

@@ -68,7 +68,7 @@ pub(super) struct Replicas {
 }
 
 impl Replicas {
-    fn start(n: usize, bs: &str, group: &str, sink: &str) -> Replicas {
+    pub(super) fn start(n: usize, bs: &str, group: &str, sink: &str) -> Replicas {
         let coord = unique("lw-coord");
         let state = unique("lw-state");
         Replicas::start_yaml(n, |port| {
