@@ -15,7 +15,7 @@ use crate::view::ClusterView;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
 
 /// What may be sent and written. Without a store (one replica) everything may, as before.
@@ -30,6 +30,10 @@ pub struct Gate {
     in_flight: AtomicUsize,
     /// Messages with an id below this are in the state topic.
     durable_next: AtomicU64,
+    /// How long the group member's last sign of life lets this replica send (see
+    /// [`Gate::renew`]); zero without a store.
+    lease: Duration,
+    renewed: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -60,14 +64,44 @@ impl Drop for InFlight<'_> {
 
 impl Gate {
     /// A closed gate over `store`: nothing is sent or written before [`run`] has read the
-    /// state topic as leader.
-    pub fn coordinated(store: Arc<KafkaStore>) -> Gate {
+    /// state topic as leader. Sending also needs the group member to have run within
+    /// `lease` (see [`Gate::renew`]).
+    pub fn coordinated(store: Arc<KafkaStore>, lease: Duration) -> Gate {
         Gate {
             store: Some(store),
             following: AtomicBool::new(true),
             writes_closed: AtomicBool::new(true),
+            lease,
             ..Gate::default()
         }
+    }
+
+    /// The group member ran at `at` (taken before it looked at anything): deliveries may
+    /// start until `at + lease`. A process paused past that (a frozen VM, SIGSTOP) sends
+    /// nothing when it wakes until its member has run again and seen the pause.
+    pub fn renew(&self, at: Instant) {
+        *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
+    }
+
+    fn lease_holds(&self, now: Instant) -> bool {
+        let renewed = *self.renewed.lock().unwrap_or_else(|p| p.into_inner());
+        lease_holds(renewed, now, self.lease)
+    }
+
+    /// Closes the gate at once, without waiting for a delivery under way: the group
+    /// member did not run for a whole lease, so another replica may lead by now. True when
+    /// this replica had the role (it must then rejoin the group to get it back).
+    pub fn suspend(&self) -> bool {
+        if self.store.is_none() {
+            return false;
+        }
+        let was = std::mem::take(&mut self.role().granted);
+        let leading = !self.following.swap(true, Ordering::AcqRel);
+        self.writes_closed.store(true, Ordering::Release);
+        if leading {
+            tracing::warn!("coordination: the group member was paused for a lease or more; not sending until the group confirms the role");
+        }
+        was || leading
     }
 
     /// True on a single replica, and on the leader once it has read the state topic.
@@ -144,7 +178,10 @@ impl Gate {
     }
 
     fn may_send(&self, id: u64) -> bool {
-        self.leading() && (self.store.is_none() || id < self.durable_next.load(Ordering::Acquire))
+        self.leading()
+            && (self.store.is_none()
+                || (id < self.durable_next.load(Ordering::Acquire)
+                    && self.lease_holds(Instant::now())))
     }
 
     /// Message `id` may be sent now: the guard lasts until its outcome is in the book.
@@ -158,8 +195,13 @@ impl Gate {
     /// Whether the message is held back only because its state write has not been acked
     /// yet (the worker writes again).
     pub(super) fn unwritten(&self, id: u64) -> bool {
-        self.leading() && self.store.is_some() && !self.may_send(id)
+        self.leading() && self.store.is_some() && id >= self.durable_next.load(Ordering::Acquire)
     }
+}
+
+/// Whether a sign of life at `renewed` still lets a delivery start at `now`.
+fn lease_holds(renewed: Option<Instant>, now: Instant, lease: Duration) -> bool {
+    renewed.is_some_and(|at| now.saturating_duration_since(at) < lease)
 }
 
 /// Runs a call that waits on the network while the book lock is held: on a multi-thread
@@ -307,6 +349,55 @@ pub(super) fn load_or_set_aside(path: &Path) -> Book {
                 .unwrap_or_default();
             tracing::warn!("{e}{kept}; starting with no open incidents");
             Book::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lease_holds;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_delivery_starts_only_within_the_lease() {
+        let t = Instant::now();
+        let lease = Duration::from_secs(3);
+        // (renewed, now, holds, why)
+        let cases = [
+            (
+                None,
+                t,
+                false,
+                "the member has not run yet: no lease at all",
+            ),
+            (Some(t), t, true, "just renewed"),
+            (
+                Some(t),
+                t + Duration::from_millis(2999),
+                true,
+                "inside the lease",
+            ),
+            (
+                Some(t),
+                t + lease,
+                false,
+                "a whole lease without a sign of life",
+            ),
+            (
+                Some(t),
+                t + Duration::from_secs(60),
+                false,
+                "a process paused for a minute",
+            ),
+            (
+                Some(t + Duration::from_secs(1)),
+                t,
+                true,
+                "renewed after `now` was read",
+            ),
+        ];
+        for (renewed, now, holds, why) in cases {
+            assert_eq!(lease_holds(renewed, now, lease), holds, "{why}");
         }
     }
 }

@@ -17,6 +17,21 @@ use tokio::sync::watch;
 /// How often the member count is read (a DescribeGroups request).
 const MEMBERS_EVERY: Duration = Duration::from_secs(2);
 
+/// How long a sign of life of this thread lets the leader send: half the session timeout.
+/// The group gives partition 0 to another member only after a whole session timeout
+/// without heartbeats, so a leader whose member thread stalled (a paused process) stops
+/// sending before that, and a member that did run has heartbeated or learnt it lost the
+/// role.
+pub fn lease(c: &CoordinationConfig) -> Duration {
+    c.session_timeout / 2
+}
+
+/// Whether the gap since this thread's previous turn means the process stalled long
+/// enough that the role may have moved.
+fn stalled(gap: Duration, lease: Duration) -> bool {
+    gap >= lease
+}
+
 /// What the membership thread reports.
 #[derive(Debug, Default)]
 pub struct Status {
@@ -111,14 +126,32 @@ pub fn run(
         tracing::error!("coordination: cannot subscribe to the state topic: {e}");
         return;
     }
+    let lease = lease(c);
+    // Counting members must not hold this thread up for anything near a lease.
+    let count_timeout = MEMBERS_EVERY.min(lease / 2);
     let mut next_count = Instant::now();
+    let mut last = Instant::now();
     while !stop.load(Ordering::Acquire) {
+        // Taken before anything else: a pause after this point leaves the lease stale.
+        let now = Instant::now();
+        if stalled(now.saturating_duration_since(last), lease) && gate.suspend() {
+            // The group may still count this member as the leader (a pause shorter than
+            // the session timeout), so no rebalance would ever hand the role back:
+            // rejoining lets the group decide again, and a new grant re-reads the state.
+            set(&leader, false);
+            consumer.unsubscribe();
+            if let Err(e) = consumer.subscribe(&[&c.state_topic]) {
+                tracing::error!("coordination: cannot rejoin the group: {e}");
+            }
+        }
+        gate.renew(now);
+        last = now;
         if let Some(Err(e)) = consumer.poll(Duration::from_millis(100)) {
             tracing::debug!("coordination: {e}");
         }
         if Instant::now() >= next_count {
             next_count = Instant::now() + MEMBERS_EVERY;
-            match consumer.fetch_group_list(Some(&c.group), MEMBERS_EVERY) {
+            match consumer.fetch_group_list(Some(&c.group), count_timeout) {
                 Ok(list) => {
                     let n = list
                         .groups()
@@ -136,4 +169,29 @@ pub fn run(
     // Leaving the group (a LeaveGroup) lets the others rebalance now.
     consumer.unsubscribe();
     let _ = consumer.poll(Duration::from_millis(100));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stalled;
+    use std::time::Duration;
+
+    #[test]
+    fn a_gap_of_a_lease_or_more_is_a_stall() {
+        let lease = Duration::from_secs(3);
+        // (gap between two turns of the member thread, stalled, why)
+        let cases = [
+            (Duration::from_millis(100), false, "one poll"),
+            (
+                Duration::from_millis(1600),
+                false,
+                "a poll and a slow member count",
+            ),
+            (lease, true, "a whole lease: the senders' lease ran out"),
+            (Duration::from_secs(30), true, "a paused process"),
+        ];
+        for (gap, want, why) in cases {
+            assert_eq!(stalled(gap, lease), want, "{why}");
+        }
+    }
 }

@@ -43,7 +43,7 @@ impl Coordination {
         metrics: Arc<Metrics>,
     ) -> Result<Coordination, StoreError> {
         let store = Arc::new(KafkaStore::new(cluster, c)?);
-        let gate = Arc::new(Gate::coordinated(store.clone()));
+        let gate = Arc::new(Gate::coordinated(store.clone(), member::lease(c)));
         let (tx, leader) = watch::channel(false);
         let stop = Arc::new(AtomicBool::new(false));
         let status = Arc::new(member::Status::default());

@@ -8,10 +8,12 @@ use crate::config::{ClusterConfig, CoordinationConfig};
 use crate::notify::state_file::{Book, VERSION};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The key of every state record.
@@ -62,7 +64,9 @@ pub struct KafkaStore {
     cluster: ClusterConfig,
     topic: String,
     timeout: Duration,
-    producer: FutureProducer,
+    /// Replaced when librdkafka declares it failed for good (see [`KafkaStore::save`]).
+    producer: Mutex<FutureProducer>,
+    producer_config: ClientConfig,
 }
 
 impl std::fmt::Debug for KafkaStore {
@@ -94,8 +98,9 @@ impl KafkaStore {
                 "message.timeout.ms",
                 c.session_timeout.as_millis().to_string(),
             );
-        let producer = cc.create().map_err(|e| kafka("creating the producer", e))?;
+        let producer = Mutex::new(cc.create().map_err(|e| kafka("creating the producer", e))?);
         Ok(KafkaStore {
+            producer_config: cc,
             cluster: cluster.clone(),
             topic: c.state_topic.clone(),
             timeout: c.session_timeout,
@@ -165,14 +170,47 @@ impl KafkaStore {
             .partition(0)
             .key(KEY)
             .payload(&json);
-        let delivery = self
+        let producer = self
             .producer
-            .send_result(record)
-            .map_err(|(e, _)| self.kafka("queueing the state", e))?;
-        match futures::executor::block_on(delivery) {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err((e, _))) => Err(self.kafka("writing the state", e)),
-            Err(_) => Err(self.kafka("writing the state", rdkafka::error::KafkaError::Canceled)),
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let delivery = producer.send_result(record).map_err(|(e, _)| {
+            self.replace_if_failed(&producer, &e);
+            self.kafka("queueing the state", e)
+        })?;
+        let e = match futures::executor::block_on(delivery) {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err((e, _))) => e,
+            Err(_) => rdkafka::error::KafkaError::Canceled,
+        };
+        self.replace_if_failed(&producer, &e);
+        Err(self.kafka("writing the state", e))
+    }
+
+    /// An idempotent producer whose writes timed out while the cluster was away can be
+    /// fenced when it returns (seen on tansu: every later write fails with
+    /// ProducerFenced, and librdkafka does not count that as fatal): without a new
+    /// producer the leader would never send again. A new one is safe: the old one has
+    /// nothing left to deliver (writes wait for their outcome one at a time), and each
+    /// record is the whole state.
+    fn replace_if_failed(&self, failed: &FutureProducer, e: &rdkafka::error::KafkaError) {
+        let fatal = failed.client().fatal_error();
+        if fatal.is_none() && !producer_state_lost(e) {
+            return;
+        }
+        match self.producer_config.create::<FutureProducer>() {
+            Ok(p) => {
+                tracing::warn!(
+                    topic = %self.topic,
+                    "the state producer cannot write any more ({e}); writing through a new one"
+                );
+                *self.producer.lock().unwrap_or_else(|p| p.into_inner()) = p;
+            }
+            Err(e2) => tracing::warn!(
+                topic = %self.topic,
+                "the state producer cannot write any more ({e}) and no new one could be made: {e2}"
+            ),
         }
     }
 
@@ -240,9 +278,70 @@ impl KafkaStore {
     }
 }
 
+/// Whether a write failed because the brokers no longer accept this producer's id or
+/// epoch: every later write of the same producer fails the same way.
+fn producer_state_lost(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::error::KafkaError as K;
+    use RDKafkaErrorCode as C;
+    let code = match e {
+        K::MessageProduction(c) => *c,
+        _ => return false,
+    };
+    matches!(
+        code,
+        C::ProducerFenced
+            | C::InvalidProducerEpoch
+            | C::UnknownProducerId
+            | C::OutOfOrderSequenceNumber
+            | C::InvalidProducerIdMapping
+    )
+}
+
 fn empty() -> Book {
     Book {
         version: VERSION,
         ..Book::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::producer_state_lost;
+    use rdkafka::error::{KafkaError as K, RDKafkaErrorCode as C};
+
+    #[test]
+    fn only_a_lost_producer_identity_asks_for_a_new_producer() {
+        // (error, new producer, why)
+        let cases = [
+            (
+                K::MessageProduction(C::ProducerFenced),
+                true,
+                "tansu after an outage",
+            ),
+            (
+                K::MessageProduction(C::InvalidProducerEpoch),
+                true,
+                "an older epoch",
+            ),
+            (
+                K::MessageProduction(C::UnknownProducerId),
+                true,
+                "the id expired on the broker",
+            ),
+            (
+                K::MessageProduction(C::MessageTimedOut),
+                false,
+                "the cluster is away: retry as is",
+            ),
+            (
+                K::MessageProduction(C::NotEnoughReplicas),
+                false,
+                "a broker is down: retry as is",
+            ),
+            (K::Canceled, false, "shutting down"),
+        ];
+        for (e, want, why) in cases {
+            assert_eq!(producer_state_lost(&e), want, "{why}");
+        }
     }
 }

@@ -12,6 +12,7 @@ mod access;
 mod brokers;
 mod classic;
 mod cleanup;
+mod coordination_down;
 mod groups;
 mod logs;
 mod replicas;

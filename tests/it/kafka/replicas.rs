@@ -11,17 +11,17 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The group's session timeout in these tests: the brokers' minimum.
-const SESSION: Duration = Duration::from_secs(6);
+pub(super) const SESSION: Duration = Duration::from_secs(6);
 /// lagwatch's poll interval in these tests.
-const POLL: Duration = Duration::from_millis(500);
+pub(super) const POLL: Duration = Duration::from_millis(500);
 
-async fn sink(status: u16) -> MockServer {
+pub(super) async fn sink(status: u16) -> MockServer {
     let s = MockServer::start().await;
     mount(&s, status).await;
     s
 }
 
-async fn mount(s: &MockServer, status: u16) {
+pub(super) async fn mount(s: &MockServer, status: u16) {
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(status))
         .mount(s)
@@ -29,7 +29,7 @@ async fn mount(s: &MockServer, status: u16) {
 }
 
 /// Every alert `change` the sink received, in order.
-async fn changes(s: &MockServer) -> Vec<String> {
+pub(super) async fn changes(s: &MockServer) -> Vec<String> {
     let mut out = Vec::new();
     for r in s.received_requests().await.unwrap_or_default() {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
@@ -42,12 +42,12 @@ async fn changes(s: &MockServer) -> Vec<String> {
     out
 }
 
-fn count(changes: &[String], which: &str) -> usize {
+pub(super) fn count(changes: &[String], which: &str) -> usize {
     changes.iter().filter(|c| *c == which).count()
 }
 
 /// One replica's /metrics, or None while it does not answer.
-async fn scrape(port: u16) -> Option<String> {
+pub(super) async fn scrape(port: u16) -> Option<String> {
     lagwatch::runtime::rustls_provider();
     let c = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
@@ -61,22 +61,18 @@ async fn scrape(port: u16) -> Option<String> {
     r.text().await.ok()
 }
 
-struct Replicas {
-    procs: Vec<Option<Proc>>,
-    ports: Vec<u16>,
+pub(super) struct Replicas {
+    pub(super) procs: Vec<Option<Proc>>,
+    pub(super) ports: Vec<u16>,
     _dir: tempfile::TempDir,
 }
 
 impl Replicas {
-    fn start(n: usize, bs: &str, group: &str, sink: &str) -> Replicas {
-        let dir = tempfile::tempdir().expect("tempdir");
+    pub(super) fn start(n: usize, bs: &str, group: &str, sink: &str) -> Replicas {
         let coord = unique("lw-coord");
         let state = unique("lw-state");
-        let mut procs = Vec::new();
-        let mut ports = Vec::new();
-        for i in 0..n {
-            let port = free_port();
-            let yaml = format!(
+        Replicas::start_yaml(n, |port| {
+            format!(
                 r#"
 listen: "127.0.0.1:{port}"
 poll_interval: {poll}ms
@@ -98,8 +94,18 @@ notifiers:
 "#,
                 poll = POLL.as_millis(),
                 session = SESSION.as_secs(),
-            );
-            let path = write_config(dir.path(), &format!("r{i}.yaml"), &yaml);
+            )
+        })
+    }
+
+    /// Starts `n` replicas, each with the config `yaml(its port)`.
+    pub(super) fn start_yaml(n: usize, yaml: impl Fn(u16) -> String) -> Replicas {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut procs = Vec::new();
+        let mut ports = Vec::new();
+        for i in 0..n {
+            let port = free_port();
+            let path = write_config(dir.path(), &format!("r{i}.yaml"), &yaml(port));
             procs.push(Some(Proc::run(&path, &[], &[("LAGWATCH_LOG", "info")])));
             ports.push(port);
         }
@@ -111,7 +117,7 @@ notifiers:
     }
 
     /// The replicas alive that say they lead, and the member count each one sees.
-    async fn leaders(&self) -> (Vec<usize>, Vec<f64>) {
+    pub(super) async fn leaders(&self) -> (Vec<usize>, Vec<f64>) {
         let mut leaders = Vec::new();
         let mut members = Vec::new();
         for (i, port) in self.ports.iter().enumerate() {
@@ -131,7 +137,7 @@ notifiers:
 
     /// Waits for exactly one leader among the live replicas, seen by `alive` members
     /// (`None`: the broker does not describe group members, as tansu does not).
-    async fn one_leader(&self, alive: Option<usize>, timeout: Duration) -> usize {
+    pub(super) async fn one_leader(&self, alive: Option<usize>, timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
         loop {
             let (leaders, members) = self.leaders().await;
@@ -165,7 +171,7 @@ notifiers:
     }
 }
 
-async fn wait_change(s: &MockServer, which: &str, timeout: Duration) {
+pub(super) async fn wait_change(s: &MockServer, which: &str, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while count(&changes(s).await, which) == 0 {
         assert!(
@@ -178,7 +184,7 @@ async fn wait_change(s: &MockServer, which: &str, timeout: Duration) {
 }
 
 /// A lagging group with 100 records unread (critical at 50).
-async fn lagging(bs: &str) -> (String, String) {
+pub(super) async fn lagging(bs: &str) -> (String, String) {
     let topic = unique("coord-orders");
     let group = unique("coord-billing");
     create_topic(bs, &topic, 1).await;

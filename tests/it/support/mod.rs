@@ -1,9 +1,10 @@
 //! Shared helpers for integration tests: real brokers (librdkafka mock cluster, tansu),
 //! producing and committing, running lagwatch in-process and reading its /metrics.
 //! [`binary`] runs the real `lagwatch` binary; [`notifiers`] builds views and notifier
-//! configs for the notification tests.
+//! configs for the notification tests; [`cut`] is a proxy that takes a broker away.
 
 pub mod binary;
+pub mod cut;
 pub mod notifiers;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
