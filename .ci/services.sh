@@ -106,9 +106,14 @@ stage_install_spark() {
     LAGWATCH_TEST_SPARK_JARS="$(tail -n1 <<<"$out")"
     [[ -x "$LAGWATCH_TEST_SPARK_PYTHON" ]] || die "install-spark did not produce a python"
     [[ -n "$LAGWATCH_TEST_SPARK_JARS" ]] || die "install-spark listed no connector jars"
-    export LAGWATCH_TEST_SPARK_PYTHON LAGWATCH_TEST_SPARK_JARS
+    # Hadoop's S3A (~13 MB, not the SDK bundle) for the checkpoint-on-moto run.
+    LAGWATCH_TEST_SPARK_S3A_JARS="$(bash "$ROOT/.ci/install-spark-s3a" | tail -n1)" ||
+        die "install-spark-s3a failed"
+    [[ -n "$LAGWATCH_TEST_SPARK_S3A_JARS" ]] || die "install-spark-s3a listed no jars"
+    export LAGWATCH_TEST_SPARK_PYTHON LAGWATCH_TEST_SPARK_JARS LAGWATCH_TEST_SPARK_S3A_JARS
     log "LAGWATCH_TEST_SPARK_PYTHON=$LAGWATCH_TEST_SPARK_PYTHON"
     log "LAGWATCH_TEST_SPARK_JARS=$LAGWATCH_TEST_SPARK_JARS"
+    log "LAGWATCH_TEST_SPARK_S3A_JARS=$LAGWATCH_TEST_SPARK_S3A_JARS"
 }
 
 # pyspark 3.5 (the formats test's second Spark line, tests/it/source/spark_formats.rs) is

@@ -5,6 +5,8 @@ what a Kafka source reads, so lagwatch's checkpoint reader sees what real Spark 
   assign     assign: two of the three partitions of one topic
   two        two Kafka sources (subscribe each topic) unioned into one query
   slow       (with --slow) one topic whose sink stalls one batch for --stall seconds
+  s3         (with --s3a-endpoint) subscribe, the checkpoint on S3 through Hadoop's S3A
+             (s3a://<bucket>/s3/checkpoint, path-style, plain HTTP: moto)
 
 Each reads what is there with a small maxOffsetsPerTrigger (several batches) under
 Trigger.AvailableNow and ends. `slow` runs first (the caller watches it with lagwatch
@@ -35,6 +37,8 @@ def args():
     p.add_argument("--slow-max-offsets", type=int, default=100)
     p.add_argument("--stall-batch", type=int, default=4)
     p.add_argument("--stall", type=float, default=30.0)
+    p.add_argument("--s3a-endpoint", default=None, help="http://127.0.0.1:PORT (moto)")
+    p.add_argument("--s3a-bucket", default="lagwatch-spark")
     return p.parse_args()
 
 
@@ -51,10 +55,11 @@ def source(spark, a, option, value, max_offsets):
     )
 
 
-def run(spark, a, name, sources, sink_seconds=0.0, stall_batch=None, stall=0.0):
+def run(spark, a, name, sources, sink_seconds=0.0, stall_batch=None, stall=0.0, cp=None):
     """Runs one query to its end and writes Spark's progress of every batch."""
     base = os.path.join(a.out, name)
     os.makedirs(base, exist_ok=True)
+    cp = cp or os.path.join(base, "checkpoint")
     df = sources[0]
     for other in sources[1:]:
         df = df.union(other)
@@ -66,7 +71,7 @@ def run(spark, a, name, sources, sink_seconds=0.0, stall_batch=None, stall=0.0):
     started = time.time()
     q = (
         df.writeStream.queryName(name)
-        .option("checkpointLocation", os.path.join(base, "checkpoint"))
+        .option("checkpointLocation", cp)
         .foreachBatch(sink)
         .trigger(availableNow=True)
         .start()
@@ -86,15 +91,27 @@ def main():
     a = args()
     os.makedirs(a.out, exist_ok=True)
     t0 = time.time()
-    spark = (
+    b = (
         SparkSession.builder.master("local[2]")
         .appName("lagwatch-formats")
         .config("spark.jars", a.jars)
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.memory", "1g")
-        .getOrCreate()
     )
+    if a.s3a_endpoint:
+        s3a = {
+            "endpoint": a.s3a_endpoint,
+            "endpoint.region": "us-east-1",
+            "path.style.access": "true",
+            "connection.ssl.enabled": "false",
+            "access.key": "lagwatch-test",
+            "secret.key": "lagwatch-test-secret",
+            "aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+        }
+        for k, v in s3a.items():
+            b = b.config(f"spark.hadoop.fs.s3a.{k}", v)
+    spark = b.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     print(f"spark {spark.version} up in {time.time() - t0:.1f} s", flush=True)
     m = a.max_offsets
@@ -109,6 +126,9 @@ def main():
         source(spark, a, "subscribe", a.topic_b, m),
     ]
     run(spark, a, "two", two)
+    if a.s3a_endpoint:
+        s3 = source(spark, a, "subscribe", a.topic_a, m)
+        run(spark, a, "s3", [s3], cp=f"s3a://{a.s3a_bucket}/s3/checkpoint")
     spark.stop()
     with open(os.path.join(a.out, "done"), "w") as f:
         f.write(str(time.time() - t0))

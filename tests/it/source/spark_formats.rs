@@ -4,13 +4,15 @@
 //! `availableNow` queries). lagwatch's committed positions must equal the sources'
 //! `endOffset` in Spark's last StreamingQueryProgress, and its records per batch Spark's
 //! `numInputRows`. Run on pyspark 4.1 (with a query whose sink stalls one batch:
-//! `spark_batch_slow` must fire and clear) and on pyspark 3.5 (the offset log it writes).
+//! `spark_batch_slow` must fire and clear, and with one checkpoint written to moto's S3
+//! through Hadoop's S3A) and on pyspark 3.5 (the offset log it writes).
 //!
 //! Needs `bash .ci/install-spark` (4.1) and `bash .ci/install-spark 3.5`; CI exports
 //! `LAGWATCH_TEST_SPARK_PYTHON`/`_JARS` and `LAGWATCH_TEST_SPARK35_PYTHON`/`_JARS`.
 
 use crate::kafka::harness::{env, ktool, shared, unique};
-use lagwatch::config::SparkQueryConfig;
+use super::spark_s3::Moto;
+use lagwatch::config::{S3Config, SparkQueryConfig};
 use lagwatch::snapshot::{GroupSnapshot, TopicPartition};
 use lagwatch::source::spark::QueryReader;
 use serde_json::Value;
@@ -106,7 +108,14 @@ fn topics(prefix: &str, slow: bool) {
     }
 }
 
-fn start(py: &str, jars: &str, prefix: &str, out: &Path, slow: bool) -> Script {
+fn start(
+    py: &str,
+    jars: &str,
+    prefix: &str,
+    out: &Path,
+    slow: bool,
+    s3a: Option<&str>,
+) -> Script {
     let log = out.join("spark.log");
     std::fs::create_dir_all(out).expect("out dir");
     let file = std::fs::File::create(&log).expect("spark log");
@@ -125,6 +134,9 @@ fn start(py: &str, jars: &str, prefix: &str, out: &Path, slow: bool) -> Script {
             .args(["--stall", &STALL_SECONDS.to_string()])
             .args(["--stall-batch", "3"]);
     }
+    if let Some(endpoint) = s3a {
+        cmd.args(["--s3a-endpoint", endpoint, "--s3a-bucket", BUCKET]);
+    }
     let child = cmd
         .stdin(Stdio::null())
         .stdout(file.try_clone().expect("log"))
@@ -142,19 +154,22 @@ fn progress(out: &Path, query: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn read(root: &Path) -> GroupSnapshot {
+/// The bucket the `s3` query's checkpoint goes to.
+const BUCKET: &str = "lagwatch-spark";
+
+async fn read(checkpoint: &str, s3: Option<S3Config>) -> GroupSnapshot {
     let cfg = SparkQueryConfig {
         name: "q".into(),
         group: "spark:q".into(),
-        checkpoint: root.display().to_string(),
-        s3: None,
+        checkpoint: checkpoint.to_owned(),
+        s3,
     };
     let no_env = |_: &str| None;
     QueryReader::new(&cfg, &no_env, Duration::from_secs(5))
         .expect("open")
         .read()
         .await
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .unwrap_or_else(|e| panic!("{checkpoint}: {e}"))
 }
 
 /// The union of the sources' `endOffset` in one progress report.
@@ -178,7 +193,15 @@ fn end_offsets(p: &Value) -> BTreeMap<TopicPartition, i64> {
 /// version line (`v1`, `v2`).
 async fn check_query(out: &Path, query: &str, want_partitions: usize) -> String {
     let root = out.join(query).join("checkpoint");
-    let snap = read(&root).await;
+    compare(out, query, &read(&root.display().to_string(), None).await, want_partitions);
+    let text = std::fs::read_to_string(root.join("offsets/0")).expect("offsets/0");
+    let version = text.lines().next().unwrap_or_default().to_owned();
+    eprintln!("{query}: offset log {version}");
+    version
+}
+
+/// lagwatch's reading of a query's checkpoint against Spark's progress of it.
+fn compare(out: &Path, query: &str, snap: &GroupSnapshot, want_partitions: usize) {
     let prog = progress(out, query);
     let last = prog.last().unwrap_or_else(|| panic!("{query}: no progress"));
     assert_eq!(
@@ -199,16 +222,33 @@ async fn check_query(out: &Path, query: &str, want_partitions: usize) -> String 
             compared += 1;
         }
     }
-    assert!(compared >= 1, "{query}: no batch size compared: {:?}", snap.batches);
-    let text = std::fs::read_to_string(root.join("offsets/0")).expect("offsets/0");
-    let version = text.lines().next().unwrap_or_default().to_owned();
+    assert!(
+        compared >= 1,
+        "{query}: no batch size compared: {:?}",
+        snap.batches
+    );
     eprintln!(
         "{query}: {} batches, positions equal Spark's endOffset over {} partitions, {compared} \
-         batch sizes equal numInputRows, offset log {version}",
+         batch sizes equal numInputRows",
         prog.len(),
         snap.committed.len()
     );
-    version
+}
+
+/// moto and the S3A jars for the `s3` query, or None (with a note) outside CI.
+fn s3a_env() -> Option<(Moto, String)> {
+    let jars = std::env::var("LAGWATCH_TEST_SPARK_S3A_JARS")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let Some(jars) = jars else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "LAGWATCH_TEST_SPARK_S3A_JARS is not set: run the suite with `bash .ci/run`"
+        );
+        eprintln!("LAGWATCH_TEST_SPARK_S3A_JARS not set: no S3 checkpoint (.ci/install-spark-s3a)");
+        return None;
+    };
+    Some((Moto::start()?, jars))
 }
 
 /// The three format queries of one run.
@@ -231,7 +271,21 @@ async fn spark_4_formats_and_a_slow_batch_on_real_kafka() {
     topics(&prefix, true);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
-    let mut script = start(&py, &jars, &prefix, &out, true);
+    // The checkpoint on S3: Spark writes it through S3A to moto, lagwatch reads it back.
+    let s3 = s3a_env();
+    let mut all_jars = jars.clone();
+    if let Some((moto, s3a_jars)) = &s3 {
+        lagwatch::runtime::rustls_provider();
+        let r = reqwest::Client::new()
+            .put(format!("{}/{BUCKET}", moto.endpoint))
+            .send()
+            .await
+            .expect("create bucket");
+        assert!(r.status().is_success(), "create bucket: {}", r.status());
+        all_jars = format!("{jars},{s3a_jars}");
+    }
+    let endpoint = s3.as_ref().map(|(m, _)| m.endpoint.clone());
+    let mut script = start(&py, &all_jars, &prefix, &out, true, endpoint.as_deref());
     let slow_cp = out.join("slow/checkpoint");
     script
         .wait_for(&slow_cp.join("commits/0"), Duration::from_secs(300))
@@ -316,6 +370,11 @@ rules:
     check_query(&out, "slow", 1).await;
     let versions = check_formats(&out).await;
     assert!(versions.iter().all(|v| v == "v1"), "{versions:?}");
+    if let Some((moto, _)) = &s3 {
+        let cp = format!("s3a://{BUCKET}/s3/checkpoint");
+        let snap = read(&cp, Some(moto.s3())).await;
+        compare(&out, "s3", &snap, 3);
+    }
     eprintln!("spark 4 formats run took {:?}", t0.elapsed());
 }
 
@@ -330,7 +389,7 @@ async fn spark_3_5_formats_on_real_kafka() {
     topics(&prefix, false);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
-    let mut script = start(&py, &jars, &prefix, &out, false);
+    let mut script = start(&py, &jars, &prefix, &out, false, None);
     script
         .wait_for(&out.join("done"), Duration::from_secs(600))
         .await;
