@@ -52,6 +52,11 @@ rules:
   lag_critical: 1000
   rate_window: 5s
   for_polls: 2
+  overrides:
+    # The Spark query's backlog is a few batches: backlogged from 500 on.
+    - group: "^spark:"
+      backlog_min_messages: 500
+      backlog_min_seconds: 1
 web:
   basic_auth_users:
     {USER}: "{hash}"
