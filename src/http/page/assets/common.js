@@ -103,7 +103,7 @@ export function fmtSpark(s, reasons) {
   const slow = rs.includes('spark_batch_slow') && age !== null && d;
   let cap = null;
   if (s.trigger_cap !== null) {
-    cap = `\u2248${fmtCount(s.trigger_cap)} per batch (maxOffsetsPerTrigger)`;
+    cap = `≈${fmtCount(s.trigger_cap)} per batch (maxOffsetsPerTrigger)`;
     if (rs.includes('spark_trigger_capped')) {
       const ceiling = d ? `: at ~${fmtDuration(d)} per batch the query reads at most ~${fmtRate(s.trigger_cap / d)}` : '';
       cap += `${ceiling}. Raise maxOffsetsPerTrigger, or process the backlog in batch `
@@ -114,7 +114,7 @@ export function fmtSpark(s, reasons) {
     duration: d === null ? 'unknown (fewer than two batches)' : `~${fmtDuration(d)} (median of the recent batches)`,
     records: s.records_per_batch === null ? 'unknown' : fmtCount(s.records_per_batch),
     inflight: age === null ? 'none (every batch committed)'
-      : `running for ${fmtDuration(age)}${slow ? `, ${(age / d).toFixed(1)}\u00d7 the median batch (~${fmtDuration(d)})` : ''}`,
+      : `running for ${fmtDuration(age)}${slow ? `, ${(age / d).toFixed(1)}× the median batch (~${fmtDuration(d)})` : ''}`,
     cap,
   };
 }
