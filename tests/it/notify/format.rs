@@ -309,3 +309,21 @@ fn check_discord(p: &Value) {
     }
     assert!(total <= 6000, "{total} embed characters");
 }
+
+#[test]
+fn the_console_names_the_spark_cap_and_the_slow_batch() {
+    let b = batch(vec![
+        for_reason(Reason::SparkTriggerCapped),
+        for_reason(Reason::SparkBatchSlow),
+    ]);
+    let text = console::text(&b, None);
+    for want in [
+        "Spark batches: ~10 s per batch, 10,000 records per batch, batch in flight for 3 s",
+        "Diagnosis: maxOffsetsPerTrigger caps every batch at \u{2248}10,000 records: at ~10 s \
+         per batch the query reads at most ~1,000 msg/s",
+        "raise maxOffsetsPerTrigger, or process the backlog in batch",
+        "Diagnosis: the batch in flight has run 45 s, 4.5\u{d7} the median batch (~10 s)",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
