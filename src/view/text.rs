@@ -89,10 +89,7 @@ pub fn spark_batches(s: &SparkView) -> Option<String> {
 /// flight compares with the median batch. Empty when no Spark reason is present.
 pub fn spark_findings(s: &SparkView, reasons: &[Reason]) -> Vec<String> {
     let mut out = Vec::new();
-    if let (true, Some(cap)) = (
-        reasons.contains(&Reason::SparkTriggerCapped),
-        s.trigger_cap,
-    ) {
+    if let (true, Some(cap)) = (reasons.contains(&Reason::SparkTriggerCapped), s.trigger_cap) {
         let ceiling = s
             .batch_duration_seconds
             .filter(|d| *d > 0.0)

@@ -10,8 +10,8 @@
 //! Needs `bash .ci/install-spark` (4.1) and `bash .ci/install-spark 3.5`; CI exports
 //! `LAGWATCH_TEST_SPARK_PYTHON`/`_JARS` and `LAGWATCH_TEST_SPARK35_PYTHON`/`_JARS`.
 
-use crate::kafka::harness::{env, ktool, shared, unique};
 use super::spark_s3::Moto;
+use crate::kafka::harness::{env, ktool, shared, unique};
 use lagwatch::config::{S3Config, SparkQueryConfig};
 use lagwatch::snapshot::{GroupSnapshot, TopicPartition};
 use lagwatch::source::spark::QueryReader;
@@ -28,7 +28,10 @@ const STALL_SECONDS: u64 = 30;
 /// None (with a note) outside CI.
 fn spark_env(prefix: &str) -> Option<(String, String)> {
     let get = |k: String| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match (get(format!("{prefix}_PYTHON")), get(format!("{prefix}_JARS"))) {
+    match (
+        get(format!("{prefix}_PYTHON")),
+        get(format!("{prefix}_JARS")),
+    ) {
         (Some(py), Some(jars)) => Some((py, jars)),
         _ => {
             assert!(
@@ -103,19 +106,20 @@ fn topics(prefix: &str, slow: bool) {
         ]);
         for p in 0..parts {
             let (p, n) = (p.to_string(), per.to_string());
-            ktool(&["produce", "--topic", &topic, "--partition", &p, "--count", &n]);
+            ktool(&[
+                "produce",
+                "--topic",
+                &topic,
+                "--partition",
+                &p,
+                "--count",
+                &n,
+            ]);
         }
     }
 }
 
-fn start(
-    py: &str,
-    jars: &str,
-    prefix: &str,
-    out: &Path,
-    slow: bool,
-    s3a: Option<&str>,
-) -> Script {
+fn start(py: &str, jars: &str, prefix: &str, out: &Path, slow: bool, s3a: Option<&str>) -> Script {
     let log = out.join("spark.log");
     std::fs::create_dir_all(out).expect("out dir");
     let file = std::fs::File::create(&log).expect("spark log");
@@ -193,7 +197,12 @@ fn end_offsets(p: &Value) -> BTreeMap<TopicPartition, i64> {
 /// version line (`v1`, `v2`).
 async fn check_query(out: &Path, query: &str, want_partitions: usize) -> String {
     let root = out.join(query).join("checkpoint");
-    compare(out, query, &read(&root.display().to_string(), None).await, want_partitions);
+    compare(
+        out,
+        query,
+        &read(&root.display().to_string(), None).await,
+        want_partitions,
+    );
     let text = std::fs::read_to_string(root.join("offsets/0")).expect("offsets/0");
     let version = text.lines().next().unwrap_or_default().to_owned();
     eprintln!("{query}: offset log {version}");
@@ -203,7 +212,9 @@ async fn check_query(out: &Path, query: &str, want_partitions: usize) -> String 
 /// lagwatch's reading of a query's checkpoint against Spark's progress of it.
 fn compare(out: &Path, query: &str, snap: &GroupSnapshot, want_partitions: usize) {
     let prog = progress(out, query);
-    let last = prog.last().unwrap_or_else(|| panic!("{query}: no progress"));
+    let last = prog
+        .last()
+        .unwrap_or_else(|| panic!("{query}: no progress"));
     assert_eq!(
         snap.committed,
         end_offsets(last),
@@ -218,7 +229,11 @@ fn compare(out: &Path, query: &str, snap: &GroupSnapshot, want_partitions: usize
     let mut compared = 0;
     for b in &snap.batches {
         if let (Some(r), Some(want)) = (b.records, rows.get(&b.id)) {
-            assert_eq!(r, *want, "{query}: records of batch {} vs numInputRows", b.id);
+            assert_eq!(
+                r, *want,
+                "{query}: records of batch {} vs numInputRows",
+                b.id
+            );
             compared += 1;
         }
     }
@@ -290,7 +305,10 @@ async fn spark_4_formats_and_a_slow_batch_on_real_kafka() {
     script
         .wait_for(&slow_cp.join("commits/0"), Duration::from_secs(300))
         .await;
-    eprintln!("slow query's first batch committed after {:?}", t0.elapsed());
+    eprintln!(
+        "slow query's first batch committed after {:?}",
+        t0.elapsed()
+    );
     let yaml = format!(
         r#"listen: 127.0.0.1:0
 poll_interval: 1s
@@ -319,9 +337,8 @@ rules:
             .and_then(|c| c.view.clone())
             .and_then(|v| v.groups.iter().find(|g| g.group == "spark:slow").cloned())
     };
-    let slow = |g: &lagwatch::view::GroupView| {
-        g.reasons.contains(&lagwatch::view::Reason::SparkBatchSlow)
-    };
+    let slow =
+        |g: &lagwatch::view::GroupView| g.reasons.contains(&lagwatch::view::Reason::SparkBatchSlow);
     // The stall: the reason fires while batch 3 runs...
     let deadline = Instant::now() + Duration::from_secs(STALL_SECONDS + 60);
     let fired = loop {
@@ -357,7 +374,9 @@ rules:
     eprintln!("spark_batch_slow cleared after {:?}", t0.elapsed());
     running.stop().await;
     // Spark's own numbers for the stall: batch 3 took the stall, the others far less.
-    script.wait_for(&out.join("done"), Duration::from_secs(600)).await;
+    script
+        .wait_for(&out.join("done"), Duration::from_secs(600))
+        .await;
     let ms = |b: &Value| b["durationMs"]["triggerExecution"].as_f64().unwrap_or(0.0);
     let prog = progress(&out, "slow");
     let stalled = prog.iter().find(|b| b["batchId"] == 3).expect("batch 3");
