@@ -11,7 +11,7 @@
 //! `LAGWATCH_TEST_SPARK_PYTHON`/`_JARS` and `LAGWATCH_TEST_SPARK35_PYTHON`/`_JARS`.
 
 use super::spark_s3::Moto;
-use crate::kafka::harness::{env, ktool, shared, unique};
+use crate::kafka::harness::{env, ktool, parallel, shared, unique};
 use lagwatch::config::{S3Config, SparkQueryConfig};
 use lagwatch::snapshot::{GroupSnapshot, TopicPartition};
 use lagwatch::source::spark::QueryReader;
@@ -89,34 +89,32 @@ impl Drop for Script {
 }
 
 /// Topics `<prefix>-a` (3 partitions × 200), `<prefix>-b` (2 × 150) and, for the slow
-/// query, `<prefix>-s` (1 × 600).
+/// query, `<prefix>-s` (1 × 600); every KTool run is a JVM start, so they run side by side.
 fn topics(prefix: &str, slow: bool) {
     let mut spec = vec![("a", 3, 200), ("b", 2, 150)];
     if slow {
         spec.push(("s", 1, 600));
     }
-    for (t, parts, per) in spec {
-        let topic = format!("{prefix}-{t}");
+    parallel(spec.clone(), |(t, parts, _)| {
+        let (topic, parts) = (format!("{prefix}-{t}"), parts.to_string());
+        ktool(&["create-topic", "--topic", &topic, "--partitions", &parts]);
+    });
+    let writes: Vec<(String, i32, i32)> = spec
+        .iter()
+        .flat_map(|(t, parts, per)| (0..*parts).map(move |p| (format!("{prefix}-{t}"), p, *per)))
+        .collect();
+    parallel(writes, |(topic, p, n)| {
+        let (p, n) = (p.to_string(), n.to_string());
         ktool(&[
-            "create-topic",
+            "produce",
             "--topic",
             &topic,
-            "--partitions",
-            &parts.to_string(),
+            "--partition",
+            &p,
+            "--count",
+            &n,
         ]);
-        for p in 0..parts {
-            let (p, n) = (p.to_string(), per.to_string());
-            ktool(&[
-                "produce",
-                "--topic",
-                &topic,
-                "--partition",
-                &p,
-                "--count",
-                &n,
-            ]);
-        }
-    }
+    });
 }
 
 fn start(py: &str, jars: &str, prefix: &str, out: &Path, slow: bool, s3a: Option<&str>) -> Script {
