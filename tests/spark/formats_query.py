@@ -39,6 +39,11 @@ def args():
     p.add_argument("--stall", type=float, default=30.0)
     p.add_argument("--s3a-endpoint", default=None, help="http://127.0.0.1:PORT (moto)")
     p.add_argument("--s3a-bucket", default="lagwatch-spark")
+    p.add_argument(
+        "--offset-log-version",
+        default=None,
+        help="spark.sql.streaming.offsetLog.formatVersion (2: Spark 4.2+)",
+    )
     return p.parse_args()
 
 
@@ -99,6 +104,8 @@ def main():
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.memory", "1g")
     )
+    if a.offset_log_version:
+        b = b.config("spark.sql.streaming.offsetLog.formatVersion", a.offset_log_version)
     if a.s3a_endpoint:
         s3a = {
             "endpoint": a.s3a_endpoint,
