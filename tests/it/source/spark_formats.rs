@@ -117,6 +117,18 @@ fn topics(prefix: &str, slow: bool) {
     });
 }
 
+/// The topics of [`topics`], given back to the shared cluster.
+fn drop_topics(prefix: &str, slow: bool) {
+    let names: Vec<&str> = if slow {
+        vec!["a", "b", "s"]
+    } else {
+        vec!["a", "b"]
+    };
+    parallel(names, |t| {
+        ktool(&["delete-topic", "--topic", &format!("{prefix}-{t}")]);
+    });
+}
+
 fn start(py: &str, jars: &str, prefix: &str, out: &Path, slow: bool, s3a: Option<&str>) -> Script {
     let log = out.join("spark.log");
     std::fs::create_dir_all(out).expect("out dir");
@@ -392,6 +404,7 @@ rules:
         let snap = read(&cp, Some(moto.s3())).await;
         compare(&out, "s3", &snap, 3);
     }
+    drop_topics(&prefix, true);
     eprintln!("spark 4 formats run took {:?}", t0.elapsed());
 }
 
@@ -413,6 +426,7 @@ async fn spark_3_5_formats_on_real_kafka() {
     let versions = check_formats(&out).await;
     // Spark 3.5 writes offset log v1 (the version line of OffsetSeqLog).
     assert!(versions.iter().all(|v| v == "v1"), "{versions:?}");
+    drop_topics(&prefix, false);
     eprintln!("spark 3.5 formats run took {:?}", t0.elapsed());
 }
 
