@@ -106,10 +106,53 @@ stage_install_spark() {
     LAGWATCH_TEST_SPARK_JARS="$(tail -n1 <<<"$out")"
     [[ -x "$LAGWATCH_TEST_SPARK_PYTHON" ]] || die "install-spark did not produce a python"
     [[ -n "$LAGWATCH_TEST_SPARK_JARS" ]] || die "install-spark listed no connector jars"
-    export LAGWATCH_TEST_SPARK_PYTHON LAGWATCH_TEST_SPARK_JARS
+    # Hadoop's S3A (~13 MB, not the SDK bundle) for the checkpoint-on-moto run.
+    LAGWATCH_TEST_SPARK_S3A_JARS="$(bash "$ROOT/.ci/install-spark-s3a" | tail -n1)" ||
+        die "install-spark-s3a failed"
+    [[ -n "$LAGWATCH_TEST_SPARK_S3A_JARS" ]] || die "install-spark-s3a listed no jars"
+    export LAGWATCH_TEST_SPARK_PYTHON LAGWATCH_TEST_SPARK_JARS LAGWATCH_TEST_SPARK_S3A_JARS
     log "LAGWATCH_TEST_SPARK_PYTHON=$LAGWATCH_TEST_SPARK_PYTHON"
     log "LAGWATCH_TEST_SPARK_JARS=$LAGWATCH_TEST_SPARK_JARS"
+    log "LAGWATCH_TEST_SPARK_S3A_JARS=$LAGWATCH_TEST_SPARK_S3A_JARS"
 }
+
+# pyspark 3.5 (the formats test's second Spark line, tests/it/source/spark_formats.rs) is
+# a ~300 MB download: stage_start_spark35 runs `.ci/install-spark 3.5` in the background
+# once the 4.1 install is done, and stage_wait_spark35 collects it before the tests.
+SPARK35_PID=""
+
+stage_start_spark35() {
+    setsid bash "$ROOT/.ci/install-spark" 3.5 </dev/null \
+        >"$LOG_DIR/spark35.out" 2>"$LOG_DIR/spark35.log" &
+    SPARK35_PID=$!
+    log "install-spark 3.5 running in the background (pid $SPARK35_PID, log $LOG_DIR/spark35.log)"
+}
+
+stage_wait_spark35() {
+    [[ -n "$SPARK35_PID" ]] || die "install-spark 3.5 was not started"
+    if ! wait "$SPARK35_PID"; then
+        SPARK35_PID=""
+        tail -n 10 "$LOG_DIR/spark35.log" | sed 's/^/    /' >&2
+        die "install-spark 3.5 failed (log: $LOG_DIR/spark35.log)"
+    fi
+    SPARK35_PID=""
+    LAGWATCH_TEST_SPARK35_PYTHON="$(tail -n2 "$LOG_DIR/spark35.out" | head -n1)"
+    LAGWATCH_TEST_SPARK35_JARS="$(tail -n1 "$LOG_DIR/spark35.out")"
+    [[ -x "$LAGWATCH_TEST_SPARK35_PYTHON" ]] || die "install-spark 3.5 did not produce a python"
+    [[ -n "$LAGWATCH_TEST_SPARK35_JARS" ]] || die "install-spark 3.5 listed no connector jars"
+    export LAGWATCH_TEST_SPARK35_PYTHON LAGWATCH_TEST_SPARK35_JARS
+    log "LAGWATCH_TEST_SPARK35_PYTHON=$LAGWATCH_TEST_SPARK35_PYTHON"
+}
+
+stop_spark35() { # a run that failed before the wait
+    if [[ -n "$SPARK35_PID" ]]; then
+        kill -- "-$SPARK35_PID" 2>/dev/null || true
+        wait "$SPARK35_PID" 2>/dev/null || true
+        SPARK35_PID=""
+    fi
+}
+
+ci_on_exit stop_spark35 : :
 
 stage_install_tansu() {
     TANSU_BIN="$(bash "$ROOT/.ci/install-tansu" | tail -n1)"

@@ -4,7 +4,7 @@
 
 use super::incident::{Change, Transition};
 use crate::config::RulesConfig;
-use crate::view::{ClusterView, GroupTopicView, GroupView, Reason, Status};
+use crate::view::{ClusterView, GroupTopicView, GroupView, Reason, SparkView, Status};
 use serde::{Deserialize, Serialize};
 
 /// One incident state change, with the numbers that explain it.
@@ -49,6 +49,9 @@ pub struct Alert {
     /// Why the group's own source could not be read (a Spark checkpoint), when it could not.
     #[serde(default)]
     pub error: Option<String>,
+    /// A Spark query's batch statistics (duration, records, in-flight age, inferred cap).
+    #[serde(default)]
+    pub spark: Option<SparkView>,
 }
 
 /// Everything one notifier gets about one poll of one cluster: one message.
@@ -103,6 +106,7 @@ impl Alert {
             retention_headroom_seconds: gt.and_then(|g| g.retention_headroom_seconds),
             opened_at: t.opened_at,
             error: g.and_then(|g| g.error.clone()),
+            spark: g.and_then(|g| g.spark),
         }
     }
 }
@@ -165,6 +169,7 @@ pub fn sample(cluster: &str, at: f64) -> Batch {
             retention_headroom_seconds: None,
             opened_at: at,
             error: None,
+            spark: None,
         }],
     }
 }

@@ -1,7 +1,7 @@
 //! Wording shared by everything that talks to people (`check`, the demo, notifications):
 //! counts, rates, durations, the drain ETA and the runbook action per reason.
 
-use super::Reason;
+use super::{Reason, SparkView};
 
 /// `lag_critical, backlog_replay`.
 pub fn reason_list(r: &[Reason]) -> String {
@@ -65,6 +65,74 @@ pub fn num(x: f64) -> String {
 /// Two decimals (ratios near the 1.0 / 1.2 lines need them).
 pub fn num2(x: f64) -> String {
     format!("{x:.2}")
+}
+
+/// A Spark query's recent batches in one line, e.g. `~10 s per batch, 10,000 records per
+/// batch, batch in flight for 3 s`; None when nothing is known yet.
+pub fn spark_batches(s: &SparkView) -> Option<String> {
+    let parts: Vec<String> = [
+        s.batch_duration_seconds
+            .map(|d| format!("~{} per batch", short_duration(d))),
+        s.records_per_batch
+            .map(|n| format!("{} records per batch", count(n))),
+        s.inflight_batch_age_seconds
+            .map(|a| format!("batch in flight for {}", short_duration(a))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// What the Spark batches show behind the Spark reasons present, one sentence each: the
+/// inferred `maxOffsetsPerTrigger` and the most it lets the query read, or how the batch in
+/// flight compares with the median batch. Empty when no Spark reason is present.
+pub fn spark_findings(s: &SparkView, reasons: &[Reason]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (true, Some(cap)) = (reasons.contains(&Reason::SparkTriggerCapped), s.trigger_cap) {
+        let ceiling = s
+            .batch_duration_seconds
+            .filter(|d| *d > 0.0)
+            .map(|d| {
+                format!(
+                    ": at ~{} per batch the query reads at most ~{} msg/s",
+                    short_duration(d),
+                    rate(cap as f64 / d)
+                )
+            })
+            .unwrap_or_default();
+        out.push(format!(
+            "maxOffsetsPerTrigger caps every batch at \u{2248}{} records{ceiling}",
+            count(cap)
+        ));
+    }
+    if let (true, Some(age), Some(median)) = (
+        reasons.contains(&Reason::SparkBatchSlow),
+        s.inflight_batch_age_seconds,
+        s.batch_duration_seconds,
+    ) {
+        let times = if median > 0.0 {
+            format!("{}\u{d7}", num(age / median))
+        } else {
+            "far longer than".to_owned()
+        };
+        out.push(format!(
+            "the batch in flight has run {}, {times} the median batch (~{})",
+            short_duration(age),
+            short_duration(median)
+        ));
+    }
+    out
+}
+
+/// A duration that keeps tenths below 10 s: Spark batches are often a few seconds long, and
+/// `2 s` for 2.4 s would hide a tenfold slowdown of sub-second batches.
+fn short_duration(seconds: f64) -> String {
+    if seconds < 10.0 {
+        format!("{} s", num(seconds.max(0.0)))
+    } else {
+        duration(seconds)
+    }
 }
 
 /// What to do about each reason, in the order of the reasons, without repeats.

@@ -2,7 +2,7 @@
 // incident timeline with each notifier's outcome.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, SEED, launch, newPage, api, until, formatInPage, groupPath, groupApi, raw } from './lib.mjs';
+import { BASE, SEED, SPARK, launch, newPage, api, until, formatInPage, groupPath, groupApi, raw } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -100,5 +100,37 @@ test('the incident timeline shows the opening and what each notifier did', async
   const text = await page.textContent('#timeline tr[data-change=opened]');
   assert.match(text, /opened/);
   assert.match(text, /console: sent/);
+  assert.deepEqual(problems, []);
+});
+
+test("a Spark query's page shows its batches, the inferred cap and the slow batch", async () => {
+  const { page, problems } = await newPage(browser);
+  await page.goto(BASE + groupPath(SPARK));
+  await page.waitForSelector('#summary [data-col=trigger_cap]');
+  const read = () => page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#summary [data-col]')]
+    .map((e) => [e.dataset.col, { value: e.dataset.value, text: e.textContent }])));
+  // The in-flight age moves every poll, so an equal age means the page and the API show one poll.
+  const { dom, doc } = await until('the page and the API on the same poll', async () => {
+    const d = await api(groupApi(SPARK));
+    const r = await read();
+    return r.inflight_batch_age_seconds?.value === String(d.group.spark.inflight_batch_age_seconds)
+      ? { dom: r, doc: d } : null;
+  }, 20000, 200);
+  const g = doc.group;
+  assert.deepEqual([...g.reasons].filter((r) => r.startsWith('spark_')).sort(),
+    ['spark_batch_slow', 'spark_trigger_capped'], 'the scenario is capped and slow');
+  for (const col of ['batch_duration_seconds', 'records_per_batch', 'inflight_batch_age_seconds', 'trigger_cap']) {
+    assert.equal(dom[col].value, raw(g.spark[col]), col);
+  }
+  const [want] = await formatInPage(page, [['fmtSpark', g.spark, g.reasons]]);
+  assert.equal(dom.batch_duration_seconds.text, want.duration);
+  assert.equal(dom.records_per_batch.text, want.records);
+  assert.equal(dom.inflight_batch_age_seconds.text, want.inflight);
+  assert.equal(dom.trigger_cap.text, want.cap);
+  // The scenario's numbers, in words: 1,000 per 10 s batch, batch 5 in flight for 100 s and more.
+  assert.equal(g.spark.trigger_cap, 1000);
+  assert.match(dom.trigger_cap.text, /^\u22481,000 per batch \(maxOffsetsPerTrigger\): at ~10 s per batch the query reads at most ~100 msg\/s\. Raise maxOffsetsPerTrigger, or process the backlog in batch/);
+  assert.match(dom.inflight_batch_age_seconds.text, /^running for \d+ min( \d+ s)?, \d+\.\d\u00d7 the median batch \(~10 s\)$/);
+  assert.equal(dom.records_per_batch.text, '1,000');
   assert.deepEqual(problems, []);
 });

@@ -19,6 +19,7 @@ export const SEED = need('LAGWATCH_SEED_GROUP');
 export const CATCHUP = need('LAGWATCH_CATCHUP_GROUP');
 export const CATCHUP_SIGNAL = need('LAGWATCH_CATCHUP_SIGNAL');
 export const HOSTILE = need('LAGWATCH_HOSTILE_GROUP');
+export const SPARK = need('LAGWATCH_SPARK_GROUP');
 
 // Without these, Chromium on a closed network waits on updates, sync and QUIC probes.
 const FLAGS = [

@@ -2,8 +2,10 @@
 //! code. Pure: no I/O and no clock, so the output is tested exactly.
 
 use crate::state::ClusterStatus;
-use crate::view::text::{actions, count, duration, eta, rate, reason_list};
-use crate::view::{GroupTopicView, Status};
+use crate::view::text::{
+    actions, count, duration, eta, rate, reason_list, spark_batches, spark_findings,
+};
+use crate::view::{GroupTopicView, SparkView, Status};
 use std::collections::BTreeMap;
 
 /// Exit code when every group is ok.
@@ -148,7 +150,7 @@ pub fn table(clusters: &BTreeMap<String, ClusterStatus>, o: TableOptions) -> Str
                 rows.push(topic_row(&g.group, t, o.headroom));
                 colors.push(status_color(t.status));
                 if t.status != Status::Ok {
-                    details.push_str(&detail(&g.group, t, o));
+                    details.push_str(&detail(&g.group, t, g.spark.as_ref(), o));
                 }
             }
         }
@@ -210,8 +212,9 @@ fn short_eta(s: Option<f64>) -> String {
     }
 }
 
-/// The lines under the table for one group×topic that is not ok.
-fn detail(group: &str, t: &GroupTopicView, o: TableOptions) -> String {
+/// The lines under the table for one group×topic that is not ok (`spark`: the query's
+/// batches, for a Spark query).
+fn detail(group: &str, t: &GroupTopicView, spark: Option<&SparkView>, o: TableOptions) -> String {
     let head = format!(
         "{} {group} / {}: {}\n",
         t.status.as_str().to_uppercase(),
@@ -233,6 +236,14 @@ fn detail(group: &str, t: &GroupTopicView, o: TableOptions) -> String {
             duration(h.max(0.0)),
             t.max_lag_seconds.map_or("?".to_owned(), duration)
         ));
+    }
+    if let Some(sp) = spark {
+        if let Some(line) = spark_batches(sp) {
+            s.push_str(&format!("  spark batches: {line}\n"));
+        }
+        for f in spark_findings(sp, &t.reasons) {
+            s.push_str(&format!("  diagnosis: {f}\n"));
+        }
     }
     for a in actions(&t.reasons) {
         s.push_str(&format!("  action: {a}\n"));

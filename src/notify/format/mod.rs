@@ -11,7 +11,9 @@ pub mod webhook;
 
 use super::alert::{Alert, Batch};
 use super::incident::Change;
-use crate::view::text::{actions, count, duration, eta, num, num2, rate, reason_list};
+use crate::view::text::{
+    actions, count, duration, eta, num, num2, rate, reason_list, spark_batches, spark_findings,
+};
 use crate::view::Status;
 
 /// One alert as text: a title and labelled lines; each format adds its own markup.
@@ -163,6 +165,15 @@ pub fn alert_text(a: &Alert, b: &Batch, dashboard: Option<&str>) -> AlertText {
     }
     // Closed incidents report the final numbers but need no ETA or action.
     let open = a.status != Status::Ok;
+    if let Some(s) = &a.spark {
+        if let Some(line) = spark_batches(s) {
+            lines.push(("Spark batches", line));
+        }
+        let found = spark_findings(s, &a.reasons);
+        if open && !found.is_empty() {
+            lines.push(("Diagnosis", found.join("; ")));
+        }
+    }
     if open && a.lag.is_some_and(|l| l > 0) {
         lines.push(("Drain ETA", eta(a.drain_eta_seconds)));
     }

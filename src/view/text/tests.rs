@@ -73,3 +73,79 @@ fn every_reason_but_the_lag_levels_has_its_own_action() {
         "no repeats"
     );
 }
+
+fn spark(d: Option<f64>, r: Option<i64>, age: Option<f64>, cap: Option<i64>) -> SparkView {
+    SparkView {
+        batch_duration_seconds: d,
+        records_per_batch: r,
+        inflight_batch_age_seconds: age,
+        trigger_cap: cap,
+    }
+}
+
+#[test]
+fn spark_batches_line() {
+    for (s, want, why) in [
+        (
+            spark(Some(10.2), Some(10_000), Some(3.0), Some(10_000)),
+            Some("~10 s per batch, 10,000 records per batch, batch in flight for 3 s"),
+            "the seed, batch in flight",
+        ),
+        (
+            spark(Some(2.4), Some(500), None, None),
+            Some("~2.4 s per batch, 500 records per batch"),
+            "idle: no in-flight part; tenths below 10 s",
+        ),
+        (
+            spark(None, None, Some(4.0), None),
+            Some("batch in flight for 4 s"),
+            "the first batch: only its age",
+        ),
+        (spark(None, None, None, None), None, "nothing known"),
+    ] {
+        assert_eq!(spark_batches(&s).as_deref(), want, "{why}");
+    }
+}
+
+#[test]
+fn spark_findings_per_reason() {
+    let seed = spark(Some(10.0), Some(10_000), Some(45.0), Some(10_000));
+    let both = [Reason::SparkTriggerCapped, Reason::SparkBatchSlow];
+    for (s, reasons, want, why) in [
+        (
+            seed,
+            &[Reason::SparkTriggerCapped][..],
+            vec!["maxOffsetsPerTrigger caps every batch at \u{2248}10,000 records: at ~10 s per batch the query reads at most ~1,000 msg/s"],
+            "the seed's cap and the ceiling it puts on throughput",
+        ),
+        (
+            seed,
+            &[Reason::SparkBatchSlow][..],
+            vec!["the batch in flight has run 45 s, 4.5\u{d7} the median batch (~10 s)"],
+            "slow: in-flight age against the median",
+        ),
+        (
+            seed,
+            &both[..],
+            vec![
+                "maxOffsetsPerTrigger caps every batch at \u{2248}10,000 records: at ~10 s per batch the query reads at most ~1,000 msg/s",
+                "the batch in flight has run 45 s, 4.5\u{d7} the median batch (~10 s)",
+            ],
+            "both, in reason order",
+        ),
+        (
+            spark(None, Some(10_000), None, Some(10_000)),
+            &[Reason::SparkTriggerCapped][..],
+            vec!["maxOffsetsPerTrigger caps every batch at \u{2248}10,000 records"],
+            "no duration yet: the cap without a ceiling",
+        ),
+        (
+            seed,
+            &[Reason::LagCritical][..],
+            vec![],
+            "no Spark reason: the batches line says enough",
+        ),
+    ] {
+        assert_eq!(spark_findings(&s, reasons), want, "{why}");
+    }
+}

@@ -1,8 +1,8 @@
 //! The web page in real headless Chromium: `tests/browser` (node's test runner driving
 //! playwright-core and axe-core) against lagwatch on the librdkafka mock cluster, with
 //! basic auth on. This file builds the scenario — a backlogged consumer draining, one
-//! that catches up when the browser tests say so, a healthy one and a hostile group
-//! name — runs `node --test` with the URLs in env vars and asserts its exit code.
+//! that catches up when the browser tests say so, a healthy one, a hostile group name
+//! and a trigger-capped Spark query with a slow batch — runs `node --test` with the URLs in env vars and asserts its exit code.
 //!
 //! Needs `bash .ci/install-browser` (Debian's chromium + `npm ci`); skipped with a note
 //! when that has not run, and fails instead under CI.
@@ -23,13 +23,17 @@ const TOPIC: &str = "transactions";
 const BACKLOG: i64 = 6_000;
 /// A group name no page may render as markup.
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+/// A Spark query (its checkpoint written by [`spark_checkpoint`]) on the same topic.
+const SPARK: &str = "spark:replay";
+/// Records per micro-batch of that query: the trigger cap lagwatch must infer.
+const SPARK_CAP: i64 = 1_000;
 const USER: &str = "viewer";
 const PASS: &str = "page-pass";
 
 /// Where a group commits: from (log end, seconds since start, catch-up signal seen).
 type Target = fn(i64, f64, bool) -> i64;
 
-fn cfg(bootstrap: &str, hash: &str) -> lagwatch::config::Config {
+fn cfg(bootstrap: &str, hash: &str, checkpoint: &Path) -> lagwatch::config::Config {
     config(&format!(
         r#"
 listen: "127.0.0.1:0"
@@ -40,19 +44,59 @@ clusters:
     poll_timeout: 5s
     groups:
       names: [seed, catching-up, steady, "{HOSTILE}"]
+    spark_queries:
+      - name: replay
+        checkpoint: "{}"
 rules:
   lag_warning: 200
   lag_critical: 1000
   rate_window: 5s
   for_polls: 2
+  overrides:
+    # The Spark query's backlog is a few batches: backlogged from 500 on.
+    - group: "^spark:"
+      backlog_min_messages: 500
+      backlog_min_seconds: 1
 web:
   basic_auth_users:
     {USER}: "{hash}"
 notifiers:
   - name: console
     kind: console
-"#
+"#,
+        checkpoint.display()
     ))
+}
+
+/// A Spark checkpoint like the seed's, scaled down: batches 0..=4 of [`SPARK_CAP`] records
+/// each, 10 s apart and committed, and batch 5 in flight for 100 s, so lagwatch sees a
+/// trigger-capped query (equal batches, a backlog behind them) whose batch is slow
+/// (100 s against a 10 s median). Written once: the age only grows, the reasons hold.
+fn spark_checkpoint(root: &Path) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let put = |rel: String, body: String| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, body).expect("write");
+    };
+    for id in 0..=5i64 {
+        let planned = now_ms - (150 - 10 * id) * 1000;
+        let meta = format!(r#"{{"batchWatermarkMs":0,"batchTimestampMs":{planned},"conf":{{}}}}"#);
+        let end = SPARK_CAP * (id + 1);
+        put(
+            format!("offsets/{id}"),
+            format!("v1\n{meta}\n{{\"{TOPIC}\":{{\"0\":{end}}}}}"),
+        );
+        if id < 5 {
+            put(
+                format!("commits/{id}"),
+                "v1\n{\"nextBatchWatermarkMs\":0}".to_owned(),
+            );
+        }
+    }
 }
 
 /// Where the browser tests live, and whether their dependencies are installed.
@@ -189,8 +233,12 @@ async fn the_page_in_headless_chromium() {
         }));
     }
 
+    let checkpoint = tmp.path().join("spark-checkpoint");
+    spark_checkpoint(&checkpoint);
     let hash = bcrypt::hash(PASS, 4).expect("hash");
-    let running = lagwatch::app::start(cfg(&bs, &hash)).await.expect("start");
+    let running = lagwatch::app::start(cfg(&bs, &hash, &checkpoint))
+        .await
+        .expect("start");
     // Rates need two polls; the page is tested once every number is there.
     wait_for(Duration::from_secs(60), "all groups with rates", || {
         let snap = running.state.snapshot();
@@ -198,7 +246,7 @@ async fn the_page_in_headless_chromium() {
             .get("mock")
             .and_then(|c| c.view.clone())
             .is_some_and(|v| {
-                v.groups.len() == 4
+                v.groups.len() == 5
                     && v.groups
                         .iter()
                         .all(|g| g.topics.iter().all(|t| t.consume_rate.is_some()))
@@ -217,6 +265,7 @@ async fn the_page_in_headless_chromium() {
         ("LAGWATCH_CATCHUP_GROUP", "catching-up".to_owned()),
         ("LAGWATCH_CATCHUP_SIGNAL", signal.display().to_string()),
         ("LAGWATCH_HOSTILE_GROUP", HOSTILE.to_owned()),
+        ("LAGWATCH_SPARK_GROUP", SPARK.to_owned()),
     ];
     if let Some(secs) = std::env::var("LAGWATCH_WEB_HOLD")
         .ok()

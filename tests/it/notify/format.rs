@@ -4,7 +4,7 @@
 use lagwatch::notify::alert::{sample, Alert, Batch};
 use lagwatch::notify::format::{console, discord, slack};
 use lagwatch::notify::incident::Change;
-use lagwatch::view::{Reason, Status};
+use lagwatch::view::{Reason, SparkView, Status};
 use serde_json::Value;
 
 const AT: f64 = 1_700_000_000.0;
@@ -66,7 +66,24 @@ fn for_reason(reason: Reason) -> Alert {
         retention_headroom_seconds: None,
         opened_at: AT,
         error: None,
+        spark: spark_for(reason),
     }
+}
+
+/// The batch statistics a Spark reason is seen with: the seed's 10 s batches of 10,000
+/// (batch 3 s into its run) when capped; 45 s in flight against 10 s batches when slow.
+fn spark_for(reason: Reason) -> Option<SparkView> {
+    let (age, cap) = match reason {
+        Reason::SparkTriggerCapped => (3.0, Some(10_000)),
+        Reason::SparkBatchSlow => (45.0, None),
+        _ => return None,
+    };
+    Some(SparkView {
+        batch_duration_seconds: Some(10.0),
+        records_per_batch: Some(cap.unwrap_or(3_000)),
+        inflight_batch_age_seconds: Some(age),
+        trigger_cap: cap,
+    })
 }
 
 /// A Spark query whose checkpoint never could be read: a group-level incident with no
@@ -93,6 +110,7 @@ fn retention_at_risk() -> Alert {
         retention_headroom_seconds: Some(3_000.0),
         opened_at: AT,
         error: None,
+        spark: None,
     }
 }
 
@@ -119,6 +137,7 @@ fn unreadable_checkpoint() -> Alert {
             "/data/checkpoints/orders/offsets/12: not an offset log: expected version \"v1\""
                 .into(),
         ),
+        spark: None,
     }
 }
 
@@ -186,6 +205,7 @@ fn lifecycle_changes_in_one_message() {
         retention_headroom_seconds: None,
         opened_at: AT - 7200.0,
         error: None,
+        spark: None,
     };
     let b = batch(vec![escalated, reminder, deescalated, resolved, gone]);
     insta::assert_json_snapshot!("slack_lifecycle", slack::payload(&b, DASH));
@@ -288,4 +308,22 @@ fn check_discord(p: &Value) {
         );
     }
     assert!(total <= 6000, "{total} embed characters");
+}
+
+#[test]
+fn the_console_names_the_spark_cap_and_the_slow_batch() {
+    let b = batch(vec![
+        for_reason(Reason::SparkTriggerCapped),
+        for_reason(Reason::SparkBatchSlow),
+    ]);
+    let text = console::text(&b, None);
+    for want in [
+        "Spark batches: ~10 s per batch, 10,000 records per batch, batch in flight for 3 s",
+        "Diagnosis: maxOffsetsPerTrigger caps every batch at \u{2248}10,000 records: at ~10 s \
+         per batch the query reads at most ~1,000 msg/s",
+        "raise maxOffsetsPerTrigger, or process the backlog in batch",
+        "Diagnosis: the batch in flight has run 45 s, 4.5\u{d7} the median batch (~10 s)",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
 }

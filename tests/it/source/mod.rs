@@ -6,6 +6,7 @@ mod core_mock;
 mod core_tansu;
 mod faults_mock;
 mod spark_batches;
+mod spark_formats;
 mod spark_mock;
 mod spark_parse;
 mod spark_real;

@@ -28,13 +28,13 @@ fn moto_bin() -> Option<String> {
 }
 
 /// A private moto S3 server on a free loopback port, killed on drop.
-struct Moto {
-    endpoint: String,
+pub(super) struct Moto {
+    pub(super) endpoint: String,
     child: Child,
 }
 
 impl Moto {
-    fn start() -> Option<Moto> {
+    pub(super) fn start() -> Option<Moto> {
         let bin = moto_bin()?;
         let port = free_port();
         let child = Command::new(bin)
@@ -58,7 +58,7 @@ impl Moto {
         Some(moto)
     }
 
-    fn s3(&self) -> S3Config {
+    pub(super) fn s3(&self) -> S3Config {
         S3Config {
             endpoint: Some(self.endpoint.clone()),
             region: Some("us-east-1".into()),

@@ -143,3 +143,26 @@ fn unreachable_cluster_and_colors() {
     assert!(colored.contains("\x1b[31mbilling  orders"), "{colored}");
     assert!(!table(&clusters(true), opts(false)).contains('\x1b'));
 }
+
+#[test]
+fn a_capped_spark_query_shows_its_batches_cap_and_action() {
+    let mut cs = clusters(true);
+    let c = cs.get_mut("prod").expect("prod");
+    let mut view = (**c.view.as_ref().expect("view")).clone();
+    // The seed's query: 10 s batches of 10,000, batch 3 s in flight, trigger-capped.
+    view.groups[0].spark = Some(SparkView {
+        batch_duration_seconds: Some(10.0),
+        records_per_batch: Some(10_000),
+        inflight_batch_age_seconds: Some(3.0),
+        trigger_cap: Some(10_000),
+    });
+    view.groups[0].topics[0].reasons = vec![crate::view::Reason::SparkTriggerCapped];
+    c.view = Some(Arc::new(view));
+    let got = table(&cs, opts(false));
+    let want = "\
+  spark batches: ~10 s per batch, 10,000 records per batch, batch in flight for 3 s
+  diagnosis: maxOffsetsPerTrigger caps every batch at \u{2248}10,000 records: at ~10 s per batch the query reads at most ~1,000 msg/s
+  action: Every Spark batch reads the same number of records (maxOffsetsPerTrigger";
+    assert!(got.contains(want), "{got}");
+    assert!(got.contains("raise maxOffsetsPerTrigger, or process the backlog in batch"));
+}

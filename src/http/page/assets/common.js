@@ -92,6 +92,33 @@ export function fmtDuration(s) {
   return b ? `${a} ${n1} ${b} ${n2}` : `${a} ${n1}`;
 }
 
+/** A Spark query's batches in words, the same as `check` and the notifications say them:
+ *  { duration, records, inflight, cap } (cap null when no cap is inferred). The in-flight
+ *  batch is held against the median when it is slow; the cap says what it limits the
+ *  query to and what to do when it caps a backlog. */
+export function fmtSpark(s, reasons) {
+  const rs = reasons || [];
+  const d = s.batch_duration_seconds;
+  const age = s.inflight_batch_age_seconds;
+  const slow = rs.includes('spark_batch_slow') && age !== null && d;
+  let cap = null;
+  if (s.trigger_cap !== null) {
+    cap = `≈${fmtCount(s.trigger_cap)} per batch (maxOffsetsPerTrigger)`;
+    if (rs.includes('spark_trigger_capped')) {
+      const ceiling = d ? `: at ~${fmtDuration(d)} per batch the query reads at most ~${fmtRate(s.trigger_cap / d)}` : '';
+      cap += `${ceiling}. Raise maxOffsetsPerTrigger, or process the backlog in batch `
+        + '(spark.read with startingOffsets=earliest, endingOffsets=latest) and restart the stream from latest.';
+    }
+  }
+  return {
+    duration: d === null ? 'unknown (fewer than two batches)' : `~${fmtDuration(d)} (median of the recent batches)`,
+    records: s.records_per_batch === null ? 'unknown' : fmtCount(s.records_per_batch),
+    inflight: age === null ? 'none (every batch committed)'
+      : `running for ${fmtDuration(age)}${slow ? `, ${(age / d).toFixed(1)}× the median batch (~${fmtDuration(d)})` : ''}`,
+    cap,
+  };
+}
+
 /** A drain ETA: unknown, already drained, never at current rates, or a duration. */
 export function fmtEta(v) {
   if (v === null || v === undefined) return '—';

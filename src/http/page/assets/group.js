@@ -2,7 +2,7 @@
 // the recent history and the incident timeline (from its /history JSON), kept live.
 import {
   el, getJSON, reasonList, statusBadge, numCell, live,
-  fmtCount, fmtRate, fmtDuration, fmtEta, ratioCell, fmtTime, fmtAgo,
+  fmtCount, fmtRate, fmtDuration, fmtEta, ratioCell, fmtTime, fmtAgo, fmtSpark,
 } from './common.js';
 import { lineChart, DURATION_STEPS } from './chart.js';
 
@@ -47,12 +47,28 @@ function renderSummary(doc) {
       ? el('span', { 'data-col': 'lag', 'data-value': '' }, 'unknown (no position read yet)')
       : el('span', { 'data-col': 'lag', 'data-value': String(g.lag) }, `${fmtCount(g.lag)} messages`)),
     ...(g.error ? item('Unreadable', g.error) : []),
+    ...(g.spark ? sparkItems(g, item) : []),
     ...item('Time lag', fmtDuration(g.max_lag_seconds)),
     ...item('State', g.state),
     ...item('Members', g.members === null ? '—' : String(g.members)),
     ...item('Cluster', doc.up ? cluster : `${cluster} (down: showing its last poll)`),
   );
   $('summary').setAttribute('data-status', g.status);
+}
+
+// A Spark query's micro-batches; each value carries its API field and number for tests.
+function sparkItems(g, item) {
+  const s = g.spark;
+  const t = fmtSpark(s, g.reasons);
+  const val = (col, text) => el('span', {
+    'data-col': col, 'data-value': s[col] === null ? '' : String(s[col]),
+  }, text);
+  return [
+    ...item('Batch duration', val('batch_duration_seconds', t.duration)),
+    ...item('Records per batch', val('records_per_batch', t.records)),
+    ...item('Batch in flight', val('inflight_batch_age_seconds', t.inflight)),
+    ...(t.cap === null ? [] : item('Trigger cap', val('trigger_cap', t.cap))),
+  ];
 }
 
 function renderTopics(g, headroom) {

@@ -2,6 +2,7 @@
 //! that does not say it needs topic or partition granularity still gets data.
 
 use super::server::{eval, prometheus_bin, Prometheus};
+use super::traffic::spark_checkpoint;
 use super::{dashboard_targets, NO_DATA_ALLOWED};
 use crate::support::*;
 use rdkafka::mocking::MockCluster;
@@ -12,7 +13,13 @@ async fn dashboards_have_data_at_group_granularity() {
     let Some(bin) = prometheus_bin() else { return };
     let mock = MockCluster::new(1).expect("mock cluster");
     mock.create_topic("orders", 2, 1).expect("topic");
+    // The Spark query's topic: its batch families are per query, so they exist here too.
+    mock.create_topic("events", 1, 1).expect("topic");
     let bs = mock.bootstrap_servers();
+    produce(&bs, "events", 0, 20, false);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let checkpoint = tmp.path().join("checkpoint");
+    spark_checkpoint(&checkpoint);
     produce(&bs, "orders", 0, 50, false);
     produce(&bs, "orders", 1, 50, false);
     commit(&bs, "billing", &[("orders", 0, 10), ("orders", 1, 50)]);
@@ -26,15 +33,18 @@ clusters:
     poll_timeout: 5s
     groups:
       names: [billing]
+    spark_queries:
+      - name: etl
+        checkpoint: "{}"
 notifiers:
   - name: console
     kind: console
 metrics:
   granularity: group
-"#
+"#,
+        checkpoint.display()
     ));
     let running = lagwatch::app::start(cfg).await.expect("start lagwatch");
-    let tmp = tempfile::tempdir().expect("tmp");
     let prom = Prometheus::start(&bin, tmp.path(), running.addr, "groups: []\n");
     // Nothing per topic or partition is exported at all.
     let text = scrape(running.addr).await;
