@@ -40,6 +40,12 @@ def args():
     p.add_argument("--s3a-endpoint", default=None, help="http://127.0.0.1:PORT (moto)")
     p.add_argument("--s3a-bucket", default="lagwatch-spark")
     p.add_argument(
+        "--min-batches-to-retain",
+        default=None,
+        help="spark.sql.streaming.minBatchesToRetain for the queries after `slow`: Spark "
+        "deletes older batches from the offsets and commits logs as it goes",
+    )
+    p.add_argument(
         "--offset-log-version",
         default=None,
         help="spark.sql.streaming.offsetLog.formatVersion (2: Spark 4.2+)",
@@ -125,6 +131,10 @@ def main():
     if a.slow:
         slow = source(spark, a, "subscribe", a.slow, a.slow_max_offsets)
         run(spark, a, "slow", [slow], 1.0, a.stall_batch, a.stall)
+    if a.min_batches_to_retain:
+        # Read when each query starts: the slow query keeps its whole history (its median
+        # batch needs it), the others lose their old batches while they run.
+        spark.conf.set("spark.sql.streaming.minBatchesToRetain", a.min_batches_to_retain)
     run(spark, a, "pattern", [source(spark, a, "subscribePattern", a.pattern, m)])
     assign = json.dumps({a.topic_a: [0, 2]})
     run(spark, a, "assign", [source(spark, a, "assign", assign, m)])

@@ -5,7 +5,8 @@
 //! `endOffset` in Spark's last StreamingQueryProgress, and its records per batch Spark's
 //! `numInputRows`. Run on pyspark 4.1 (with a query whose sink stalls one batch:
 //! `spark_batch_slow` must fire and clear, and with one checkpoint written to moto's S3
-//! through Hadoop's S3A) and on pyspark 3.5 (the offset log it writes).
+//! through Hadoop's S3A) and on pyspark 3.5 (the offset log it writes). Every query but the
+//! slow one runs with `minBatchesToRetain` 2: Spark deletes its old batches as it goes.
 //!
 //! Needs `bash .ci/install-spark` (4.1) and `bash .ci/install-spark 3.5`; CI exports
 //! `LAGWATCH_TEST_SPARK_PYTHON`/`_JARS` and `LAGWATCH_TEST_SPARK35_PYTHON`/`_JARS`.
@@ -142,7 +143,8 @@ fn start(py: &str, jars: &str, prefix: &str, out: &Path, slow: bool, s3a: Option
         .args(["--pattern", &format!("{prefix}-[ab]")])
         .arg("--out")
         .arg(out)
-        .args(["--jars", jars]);
+        .args(["--jars", jars])
+        .args(["--min-batches-to-retain", &RETAINED.to_string()]);
     if slow {
         cmd.args(["--slow", &format!("{prefix}-s")])
             .args(["--stall", &STALL_SECONDS.to_string()])
@@ -203,17 +205,34 @@ fn end_offsets(p: &Value) -> BTreeMap<TopicPartition, i64> {
     out
 }
 
+/// The format queries run with `spark.sql.streaming.minBatchesToRetain` this low, so Spark
+/// deletes old batches from the logs while it runs and lagwatch reads what is left.
+const RETAINED: u64 = 2;
+
 /// One finished query's checkpoint against Spark's progress; returns the offset log's
-/// version line (`v1`, `v2`).
-async fn check_query(out: &Path, query: &str, want_partitions: usize) -> String {
+/// version line (`v1`, `v2`). With `purged` (the live runs), a query of more batches than
+/// [`RETAINED`] must have lost its first ones to Spark's purge, and still compare.
+async fn check_query(out: &Path, query: &str, want_partitions: usize, purged: bool) -> String {
     let root = out.join(query).join("checkpoint");
-    compare(
-        out,
-        query,
-        &read(&root.display().to_string(), None).await,
-        want_partitions,
-    );
-    let text = std::fs::read_to_string(root.join("offsets/0")).expect("offsets/0");
+    let snap = read(&root.display().to_string(), None).await;
+    compare(out, query, &snap, want_partitions);
+    let first = std::fs::read_dir(root.join("offsets"))
+        .expect("offsets dir")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .min()
+        .expect("an offsets file");
+    let ran = progress(out, query).len() as u64;
+    if purged && ran > RETAINED + 1 {
+        assert!(
+            first > 0 && snap.batches.iter().all(|b| b.id >= first),
+            "{query}: Spark ran {ran} batches keeping {RETAINED}: offsets/0 should be gone \
+             (first left: {first}); lagwatch read {:?}",
+            snap.batches.iter().map(|b| b.id).collect::<Vec<_>>()
+        );
+        eprintln!("{query}: Spark purged batches below {first}; lagwatch read what was left");
+    }
+    let text =
+        std::fs::read_to_string(root.join(format!("offsets/{first}"))).expect("first offsets file");
     let version = text.lines().next().unwrap_or_default().to_owned();
     eprintln!("{query}: offset log {version}");
     version
@@ -276,12 +295,12 @@ fn s3a_env() -> Option<(Moto, String)> {
     Some((Moto::start()?, jars))
 }
 
-/// The three format queries of one run.
-async fn check_formats(out: &Path) -> Vec<String> {
+/// The three format queries of one run (`purged`: run with [`RETAINED`]).
+async fn check_formats(out: &Path, purged: bool) -> Vec<String> {
     vec![
-        check_query(out, "pattern", 5).await,
-        check_query(out, "assign", 2).await,
-        check_query(out, "two", 5).await,
+        check_query(out, "pattern", 5, purged).await,
+        check_query(out, "assign", 2, purged).await,
+        check_query(out, "two", 5, purged).await,
     ]
 }
 
@@ -396,8 +415,8 @@ rules:
         "Spark's stalled batch ({} ms) vs lagwatch's median ({median} s)",
         ms(stalled)
     );
-    check_query(&out, "slow", 1).await;
-    let versions = check_formats(&out).await;
+    check_query(&out, "slow", 1, false).await;
+    let versions = check_formats(&out, true).await;
     assert!(versions.iter().all(|v| v == "v1"), "{versions:?}");
     if let Some((moto, _)) = &s3 {
         let cp = format!("s3a://{BUCKET}/s3/checkpoint");
@@ -423,7 +442,7 @@ async fn spark_3_5_formats_on_real_kafka() {
     script
         .wait_for(&out.join("done"), Duration::from_secs(600))
         .await;
-    let versions = check_formats(&out).await;
+    let versions = check_formats(&out, true).await;
     // Spark 3.5 writes offset log v1 (the version line of OffsetSeqLog).
     assert!(versions.iter().all(|v| v == "v1"), "{versions:?}");
     drop_topics(&prefix, false);
@@ -438,6 +457,6 @@ async fn spark_3_5_formats_on_real_kafka() {
 async fn spark_4_2_offset_log_v2_with_kafka_sources() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/spark/spark-4.2.0-kafka-offsetlog-v2");
-    let versions = check_formats(&out).await;
+    let versions = check_formats(&out, false).await;
     assert!(versions.iter().all(|v| v == "v2"), "{versions:?}");
 }
