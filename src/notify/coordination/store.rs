@@ -16,8 +16,19 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The key of every state record.
+/// The key of the state record without `shard_clusters` (the whole book).
 pub const KEY: &str = "book";
+
+/// The key of one cluster's book with `shard_clusters`.
+pub fn cluster_key(cluster: &str) -> String {
+    format!("cluster/{cluster}")
+}
+
+/// The topic whose partitions are the clusters with `shard_clusters`: partition i is the
+/// i-th configured cluster.
+pub fn shard_topic(state_topic: &str) -> String {
+    format!("{state_topic}.shards")
+}
 
 /// The group id of the reader that loads the state (never joined, nothing committed).
 const READER_GROUP: &str = "lagwatch-state-reader";
@@ -63,6 +74,8 @@ pub enum StoreError {
 pub struct KafkaStore {
     cluster: ClusterConfig,
     topic: String,
+    /// The key of this store's record.
+    key: String,
     timeout: Duration,
     /// Replaced when librdkafka declares it failed for good (see [`KafkaStore::save`]).
     producer: Mutex<FutureProducer>,
@@ -103,9 +116,71 @@ impl KafkaStore {
             producer_config: cc,
             cluster: cluster.clone(),
             topic: c.state_topic.clone(),
+            key: KEY.to_owned(),
             timeout: c.session_timeout,
             producer,
         })
+    }
+
+    /// The same store writing and reading under `key` instead (one cluster's book).
+    pub fn keyed(mut self, key: String) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// Creates the shard topic with one partition per cluster if missing, and adds
+    /// partitions if it has fewer than `clusters` (partitions only grow: a config with
+    /// fewer clusters leaves the extra ones unused). Blocks.
+    pub fn ensure_shards(&self, clusters: usize) -> Result<(), StoreError> {
+        let admin: AdminClient<DefaultClientContext> = self
+            .cluster
+            .client_config()
+            .create()
+            .map_err(|e| self.kafka("creating the admin client", e))?;
+        let topic = shard_topic(&self.topic);
+        let md = admin
+            .inner()
+            .fetch_metadata(Some(&topic), self.timeout)
+            .map_err(|e| self.kafka("reading the shard topic", e))?;
+        let have = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+            .map_or(0, |t| t.partitions().len());
+        let opts = AdminOptions::new().operation_timeout(Some(self.timeout));
+        let res = if have == 0 {
+            let brokers = admin
+                .inner()
+                .fetch_metadata(None, self.timeout)
+                .map_err(|e| self.kafka("reading the brokers", e))?
+                .brokers()
+                .len();
+            let replication = brokers.clamp(1, 3) as i32;
+            let new = NewTopic::new(
+                &topic,
+                clusters as i32,
+                TopicReplication::Fixed(replication),
+            );
+            futures::executor::block_on(admin.create_topics([&new], &opts))
+        } else if have < clusters {
+            let more = rdkafka::admin::NewPartitions::new(&topic, clusters);
+            futures::executor::block_on(admin.create_partitions([&more], &opts))
+        } else {
+            return Ok(());
+        };
+        for r in res.map_err(|e| self.kafka("creating the shard topic", e))? {
+            match r {
+                Ok(_) => tracing::info!(topic = %topic, partitions = clusters, "shard topic ready"),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => {
+                    return Err(self.kafka(
+                        "creating the shard topic",
+                        rdkafka::error::KafkaError::AdminOp(code),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     fn kafka(&self, action: &'static str, source: rdkafka::error::KafkaError) -> StoreError {
@@ -168,7 +243,7 @@ impl KafkaStore {
         })?;
         let record = FutureRecord::to(&self.topic)
             .partition(0)
-            .key(KEY)
+            .key(&self.key)
             .payload(&json);
         let producer = self
             .producer
@@ -254,7 +329,7 @@ impl KafkaStore {
                 continue;
             };
             let msg = polled.map_err(|e| self.kafka("reading the state", e))?;
-            if msg.key() == Some(KEY.as_bytes()) {
+            if msg.key() == Some(self.key.as_bytes()) {
                 newest = msg.payload().map(<[u8]>::to_vec);
             }
             if msg.offset() >= high - 1 {
