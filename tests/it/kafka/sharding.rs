@@ -117,8 +117,8 @@ async fn six_clusters_three_replicas_each_cluster_polled_once_and_moved_on_a_kil
     let t0 = Instant::now();
     // Every cluster's longest time without a replica serving its series, watched until
     // well past the bound; the victim's clusters were last served at the kill.
-    let mut last_seen = vec![t0; CLUSTERS];
-    let mut gaps = vec![Duration::ZERO; CLUSTERS];
+    let mut last_seen = [t0; CLUSTERS];
+    let mut gaps = [Duration::ZERO; CLUSTERS];
     while t0.elapsed() < SESSION * 2 + Duration::from_secs(3) {
         let (serving, _) = who_serves(&r).await;
         let now = Instant::now();
