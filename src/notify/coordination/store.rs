@@ -138,9 +138,11 @@ impl KafkaStore {
             .create()
             .map_err(|e| self.kafka("creating the admin client", e))?;
         let topic = shard_topic(&self.topic);
+        // All topics, not this one: a metadata request naming a missing topic makes some
+        // brokers (tansu) create it with their default partition count.
         let md = admin
             .inner()
-            .fetch_metadata(Some(&topic), self.timeout)
+            .fetch_metadata(None, self.timeout)
             .map_err(|e| self.kafka("reading the shard topic", e))?;
         let have = md
             .topics()
@@ -149,13 +151,7 @@ impl KafkaStore {
             .map_or(0, |t| t.partitions().len());
         let opts = AdminOptions::new().operation_timeout(Some(self.timeout));
         let res = if have == 0 {
-            let brokers = admin
-                .inner()
-                .fetch_metadata(None, self.timeout)
-                .map_err(|e| self.kafka("reading the brokers", e))?
-                .brokers()
-                .len();
-            let replication = brokers.clamp(1, 3) as i32;
+            let replication = md.brokers().len().clamp(1, 3) as i32;
             let new = NewTopic::new(
                 &topic,
                 clusters as i32,

@@ -94,7 +94,18 @@ async fn one_each(r: &Replicas, timeout: Duration) -> Vec<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn six_clusters_three_replicas_each_cluster_polled_once_and_moved_on_a_kill() {
     let _brokers = shared().await;
-    let bs = env().plaintext();
+    across_a_kill(env().plaintext()).await;
+}
+
+/// The same on the shared tansu broker (monitored and coordinating).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_tansu_each_cluster_polled_once_and_moved_on_a_kill() {
+    let bs = std::env::var("LAGWATCH_TEST_TANSU")
+        .expect("LAGWATCH_TEST_TANSU: the shared tansu broker (.ci/services.sh starts it)");
+    across_a_kill(&bs).await;
+}
+
+async fn across_a_kill(bs: &str) {
     let (topic, group) = lagging(bs).await;
     let hook = sink(200).await;
     let mut r = start(bs, &group, &hook.uri());
