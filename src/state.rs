@@ -94,3 +94,34 @@ impl AppState {
         (waiting.is_empty(), waiting)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::AppState;
+
+    #[test]
+    fn a_sharded_replica_is_ready_for_what_it_owns_only() {
+        let s = AppState::sharded();
+        assert_eq!(
+            s.ready(),
+            (false, vec![]),
+            "owns nothing yet: not ready, no names"
+        );
+        s.update("a", |_| {});
+        assert_eq!(
+            s.ready(),
+            (false, vec!["a".to_owned()]),
+            "taken over, not polled yet"
+        );
+        s.update("a", |c| c.last_success = Some(1.0));
+        assert_eq!(s.ready(), (true, vec![]), "its one cluster polled");
+        s.remove("a");
+        assert_eq!(s.ready(), (false, vec![]), "given away: owns nothing again");
+        let unsharded = AppState::new([]);
+        assert_eq!(
+            unsharded.ready(),
+            (true, vec![]),
+            "without sharding nothing to wait for"
+        );
+    }
+}

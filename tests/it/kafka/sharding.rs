@@ -75,12 +75,17 @@ async fn who_serves(r: &Replicas) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
     (serving, owning)
 }
 
-/// Waits until every cluster is served and owned by exactly one replica; returns who.
+/// Waits until every cluster is served and owned by exactly one replica and every live
+/// replica has its share (the first to join owns everything until the others are in the
+/// group); returns who owns each cluster.
 async fn one_each(r: &Replicas, timeout: Duration) -> Vec<usize> {
     let deadline = Instant::now() + timeout;
     loop {
         let (serving, owning) = who_serves(r).await;
-        if serving.iter().all(|s| s.len() == 1) && serving == owning {
+        let everyone = (0..r.procs.len())
+            .filter(|i| r.procs[*i].is_some())
+            .all(|i| serving.iter().any(|s| s.contains(&i)));
+        if serving.iter().all(|s| s.len() == 1) && serving == owning && everyone {
             return serving.iter().map(|s| s[0]).collect();
         }
         assert!(
@@ -113,6 +118,14 @@ async fn across_a_kill(bs: &str) {
     eprintln!("owners of the clusters: {owners:?}");
     for i in 0..3 {
         assert!(owners.contains(&i), "replica {i} owns nothing: {owners:?}");
+    }
+    for port in &r.ports {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
+        let (status, body) = crate::support::http_get(addr, "/readyz").await;
+        assert_eq!(status, 200, "{body}");
+        // Not shared between the clusters' owners yet: refused, not silently partial.
+        let (status, body) = crate::support::http_get(addr, "/api/v1/silences").await;
+        assert_eq!(status, 501, "{body}");
     }
     // Each cluster's group lags: one incident per cluster, each opened by its owner.
     let deadline = Instant::now() + Duration::from_secs(30);
