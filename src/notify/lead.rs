@@ -156,8 +156,12 @@ impl Gate {
             std::thread::sleep(Duration::from_millis(20));
         }
         self.writes_closed.store(true, Ordering::Release);
-        if !was {
-            tracing::info!("coordination: following, notifications are sent by the leader");
+        if let (false, Some(store)) = (was, &self.store) {
+            // The key says which state: `book`, or one cluster's with shard_clusters.
+            tracing::info!(
+                state = store.key(),
+                "coordination: following, notifications are sent by another replica"
+            );
         }
     }
 
@@ -245,6 +249,7 @@ impl Coordinator {
         }
         drop(b);
         tracing::info!(
+            state = gate.store.as_ref().map_or("", |s| s.key()),
             open_incidents = open,
             undelivered = pending,
             "coordination: leading, state read from the state topic"

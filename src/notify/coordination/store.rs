@@ -122,6 +122,11 @@ impl KafkaStore {
         })
     }
 
+    /// The key of this store's record.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// The same store writing and reading under `key` instead (one cluster's book).
     pub fn keyed(mut self, key: String) -> Self {
         self.key = key;
