@@ -72,7 +72,7 @@ impl Coordination {
         let mut shards = Vec::new();
         if c.shard_clusters {
             for (i, name) in clusters.iter().enumerate() {
-                let s = KafkaStore::new(cluster, c)?.keyed(store::cluster_key(name));
+                let s = store.with_key(store::cluster_key(name));
                 let g = Arc::new(Gate::coordinated(Arc::new(s), member::lease(c)));
                 let (held_tx, held) = watch::channel(false);
                 let (polls_tx, polls) = watch::channel(false);

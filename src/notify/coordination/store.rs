@@ -127,10 +127,23 @@ impl KafkaStore {
         &self.key
     }
 
-    /// The same store writing and reading under `key` instead (one cluster's book).
-    pub fn keyed(mut self, key: String) -> Self {
-        self.key = key;
-        self
+    /// A store for another record (one cluster's book, `key`) in the same topic, writing
+    /// through the same producer: with many clusters, one producer per cluster would cost
+    /// librdkafka's threads and connections per cluster.
+    pub fn with_key(&self, key: String) -> KafkaStore {
+        let producer = self
+            .producer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        KafkaStore {
+            cluster: self.cluster.clone(),
+            topic: self.topic.clone(),
+            key,
+            timeout: self.timeout,
+            producer: Mutex::new(producer),
+            producer_config: self.producer_config.clone(),
+        }
     }
 
     /// Creates the shard topic with one partition per cluster if missing, and adds
@@ -269,7 +282,9 @@ impl KafkaStore {
     /// ProducerFenced, and librdkafka does not count that as fatal): without a new
     /// producer the leader would never send again. A new one is safe: the old one has
     /// nothing left to deliver (writes wait for their outcome one at a time), and each
-    /// record is the whole state.
+    /// record is the whole state. Stores sharing the old producer ([`KafkaStore::with_key`])
+    /// keep it until their own write fails the same way; its writes under way finish or
+    /// fail on their own.
     fn replace_if_failed(&self, failed: &FutureProducer, e: &rdkafka::error::KafkaError) {
         let fatal = failed.client().fatal_error();
         if fatal.is_none() && !producer_state_lost(e) {
