@@ -27,7 +27,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     shutdown_timeout: Duration,
     pollers: Vec<(Identity, JoinHandle<Model>)>,
-    notifier: Option<JoinHandle<Book>>,
+    /// One notifier, or with `shard_clusters` one per cluster.
+    notifiers: Vec<JoinHandle<Book>>,
     coordination: Option<crate::notify::coordination::Coordination>,
     page_feed: JoinHandle<()>,
     http: JoinHandle<()>,
@@ -72,8 +73,9 @@ impl Running {
                 carried.models.push((id, model));
             }
         }
-        if let Some(n) = self.notifier {
-            // The coordinator bounds itself by `shutdown_timeout`.
+        for n in self.notifiers {
+            // The coordinator bounds itself by `shutdown_timeout`. Several books come only
+            // with coordination, where the state topic, not a carried book, is read.
             if let Ok(Ok(book)) = tokio::time::timeout_at(deadline, n).await {
                 carried.book = Some(book);
             }
@@ -103,7 +105,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 /// fails leaves it whole for the fallback start.
 pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Running> {
     crate::runtime::rustls_provider();
-    let state = AppState::new(cfg.clusters.iter().map(|c| c.name.as_str()));
+    let sharded = cfg.coordination.as_ref().is_some_and(|c| c.shard_clusters);
+    let state = if sharded {
+        AppState::sharded()
+    } else {
+        AppState::new(cfg.clusters.iter().map(|c| c.name.as_str()))
+    };
     let metrics = match &cfg.coordination {
         Some(_) => Metrics::coordinated(state.clone(), &cfg.metrics),
         None => Metrics::with_config(state.clone(), &cfg.metrics),
@@ -134,16 +141,58 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
                 .find(|k| k.name == c.cluster)
                 .context("the coordination cluster is not configured")?;
             Some(
-                crate::notify::coordination::Coordination::start(cluster, c, metrics.clone())
-                    .context("starting coordination")?,
+                crate::notify::coordination::Coordination::start(
+                    cluster,
+                    c,
+                    &cfg.clusters
+                        .iter()
+                        .map(|k| k.name.clone())
+                        .collect::<Vec<_>>(),
+                    metrics.clone(),
+                )
+                .context("starting coordination")?,
             )
         }
         None => None,
     };
-    let mut notifier = None;
+    let mut notifiers = Vec::new();
     let mut timeline = None;
     let mut silences = None;
-    if !cfg.notifiers.is_empty() || !cfg.actions.is_empty() {
+    let notifying = !cfg.notifiers.is_empty() || !cfg.actions.is_empty();
+    let shards: Vec<crate::notify::coordination::Shard> = coordination
+        .as_ref()
+        .map(|c| c.shards.clone())
+        .unwrap_or_default();
+    if notifying && sharded {
+        // One coordinator per cluster, each with its own book under the cluster's key and
+        // its own gate, open while this replica holds the cluster's partition.
+        for shard in &shards {
+            let coordinator = crate::notify::Coordinator::resume(
+                &cfg.notifiers,
+                cfg.rules.clone(),
+                None,
+                metrics.clone(),
+                crate::notify::Options::default(),
+                None,
+                Some(shard.gate.clone()),
+            );
+            let coordinator = match coordinator {
+                Ok(c) => c.with_actions(&cfg.actions),
+                Err(e) => {
+                    stop_all(&stop, notifiers, coordination).await;
+                    return Err(e).context("starting notifiers");
+                }
+            };
+            notifiers.push(tokio::spawn(crate::notify::run(
+                coordinator,
+                views.subscribe(),
+                stop_rx.clone(),
+                cfg.shutdown_timeout,
+                Some(shard.held.clone()),
+                Some(shard.cluster.clone()),
+            )));
+        }
+    } else if notifying {
         // With coordination the state is the state topic's, read when this replica leads:
         // neither the state file nor a reload's carried book is used.
         let (state_dir, book) = match &coordination {
@@ -172,12 +221,13 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
         carried.book = None;
         timeline = Some(coordinator.timeline());
         silences = Some(coordinator.silences());
-        notifier = Some(tokio::spawn(crate::notify::run(
+        notifiers.push(tokio::spawn(crate::notify::run(
             coordinator,
             views.subscribe(),
             stop_rx.clone(),
             cfg.shutdown_timeout,
             coordination.as_ref().map(|c| c.leader.clone()),
+            None,
         )));
     }
     let page = crate::http::page::Page::new(&cfg, state.clone(), timeline, stop_rx.clone());
@@ -188,8 +238,12 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
     ));
     let mut pollers = Vec::new();
     for (c, reader) in cfg.clusters.iter().zip(readers) {
-        let (ctx, mut model) =
+        let (mut ctx, mut model) =
             poller::for_cluster(c, &cfg, state.clone(), metrics.clone(), views.clone());
+        ctx.owned = shards
+            .iter()
+            .find(|s| s.cluster == c.name)
+            .map(|s| s.polls.clone());
         let id = Identity::of(c);
         if let Some(i) = carried.models.iter().position(|(old, _)| *old == id) {
             model = carried
@@ -218,7 +272,11 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
     };
     let https = tls.is_some();
     let http = tokio::spawn(async move {
-        let pages = crate::http::page::router(page).merge(http::silences::router(silences));
+        let silences = match sharded {
+            true => http::silences::router_sharded(),
+            false => http::silences::router(silences),
+        };
+        let pages = crate::http::page::router(page).merge(silences);
         let app = http::with_pages(hctx, pages);
         if let Err(e) = http::serve_app(listener, app, tls, shutdown).await {
             tracing::error!("HTTP server failed: {e}");
@@ -238,11 +296,27 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
         stop,
         shutdown_timeout: cfg.shutdown_timeout,
         pollers,
-        notifier,
+        notifiers,
         coordination,
         page_feed,
         http,
     })
+}
+
+/// Undoes a start that failed half way: the coordinators already started stop, and no
+/// member is left in the group.
+async fn stop_all(
+    stop: &watch::Sender<bool>,
+    notifiers: Vec<JoinHandle<Book>>,
+    coordination: Option<crate::notify::coordination::Coordination>,
+) {
+    let _ = stop.send(true);
+    for n in notifiers {
+        let _ = n.await;
+    }
+    if let Some(c) = coordination {
+        c.stop().await;
+    }
 }
 
 /// Runs until `shutdown` resolves, then stops cleanly. With a `config_path`, SIGHUP

@@ -26,6 +26,8 @@ pub struct PollerCtx {
     pub metrics: Arc<Metrics>,
     /// Receives each new view (notifier, tests).
     pub views: broadcast::Sender<Arc<ClusterView>>,
+    /// With `shard_clusters`: true while this replica polls the cluster. None: always.
+    pub owned: Option<watch::Receiver<bool>>,
 }
 
 impl PollerCtx {
@@ -44,6 +46,7 @@ impl PollerCtx {
             state,
             metrics,
             views,
+            owned: None,
         }
     }
 }
@@ -74,6 +77,7 @@ pub async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut prev: Option<Snapshot> = None;
     let mut fault: Option<Fault> = None;
+    let mut polling = ctx.owned.is_none();
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -81,6 +85,23 @@ pub async fn run(
         }
         if *shutdown.borrow() {
             break;
+        }
+        if let Some(owned) = &ctx.owned {
+            let now_owned = *owned.borrow();
+            if now_owned != polling {
+                polling = now_owned;
+                ownership_changed(&ctx, polling);
+                if !polling {
+                    // Another replica polls it now: its history here goes stale, and a
+                    // later return starts over as a fresh cluster would.
+                    model = Model::new(model.rules().clone(), ctx.interval);
+                    prev = None;
+                    fault = None;
+                }
+            }
+            if !polling {
+                continue;
+            }
         }
         tokio::select! {
             _ = poll_once(&ctx, reader.as_ref(), &mut model, &mut prev, &mut fault) => {}
@@ -92,6 +113,23 @@ pub async fn run(
     }
     tracing::debug!(cluster = %ctx.cluster, "poller stopped");
     model
+}
+
+/// With `shard_clusters`: a cluster this replica takes over is waited for by /readyz
+/// until its first poll; one it gave away loses its series here (the new owner serves
+/// them).
+fn ownership_changed(ctx: &PollerCtx, owned: bool) {
+    let label = crate::metrics::ClusterLabel {
+        cluster: ctx.cluster.clone(),
+    };
+    if owned {
+        tracing::info!(cluster = %ctx.cluster, "polling: this replica owns the cluster");
+        ctx.state.update(&ctx.cluster, |_| {});
+    } else {
+        tracing::info!(cluster = %ctx.cluster, "not polling: another replica owns the cluster");
+        ctx.state.remove(&ctx.cluster);
+        ctx.metrics.poll_duration.remove(&label);
+    }
 }
 
 /// One poll: read, derive, publish. Public so `check` and tests can drive polls directly.

@@ -25,6 +25,8 @@ pub struct ClusterStatus {
 #[derive(Debug, Default)]
 pub struct AppState {
     clusters: RwLock<BTreeMap<String, ClusterStatus>>,
+    /// With `shard_clusters`: holds only the clusters this replica polls.
+    sharded: bool,
 }
 
 impl AppState {
@@ -36,7 +38,27 @@ impl AppState {
             .collect();
         Arc::new(AppState {
             clusters: RwLock::new(map),
+            sharded: false,
         })
+    }
+
+    /// State of a replica with `shard_clusters`: empty until the group gives it clusters
+    /// (each poller adds its cluster when it takes it over and removes it when it gives it
+    /// away), so /metrics and /readyz show only what this replica polls.
+    pub fn sharded() -> Arc<Self> {
+        Arc::new(AppState {
+            clusters: RwLock::default(),
+            sharded: true,
+        })
+    }
+
+    /// Forgets a cluster another replica polls now.
+    pub fn remove(&self, cluster: &str) {
+        let mut g = match self.clusters.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.remove(cluster);
     }
 
     /// A copy of every cluster's status.
@@ -56,14 +78,50 @@ impl AppState {
         f(g.entry(cluster.to_owned()).or_default());
     }
 
-    /// True once every cluster has finished a poll that read something.
+    /// True once every cluster has finished a poll that read something; with
+    /// `shard_clusters`, also false while this replica owns no cluster (the list is then
+    /// empty).
     pub fn ready(&self) -> (bool, Vec<String>) {
         let snap = self.snapshot();
+        if self.sharded && snap.is_empty() {
+            return (false, Vec::new());
+        }
         let waiting: Vec<String> = snap
             .iter()
             .filter(|(_, s)| s.last_success.is_none())
             .map(|(n, _)| n.clone())
             .collect();
         (waiting.is_empty(), waiting)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppState;
+
+    #[test]
+    fn a_sharded_replica_is_ready_for_what_it_owns_only() {
+        let s = AppState::sharded();
+        assert_eq!(
+            s.ready(),
+            (false, vec![]),
+            "owns nothing yet: not ready, no names"
+        );
+        s.update("a", |_| {});
+        assert_eq!(
+            s.ready(),
+            (false, vec!["a".to_owned()]),
+            "taken over, not polled yet"
+        );
+        s.update("a", |c| c.last_success = Some(1.0));
+        assert_eq!(s.ready(), (true, vec![]), "its one cluster polled");
+        s.remove("a");
+        assert_eq!(s.ready(), (false, vec![]), "given away: owns nothing again");
+        let unsharded = AppState::new([]);
+        assert_eq!(
+            unsharded.ready(),
+            (true, vec![]),
+            "without sharding nothing to wait for"
+        );
     }
 }

@@ -30,7 +30,7 @@ pub struct CoordinationConfig {
     pub group: String,
     /// The compacted topic holding the incident state.
     pub state_topic: String,
-    /// Each monitored cluster polled by one replica (not supported yet: refused).
+    /// Each monitored cluster polled (and notified about) by one replica.
     pub shard_clusters: bool,
     /// The group's session timeout: how long a dead leader keeps its role.
     pub session_timeout: Duration,
@@ -99,11 +99,11 @@ pub(super) fn read_coordination(
         cx.error(pos("state_topic"), &join(path, "state_topic"), why);
     }
     let shard_clusters = cx.opt_bool(m, path, "shard_clusters").unwrap_or(false);
-    if shard_clusters {
+    if shard_clusters && state_topic.len() > 249 - ".shards".len() {
         cx.error(
-            pos("shard_clusters"),
-            &join(path, "shard_clusters"),
-            "sharding clusters across replicas is not supported yet: every replica polls every cluster; remove it or set it to false",
+            pos("state_topic"),
+            &join(path, "state_topic"),
+            "with shard_clusters the state topic name has at most 242 characters (the shard topic adds `.shards`)",
         );
     }
     let session_timeout = cx
@@ -139,16 +139,25 @@ mod tests {
         assert!(!c.shard_clusters);
         assert_eq!(c.session_timeout, Duration::from_secs(10));
         assert!(parse("  cluster: prod\n").is_ok());
+        let c = parse("  cluster: prod\n  shard_clusters: true\n")
+            .unwrap()
+            .coordination
+            .unwrap();
+        assert!(c.shard_clusters, "sharding is accepted");
     }
 
     #[test]
     fn problems_name_line_and_field() {
+        let long = format!(
+            "  cluster: prod\n  shard_clusters: true\n  state_topic: {}\n",
+            "s".repeat(243)
+        );
         // (section, fragment of the one error expected, why)
         let cases = [
             ("  group: g\n", "lagwatch.yaml:5:3: coordination.cluster: missing required key", "the cluster is required"),
             ("  cluster: prd\n", "lagwatch.yaml:5:12: coordination.cluster: no cluster named `prd` (did you mean `prod`?)", "it must be a configured cluster"),
             ("  cluster: prod\n  state_topic: a/b\n", "lagwatch.yaml:6:16: coordination.state_topic: `/` is not allowed", "Kafka's topic name rule"),
-            ("  cluster: prod\n  shard_clusters: true\n", "coordination.shard_clusters: sharding clusters across replicas is not supported yet", "sharding is refused, not ignored"),
+            (long.as_str(), "coordination.state_topic: with shard_clusters the state topic name has at most 242", "room for the shard topic's suffix"),
             ("  cluster: prod\n  session_timeout: 100ms\n", "coordination.session_timeout:", "below the bound"),
             ("  cluster: prod\n  group: \"\"\n", "coordination.group: the group name is empty", "an empty group cannot be joined"),
             ("  cluster: prod\n  leader: me\n", "coordination.leader: unknown key `leader`", "unknown keys are refused"),

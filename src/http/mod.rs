@@ -70,6 +70,12 @@ async fn readyz(State(ctx): State<HttpCtx>) -> Response {
     let (ready, waiting) = ctx.state.ready();
     if ready {
         "ready\n".into_response()
+    } else if waiting.is_empty() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "owns no cluster yet: with shard_clusters each cluster is polled by one replica, and the group has given this one none\n",
+        )
+            .into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -44,6 +44,20 @@ pub fn router(silences: Option<Silences>) -> Router {
         .with_state(silences)
 }
 
+/// The routes with `shard_clusters`: each cluster's incidents live with the replica that
+/// polls it, and silences are not shared between them yet, so every call says so.
+pub fn router_sharded() -> Router {
+    async fn unsupported() -> Response {
+        error(
+            StatusCode::NOT_IMPLEMENTED,
+            "silences are not supported with coordination.shard_clusters yet",
+        )
+    }
+    Router::new()
+        .route("/api/v1/silences", get(unsupported).post(unsupported))
+        .route("/api/v1/silences/{id}", delete(unsupported))
+}
+
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
 }

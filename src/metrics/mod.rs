@@ -1,6 +1,7 @@
 //! Prometheus exposition: self-metrics as live families, everything else built at scrape
 //! from the latest views so deleted groups and topics vanish with no stale series.
 
+pub mod backlog;
 mod collector;
 pub mod compat;
 mod details;
@@ -106,6 +107,9 @@ pub struct Metrics {
     pub coordination_members: Gauge,
     /// With `coordination:`: 1 per cluster this replica polls.
     pub cluster_owned: Family<ClusterLabel, Gauge>,
+    /// Each notify coordinator's part of the backlog gauges (several with
+    /// `shard_clusters`), kept by the notifier.
+    pub backlog: backlog::Parts,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -295,6 +299,7 @@ impl Metrics {
             coordination_leader,
             coordination_members,
             cluster_owned,
+            backlog: Default::default(),
         })
     }
 

@@ -156,8 +156,12 @@ impl Gate {
             std::thread::sleep(Duration::from_millis(20));
         }
         self.writes_closed.store(true, Ordering::Release);
-        if !was {
-            tracing::info!("coordination: following, notifications are sent by the leader");
+        if let (false, Some(store)) = (was, &self.store) {
+            // The key says which state: `book`, or one cluster's with shard_clusters.
+            tracing::info!(
+                state = store.key(),
+                "coordination: following, notifications are sent by another replica"
+            );
         }
     }
 
@@ -245,6 +249,7 @@ impl Coordinator {
         }
         drop(b);
         tracing::info!(
+            state = gate.store.as_ref().map_or("", |s| s.key()),
             open_incidents = open,
             undelivered = pending,
             "coordination: leading, state read from the state topic"
@@ -300,14 +305,16 @@ async fn leader_changed(rx: &mut Option<watch::Receiver<bool>>) -> Option<bool> 
     }
 }
 
-/// Feeds every new view to the coordinator until `stop`, then shuts it down within
-/// `timeout`. With `leader` (coordination), it leads only while that says so.
+/// Feeds every new view (with `only`, that cluster's) to the coordinator until `stop`,
+/// then shuts it down within `timeout`. With `leader` (coordination), it leads only while
+/// that says so.
 pub async fn run(
     coordinator: Coordinator,
     mut views: broadcast::Receiver<Arc<ClusterView>>,
     mut stop: watch::Receiver<bool>,
     timeout: Duration,
     mut leader: Option<watch::Receiver<bool>>,
+    only: Option<String>,
 ) -> Book {
     if let Some(l) = &mut leader {
         if *l.borrow_and_update() {
@@ -321,7 +328,11 @@ pub async fn run(
             r = stop.changed() => if r.is_err() || *stop.borrow() { Event::Stop } else { continue },
         };
         match event {
-            Event::View(Ok(view)) => coordinator.observe(&view, crate::runtime::now()),
+            Event::View(Ok(view)) => {
+                if only.as_ref().is_none_or(|c| *c == view.cluster) {
+                    coordinator.observe(&view, crate::runtime::now());
+                }
+            }
             Event::View(Err(broadcast::error::RecvError::Lagged(n))) => {
                 // The next view carries the current statuses; nothing is lost for good.
                 tracing::warn!(skipped = n, "notifier fell behind the pollers");

@@ -76,6 +76,8 @@ struct Shared {
     timeline: Arc<timeline::Timeline>,
     /// With coordination: who may send, and what is safely in the state topic.
     gate: Arc<lead::Gate>,
+    /// This coordinator's id in the backlog gauges.
+    part: u64,
 }
 
 impl Shared {
@@ -111,11 +113,16 @@ impl Shared {
         let label = NotifierLabel {
             notifier: notifier.to_owned(),
         };
+        let oldest = pending.iter().map(|p| p.batch.at).reduce(f64::min);
+        let (len, oldest) = self
+            .metrics
+            .backlog
+            .set(notifier, self.part, pending.len(), oldest);
         self.metrics
             .queue_length
             .get_or_create(&label)
-            .set(pending.len() as i64);
-        match pending.iter().map(|p| p.batch.at).reduce(f64::min) {
+            .set(len as i64);
+        match oldest {
             Some(at) => {
                 self.metrics.oldest_pending.get_or_create(&label).set(at);
             }
@@ -199,6 +206,7 @@ impl Coordinator {
             metrics,
             timeline: Arc::default(),
             gate: gate.unwrap_or_default(),
+            part: crate::metrics::backlog::new_part(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let mut targets = Vec::new();

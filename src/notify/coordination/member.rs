@@ -39,12 +39,28 @@ pub struct Status {
     pub members: AtomicI64,
 }
 
-/// Sees rebalances: leads while it holds partition 0 of the state topic.
+/// One role a partition gives: the leader's (partition 0 of the state topic) or, with
+/// `shard_clusters`, one cluster's (its partition of the shard topic).
+pub struct Role {
+    /// The topic of the partition.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// What the holder of this role may send and write.
+    pub gate: Arc<Gate>,
+    /// True while this replica holds the partition.
+    pub held: watch::Sender<bool>,
+    /// For a cluster's role: whether this replica polls it. Changes only when the group
+    /// assigns partitions, not when a rebalance starts or the group is out of reach: a
+    /// replica keeps polling its clusters until another one is given them, so an outage
+    /// of the coordination cluster costs no series.
+    pub polls: Option<watch::Sender<bool>>,
+}
+
+/// Sees rebalances: each role is held while its partition is assigned here.
 struct Ctx {
-    topic: String,
-    leader: watch::Sender<bool>,
-    gate: Arc<Gate>,
-    /// How long a hand-over waits for a delivery under way.
+    roles: Vec<Role>,
+    /// How long a hand-over waits for deliveries under way.
     drain: Duration,
 }
 
@@ -55,35 +71,66 @@ impl ConsumerContext for Ctx {
         // Stop sending, and let a delivery under way reach the state topic, before the
         // partition can go to another member: a rebalance then repeats nothing.
         if matches!(r, Rebalance::Revoke(_) | Rebalance::Error(_)) {
-            self.gate.hand_over(self.drain);
-            set(&self.leader, false);
+            hand_over_all(&self.roles, self.drain);
         }
     }
 
     fn post_rebalance(&self, base: &BaseConsumer<Self>, r: &Rebalance<'_>) {
         // The whole assignment, not this rebalance's part of it: with a cooperative
         // assignor an Assign lists only what was added.
-        let lead = matches!(r, Rebalance::Assign(_))
-            && base.assignment().is_ok_and(|tpl| {
-                tpl.elements_for_topic(&self.topic)
+        let assigned = match r {
+            Rebalance::Assign(_) => base.assignment().ok(),
+            _ => None,
+        };
+        for role in &self.roles {
+            let held = assigned.as_ref().is_some_and(|tpl| {
+                tpl.elements_for_topic(&role.topic)
                     .iter()
-                    .any(|e| e.partition() == 0)
+                    .any(|e| e.partition() == role.partition)
             });
-        if lead {
-            self.gate.grant();
+            if held {
+                role.gate.grant();
+            }
+            set(&role.held, held);
+            if let (Some(polls), Some(_)) = (&role.polls, &assigned) {
+                set(polls, held);
+            }
         }
-        set(&self.leader, lead);
     }
 }
 
-/// Changes the role; an unchanged one is not announced (the notifier would re-read the
+/// Closes every gate, all drains sharing one deadline so a revoke of several roles waits
+/// no longer than one.
+fn hand_over_all(roles: &[Role], drain: Duration) {
+    let deadline = Instant::now() + drain;
+    for role in roles {
+        role.gate
+            .hand_over(deadline.saturating_duration_since(Instant::now()));
+        set(&role.held, false);
+    }
+}
+
+/// Changes a role; an unchanged one is not announced (the notifier would re-read the
 /// state topic for nothing).
-fn set(leader: &watch::Sender<bool>, lead: bool) {
-    leader.send_if_modified(|v| {
-        let changed = *v != lead;
-        *v = lead;
+fn set(held: &watch::Sender<bool>, now: bool) {
+    held.send_if_modified(|v| {
+        let changed = *v != now;
+        *v = now;
         changed
     });
+}
+
+/// Closes every gate at once after a stall; true when any role was held (the member
+/// must rejoin to get them back).
+fn suspend_all(roles: &[Role]) -> bool {
+    let mut any = false;
+    for role in roles {
+        if role.gate.suspend() {
+            set(&role.held, false);
+            any = true;
+        }
+    }
+    any
 }
 
 /// Runs the membership until `stop`; leaves the group on the way out, so a clean shutdown
@@ -92,11 +139,16 @@ fn set(leader: &watch::Sender<bool>, lead: bool) {
 pub fn run(
     cluster: &ClusterConfig,
     c: &CoordinationConfig,
-    leader: watch::Sender<bool>,
-    gate: Arc<Gate>,
+    roles: Vec<Role>,
     status: Arc<Status>,
     stop: Arc<AtomicBool>,
 ) {
+    let topics: Vec<String> = {
+        let mut t: Vec<String> = roles.iter().map(|r| r.topic.clone()).collect();
+        t.dedup();
+        t
+    };
+    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
     let mut cc = cluster.client_config();
     let session = c.session_timeout.as_millis();
     cc.set("group.id", &c.group)
@@ -110,9 +162,7 @@ pub fn run(
             super::store::MAX_RECORD.to_string(),
         );
     let ctx = Ctx {
-        topic: c.state_topic.clone(),
-        leader: leader.clone(),
-        gate: gate.clone(),
+        roles,
         drain: c.session_timeout / 2,
     };
     let consumer: BaseConsumer<Ctx> = match cc.create_with_context(ctx) {
@@ -122,7 +172,7 @@ pub fn run(
             return;
         }
     };
-    if let Err(e) = consumer.subscribe(&[&c.state_topic]) {
+    if let Err(e) = consumer.subscribe(&topics) {
         tracing::error!("coordination: cannot subscribe to the state topic: {e}");
         return;
     }
@@ -134,17 +184,19 @@ pub fn run(
     while !stop.load(Ordering::Acquire) {
         // Taken before anything else: a pause after this point leaves the lease stale.
         let now = Instant::now();
-        if stalled(now.saturating_duration_since(last), lease) && gate.suspend() {
+        let roles = &consumer.context().roles;
+        if stalled(now.saturating_duration_since(last), lease) && suspend_all(roles) {
             // The group may still count this member as the leader (a pause shorter than
             // the session timeout), so no rebalance would ever hand the role back:
             // rejoining lets the group decide again, and a new grant re-reads the state.
-            set(&leader, false);
             consumer.unsubscribe();
-            if let Err(e) = consumer.subscribe(&[&c.state_topic]) {
+            if let Err(e) = consumer.subscribe(&topics) {
                 tracing::error!("coordination: cannot rejoin the group: {e}");
             }
         }
-        gate.renew(now);
+        for role in roles {
+            role.gate.renew(now);
+        }
         last = now;
         if let Some(Err(e)) = consumer.poll(Duration::from_millis(100)) {
             tracing::debug!("coordination: {e}");
@@ -164,8 +216,7 @@ pub fn run(
             }
         }
     }
-    gate.hand_over(c.session_timeout / 2);
-    set(&leader, false);
+    hand_over_all(&consumer.context().roles, c.session_timeout / 2);
     // Leaving the group (a LeaveGroup) lets the others rebalance now.
     consumer.unsubscribe();
     let _ = consumer.poll(Duration::from_millis(100));

@@ -15,12 +15,27 @@ use std::time::Duration;
 use store::{KafkaStore, StoreError};
 use tokio::sync::watch;
 
+/// One cluster's role with `shard_clusters`.
+#[derive(Debug, Clone)]
+pub struct Shard {
+    /// The cluster.
+    pub cluster: String,
+    /// What this replica may send and write about the cluster.
+    pub gate: Arc<Gate>,
+    /// True while this replica holds the cluster's partition (its notifications).
+    pub held: watch::Receiver<bool>,
+    /// True while this replica polls the cluster.
+    pub polls: watch::Receiver<bool>,
+}
+
 /// A running group membership.
 pub struct Coordination {
     /// What this replica may send and write, for the notifier.
     pub gate: Arc<Gate>,
     /// True while this replica holds partition 0 of the state topic.
     pub leader: watch::Receiver<bool>,
+    /// With `shard_clusters`: one per configured cluster, in config order.
+    pub shards: Vec<Shard>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -36,29 +51,71 @@ impl std::fmt::Debug for Coordination {
 impl Coordination {
     /// Joins the group on its own thread: creates the state topic if missing (retried
     /// until it works: the coordination cluster may be down at start), then subscribes.
-    /// Only creating the clients can fail here.
+    /// Only creating the clients can fail here. With `shard_clusters`, `clusters` (the
+    /// configured names, in order) are each given a partition of the shard topic.
     pub fn start(
         cluster: &ClusterConfig,
         c: &CoordinationConfig,
+        clusters: &[String],
         metrics: Arc<Metrics>,
     ) -> Result<Coordination, StoreError> {
         let store = Arc::new(KafkaStore::new(cluster, c)?);
         let gate = Arc::new(Gate::coordinated(store.clone(), member::lease(c)));
         let (tx, leader) = watch::channel(false);
+        let mut roles = vec![member::Role {
+            topic: c.state_topic.clone(),
+            partition: 0,
+            gate: gate.clone(),
+            held: tx.clone(),
+            polls: None,
+        }];
+        let mut shards = Vec::new();
+        if c.shard_clusters {
+            for (i, name) in clusters.iter().enumerate() {
+                let s = store.with_key(store::cluster_key(name));
+                let g = Arc::new(Gate::coordinated(Arc::new(s), member::lease(c)));
+                let (held_tx, held) = watch::channel(false);
+                let (polls_tx, polls) = watch::channel(false);
+                roles.push(member::Role {
+                    topic: store::shard_topic(&c.state_topic),
+                    partition: i as i32,
+                    gate: g.clone(),
+                    held: held_tx,
+                    polls: Some(polls_tx),
+                });
+                shards.push(Shard {
+                    cluster: name.clone(),
+                    gate: g,
+                    held,
+                    polls,
+                });
+            }
+        }
+        let owned: Vec<(String, watch::Receiver<bool>)> = shards
+            .iter()
+            .map(|s| (s.cluster.clone(), s.polls.clone()))
+            .collect();
+        let shard_count = shards.len();
         let stop = Arc::new(AtomicBool::new(false));
         let status = Arc::new(member::Status::default());
-        let (cluster, c2, s2, st, stop2, g2) = (
+        let (cluster, c2, s2, st, stop2) = (
             cluster.clone(),
             c.clone(),
             store.clone(),
             status.clone(),
             stop.clone(),
-            gate.clone(),
         );
         let thread = std::thread::Builder::new()
             .name("lagwatch-coordination".into())
             .spawn(move || {
-                while let Err(e) = s2.ensure_topic() {
+                let ensure = || {
+                    s2.ensure_topic()?;
+                    if shard_count > 0 {
+                        s2.ensure_shards(shard_count)?;
+                    }
+                    Ok::<(), StoreError>(())
+                };
+                while let Err(e) = ensure() {
                     tracing::warn!("coordination: {e}; retrying");
                     if sleep_unless(&stop2, Duration::from_secs(2)) {
                         return;
@@ -67,8 +124,17 @@ impl Coordination {
                 let leader_gauge = metrics.coordination_leader.clone();
                 let members_gauge = metrics.coordination_members.clone();
                 let mut rx = tx.subscribe();
+                let owned_gauge = metrics.cluster_owned.clone();
                 let watcher = std::thread::spawn(move || loop {
                     leader_gauge.set(i64::from(*rx.borrow_and_update()));
+                    for (name, polls) in &owned {
+                        let label = crate::metrics::ClusterLabel {
+                            cluster: name.clone(),
+                        };
+                        owned_gauge
+                            .get_or_create(&label)
+                            .set(i64::from(*polls.borrow()));
+                    }
                     members_gauge.set(st.members.load(Ordering::Acquire).max(0));
                     if rx.has_changed().is_err() {
                         leader_gauge.set(0);
@@ -76,7 +142,7 @@ impl Coordination {
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 });
-                member::run(&cluster, &c2, tx, g2, status, stop2);
+                member::run(&cluster, &c2, roles, status, stop2);
                 let _ = watcher.join();
             })
             .map_err(|e| StoreError::Invalid {
@@ -86,6 +152,7 @@ impl Coordination {
         Ok(Coordination {
             gate,
             leader,
+            shards,
             stop,
             thread: Some(thread),
         })

@@ -16,8 +16,19 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The key of every state record.
+/// The key of the state record without `shard_clusters` (the whole book).
 pub const KEY: &str = "book";
+
+/// The key of one cluster's book with `shard_clusters`.
+pub fn cluster_key(cluster: &str) -> String {
+    format!("cluster/{cluster}")
+}
+
+/// The topic whose partitions are the clusters with `shard_clusters`: partition i is the
+/// i-th configured cluster.
+pub fn shard_topic(state_topic: &str) -> String {
+    format!("{state_topic}.shards")
+}
 
 /// The group id of the reader that loads the state (never joined, nothing committed).
 const READER_GROUP: &str = "lagwatch-state-reader";
@@ -63,6 +74,8 @@ pub enum StoreError {
 pub struct KafkaStore {
     cluster: ClusterConfig,
     topic: String,
+    /// The key of this store's record.
+    key: String,
     timeout: Duration,
     /// Replaced when librdkafka declares it failed for good (see [`KafkaStore::save`]).
     producer: Mutex<FutureProducer>,
@@ -103,9 +116,85 @@ impl KafkaStore {
             producer_config: cc,
             cluster: cluster.clone(),
             topic: c.state_topic.clone(),
+            key: KEY.to_owned(),
             timeout: c.session_timeout,
             producer,
         })
+    }
+
+    /// The key of this store's record.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// A store for another record (one cluster's book, `key`) in the same topic, writing
+    /// through the same producer: with many clusters, one producer per cluster would cost
+    /// librdkafka's threads and connections per cluster.
+    pub fn with_key(&self, key: String) -> KafkaStore {
+        let producer = self
+            .producer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        KafkaStore {
+            cluster: self.cluster.clone(),
+            topic: self.topic.clone(),
+            key,
+            timeout: self.timeout,
+            producer: Mutex::new(producer),
+            producer_config: self.producer_config.clone(),
+        }
+    }
+
+    /// Creates the shard topic with one partition per cluster if missing, and adds
+    /// partitions if it has fewer than `clusters` (partitions only grow: a config with
+    /// fewer clusters leaves the extra ones unused). Blocks.
+    pub fn ensure_shards(&self, clusters: usize) -> Result<(), StoreError> {
+        let admin: AdminClient<DefaultClientContext> = self
+            .cluster
+            .client_config()
+            .create()
+            .map_err(|e| self.kafka("creating the admin client", e))?;
+        let topic = shard_topic(&self.topic);
+        // All topics, not this one: a metadata request naming a missing topic makes some
+        // brokers (tansu) create it with their default partition count.
+        let md = admin
+            .inner()
+            .fetch_metadata(None, self.timeout)
+            .map_err(|e| self.kafka("reading the shard topic", e))?;
+        let have = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+            .map_or(0, |t| t.partitions().len());
+        let opts = AdminOptions::new().operation_timeout(Some(self.timeout));
+        let res = if have == 0 {
+            let replication = md.brokers().len().clamp(1, 3) as i32;
+            let new = NewTopic::new(
+                &topic,
+                clusters as i32,
+                TopicReplication::Fixed(replication),
+            );
+            futures::executor::block_on(admin.create_topics([&new], &opts))
+        } else if have < clusters {
+            let more = rdkafka::admin::NewPartitions::new(&topic, clusters);
+            futures::executor::block_on(admin.create_partitions([&more], &opts))
+        } else {
+            return Ok(());
+        };
+        for r in res.map_err(|e| self.kafka("creating the shard topic", e))? {
+            match r {
+                Ok(_) => tracing::info!(topic = %topic, partitions = clusters, "shard topic ready"),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => {
+                    return Err(self.kafka(
+                        "creating the shard topic",
+                        rdkafka::error::KafkaError::AdminOp(code),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     fn kafka(&self, action: &'static str, source: rdkafka::error::KafkaError) -> StoreError {
@@ -168,7 +257,7 @@ impl KafkaStore {
         })?;
         let record = FutureRecord::to(&self.topic)
             .partition(0)
-            .key(KEY)
+            .key(&self.key)
             .payload(&json);
         let producer = self
             .producer
@@ -193,7 +282,9 @@ impl KafkaStore {
     /// ProducerFenced, and librdkafka does not count that as fatal): without a new
     /// producer the leader would never send again. A new one is safe: the old one has
     /// nothing left to deliver (writes wait for their outcome one at a time), and each
-    /// record is the whole state.
+    /// record is the whole state. Stores sharing the old producer ([`KafkaStore::with_key`])
+    /// keep it until their own write fails the same way; its writes under way finish or
+    /// fail on their own.
     fn replace_if_failed(&self, failed: &FutureProducer, e: &rdkafka::error::KafkaError) {
         let fatal = failed.client().fatal_error();
         if fatal.is_none() && !producer_state_lost(e) {
@@ -254,7 +345,7 @@ impl KafkaStore {
                 continue;
             };
             let msg = polled.map_err(|e| self.kafka("reading the state", e))?;
-            if msg.key() == Some(KEY.as_bytes()) {
+            if msg.key() == Some(self.key.as_bytes()) {
                 newest = msg.payload().map(<[u8]>::to_vec);
             }
             if msg.offset() >= high - 1 {
