@@ -205,12 +205,7 @@ fn group_view(
             GroupSource::Spark => g.last_commit_at.map(|c| (ctx.now - c).max(0.0)),
             GroupSource::Kafka => None,
         },
-        spark: spark::stats(&g.batches, ctx.now).map(|s| SparkView {
-            batch_duration_seconds: s.batch_duration,
-            records_per_batch: s.records_per_batch,
-            inflight_batch_age_seconds: s.inflight_age,
-            trigger_cap: s.cap,
-        }),
+        spark: spark::stats(&g.batches, ctx.now),
         topics,
     }
 }

@@ -2,8 +2,8 @@
 //! model gathers the facts from its history, this module only judges them.
 
 use crate::config::Thresholds;
-use crate::model::spark::{batch_slow, SparkStats};
-use crate::view::{Reason, Status};
+use crate::model::spark::batch_slow;
+use crate::view::{Reason, SparkView, Status};
 
 /// What the model knows about one group on one topic at one poll.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,7 +31,7 @@ pub struct Facts {
     /// Seconds until the lag drains at current rates (+Inf: never), when known.
     pub drain_eta: Option<f64>,
     /// Spark only: the query's recent batches.
-    pub spark: Option<SparkStats>,
+    pub spark: Option<SparkView>,
 }
 
 /// Severity a reason drives the status to.
@@ -108,7 +108,7 @@ pub fn evaluate(f: &Facts, th: &Thresholds) -> (Status, Vec<Reason>) {
     if let Some(s) = &f.spark {
         // A cap limits only while more waits than one batch takes: a caught-up query
         // whose batches happen to be equal is not limited by anything.
-        if s.cap.is_some_and(|cap| f.lag > cap) && backlogged(f, th) {
+        if s.trigger_cap.is_some_and(|cap| f.lag > cap) && backlogged(f, th) {
             reasons.push(Reason::SparkTriggerCapped);
         }
         if batch_slow(s, th.spark_batch_slow_factor) {

@@ -2,6 +2,7 @@
 //! age of the batch in flight, and whether `maxOffsetsPerTrigger` caps the batches. Pure.
 
 use crate::snapshot::{SparkBatch, Timestamp};
+use crate::view::SparkView;
 
 /// Batches in a row that must read the same record count before a cap is inferred: two
 /// equal batches can be chance, three in a row under a backlog are the trigger's limit.
@@ -15,23 +16,12 @@ const CAP_TOLERANCE: f64 = 0.01;
 /// than their median, and a poll cannot see that finely anyway.
 pub const SLOW_MIN_SECONDS: f64 = 10.0;
 
-/// One query's batch statistics.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SparkStats {
-    /// Median duration of the recent complete batches (seconds): from one batch's
-    /// `batchTimestampMs` to the next one's, as Spark plans the next batch when one ends.
-    pub batch_duration: Option<f64>,
-    /// Median records per batch over the recent batches, the one in flight included.
-    pub records_per_batch: Option<i64>,
-    /// How long the batch in flight has run (seconds); None when every batch is committed.
-    pub inflight_age: Option<f64>,
-    /// The inferred `maxOffsetsPerTrigger`: the last [`CAPPED_BATCHES`] batches all read
-    /// this many records (within rounding). Whether it limits anything depends on the lag.
-    pub cap: Option<i64>,
-}
-
-/// Statistics from the batches (oldest first); None for a query with no batch.
-pub fn stats(batches: &[SparkBatch], now: Timestamp) -> Option<SparkStats> {
+/// Statistics from the batches (oldest first); None for a query with no batch. Batch
+/// duration runs from one batch's `batchTimestampMs` to the next one's, as Spark plans the
+/// next batch when one ends; records per batch count the one in flight; the cap is
+/// inferred when the last [`CAPPED_BATCHES`] batches all read the same count (within
+/// rounding), and whether it limits anything depends on the lag.
+pub fn stats(batches: &[SparkBatch], now: Timestamp) -> Option<SparkView> {
     let last = batches.last()?;
     let durations: Vec<f64> = batches
         .windows(2)
@@ -40,15 +30,15 @@ pub fn stats(batches: &[SparkBatch], now: Timestamp) -> Option<SparkStats> {
         .filter(|d| *d >= 0.0)
         .collect();
     let records: Vec<i64> = batches.iter().filter_map(|b| b.records).collect();
-    let inflight_age = (!last.committed)
+    let inflight_batch_age_seconds = (!last.committed)
         .then_some(last.planned_at)
         .flatten()
         .map(|at| (now - at).max(0.0));
-    Some(SparkStats {
-        batch_duration: median_f(durations),
+    Some(SparkView {
+        batch_duration_seconds: median_f(durations),
         records_per_batch: median_i(records),
-        inflight_age,
-        cap: inferred_cap(batches),
+        inflight_batch_age_seconds,
+        trigger_cap: inferred_cap(batches),
     })
 }
 
@@ -64,8 +54,8 @@ fn inferred_cap(batches: &[SparkBatch]) -> Option<i64> {
 }
 
 /// Whether the batch in flight has run longer than `factor` × the median batch duration.
-pub fn batch_slow(s: &SparkStats, factor: f64) -> bool {
-    match (s.inflight_age, s.batch_duration) {
+pub fn batch_slow(s: &SparkView, factor: f64) -> bool {
+    match (s.inflight_batch_age_seconds, s.batch_duration_seconds) {
         (Some(age), Some(median)) => age >= SLOW_MIN_SECONDS && age > factor * median,
         _ => false,
     }
@@ -113,14 +103,14 @@ mod tests {
 
     #[test]
     fn stats_rows() {
-        let st = |d: Option<f64>, r: Option<i64>, a: Option<f64>, c: Option<i64>| SparkStats {
-            batch_duration: d,
+        let st = |d: Option<f64>, r: Option<i64>, a: Option<f64>, c: Option<i64>| SparkView {
+            batch_duration_seconds: d,
             records_per_batch: r,
-            inflight_age: a,
-            cap: c,
+            inflight_batch_age_seconds: a,
+            trigger_cap: c,
         };
         // (batches, now, stats); each row says why.
-        let rows: Vec<(Vec<SparkBatch>, f64, Option<SparkStats>)> = vec![
+        let rows: Vec<(Vec<SparkBatch>, f64, Option<SparkView>)> = vec![
             // no batch yet: nothing to say
             (vec![], 2000.0, None),
             // the seed: 10 s batches of 10,000, batch 4 in flight for 3 s
@@ -183,16 +173,16 @@ mod tests {
         b.remove(2);
         // a batch without batchTimestampMs bounds nothing
         b[0].planned_at = None;
-        let s = stats(&b, 2000.0).map(|s| s.batch_duration);
+        let s = stats(&b, 2000.0).map(|s| s.batch_duration_seconds);
         assert_eq!(s, Some(None));
     }
 
     #[test]
     fn slow_rows() {
-        let s = |age: Option<f64>, median: Option<f64>| SparkStats {
-            inflight_age: age,
-            batch_duration: median,
-            ..SparkStats::default()
+        let s = |age: Option<f64>, median: Option<f64>| SparkView {
+            inflight_batch_age_seconds: age,
+            batch_duration_seconds: median,
+            ..SparkView::default()
         };
         // (stats, factor, slow); each row says why.
         let rows = [

@@ -220,7 +220,7 @@ pub struct GroupView {
 }
 
 /// A Spark query's recent micro-batches.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SparkView {
     /// Median duration of the recent complete batches (seconds), when two are known.
     pub batch_duration_seconds: Option<f64>,

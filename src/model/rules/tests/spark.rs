@@ -2,17 +2,17 @@
 
 use super::{healthy, th};
 use crate::model::rules::{evaluate, Facts};
-use crate::model::spark::SparkStats;
 use crate::view::Reason::{self, *};
+use crate::view::SparkView;
 use crate::view::Status::{self, *};
 
 /// The seed's batches: 10 s each, 10,000 records, capped; nothing in flight.
-fn seed() -> SparkStats {
-    SparkStats {
-        batch_duration: Some(10.0),
+fn seed() -> SparkView {
+    SparkView {
+        batch_duration_seconds: Some(10.0),
         records_per_batch: Some(10_000),
-        inflight_age: Some(2.0),
-        cap: Some(10_000),
+        inflight_batch_age_seconds: Some(2.0),
+        trigger_cap: Some(10_000),
     }
 }
 
@@ -60,8 +60,8 @@ fn spark_cases() {
         (
             "a backlog but no cap inferred (batches differ): the trigger is not the limit",
             Facts {
-                spark: Some(SparkStats {
-                    cap: None,
+                spark: Some(SparkView {
+                    trigger_cap: None,
                     ..seed()
                 }),
                 ..seed_facts.clone()
@@ -72,9 +72,9 @@ fn spark_cases() {
         (
             "batch in flight for 31 s, batches take 10 s: slow",
             Facts {
-                spark: Some(SparkStats {
-                    inflight_age: Some(31.0),
-                    cap: None,
+                spark: Some(SparkView {
+                    inflight_batch_age_seconds: Some(31.0),
+                    trigger_cap: None,
                     ..seed()
                 }),
                 ..healthy()
@@ -85,8 +85,8 @@ fn spark_cases() {
         (
             "slow and capped together, both said",
             Facts {
-                spark: Some(SparkStats {
-                    inflight_age: Some(45.0),
+                spark: Some(SparkView {
+                    inflight_batch_age_seconds: Some(45.0),
                     ..seed()
                 }),
                 ..seed_facts.clone()
@@ -117,8 +117,8 @@ fn spark_cases() {
 #[test]
 fn slow_factor_is_configurable() {
     let f = Facts {
-        spark: Some(SparkStats {
-            inflight_age: Some(25.0),
+        spark: Some(SparkView {
+            inflight_batch_age_seconds: Some(25.0),
             ..seed()
         }),
         ..healthy()
