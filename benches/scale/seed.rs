@@ -55,7 +55,7 @@ pub struct Phases {
 }
 
 /// The phases of every size up to `partition-heavy`.
-const STANDARD: Phases = Phases {
+pub const STANDARD: Phases = Phases {
     warmup: 30,
     timed: 20,
     quiet: 10,
