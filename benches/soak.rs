@@ -34,6 +34,10 @@ const SIZE: seed::Size = seed::Size {
     partitions: 4,
     groups: 1000,
     interval_s: 1,
+    // Unused: the soak has its own loop and lagwatch config.
+    phases: seed::STANDARD,
+    granularities: &["partition"],
+    in_all: false,
 };
 /// Every this many cycles, some groups and a topic are deleted and new ones created.
 const CHURN_EVERY: usize = 50;

@@ -1,10 +1,11 @@
 //! Scale benchmark: lagwatch (release build, separate process) against a seeded broker,
 //! Apache Kafka and tansu in turn.
 //!
-//! Run with `benches/run [issue2|small|large|partition-heavy|all] [kafka|tansu]`; see
-//! BENCHMARKS.md. Per size and broker: start the broker behind a request-counting proxy,
-//! seed topics/records/commits with a known ground truth, start lagwatch, then measure time
-//! to ready, poll cycle durations, requests per cycle, RSS, CPU per cycle (lagwatch's and
+//! Run with `benches/run [issue2|small|large|partition-heavy|huge|all] [kafka|tansu]`;
+//! see BENCHMARKS.md (`all` leaves out `huge`, which takes most of an hour). Per size and
+//! broker: start the broker behind a request-counting proxy, seed topics/records/commits
+//! with a known ground truth, start lagwatch (once per granularity the size measures, against
+//! the same broker), then measure time to ready, poll cycle durations, requests per cycle, RSS, CPU per cycle (lagwatch's and
 //! the broker's) and /metrics render time, and check every lag series against the ground
 //! truth. Prints a Markdown table with one column per size and broker.
 
@@ -22,16 +23,6 @@ use seed::{Size, Truth, SIZES};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Poll cycles timed one by one (after the first poll, which is reported as "ready").
-const TIMED_CYCLES: u64 = 20;
-/// Poll intervals between ready and the timed cycles. A fresh JVM broker spends most of its
-/// CPU compiling the code that answers lagwatch during its first polls; a broker in
-/// production has long done that. Both brokers get the same wait.
-const WARMUP_CYCLES: u32 = 30;
-/// Cycles of the quiet phase (no scrapes) for CPU, RSS and request counts.
-const QUIET_CYCLES: u64 = 10;
-/// /metrics requests timed back to back.
-const SCRAPES: usize = 60;
 /// Intervals with lagwatch stopped, for the broker's own idle CPU.
 const IDLE_CYCLES: u64 = 5;
 
@@ -42,6 +33,8 @@ const FETCH: usize = 1;
 struct Row {
     size: Size,
     broker: String,
+    /// `metrics.granularity` of this lagwatch.
+    granularity: &'static str,
     seed_s: f64,
     ready_s: f64,
     cycles: Vec<f64>,
@@ -62,7 +55,9 @@ struct Row {
     broker_rss: f64,
     render: Vec<f64>,
     bytes: usize,
-    verdict: Verdict,
+    /// Compared with the ground truth only at partition granularity (the families it checks
+    /// are per partition).
+    verdict: Option<Verdict>,
     warnings: usize,
     load: String,
 }
@@ -86,7 +81,10 @@ fn main() {
         .any(|w| w == "all" || SIZES.iter().any(|s| s.name == w));
     let sizes: Vec<Size> = SIZES
         .iter()
-        .filter(|s| !picked_sizes || words.iter().any(|w| w == "all" || w == s.name))
+        .filter(|s| {
+            words.iter().any(|w| w == s.name)
+                || (s.in_all && (!picked_sizes || words.iter().any(|w| w == "all")))
+        })
         .copied()
         .collect();
     let picked_brokers = words
@@ -98,7 +96,7 @@ fn main() {
         .collect();
     if !words.iter().all(known) {
         eprintln!(
-            "usage: benches/run [issue2|small|large|partition-heavy|all]... [kafka|tansu]..."
+            "usage: benches/run [issue2|small|large|partition-heavy|huge|all]... [kafka|tansu]..."
         );
         std::process::exit(2);
     }
@@ -153,7 +151,9 @@ fn run(sizes: &[Size], kinds: &[Kind]) -> Result<(), String> {
         for kind in kinds {
             let dir = out.join(size.name).join(kind.name());
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            rows.push(run_size(size, *kind, &brokers, &lagwatch, &dir)?);
+            rows.extend(run_size(size, *kind, &brokers, &lagwatch, &dir)?);
+            // So far, in case a later size fails or is stopped.
+            eprintln!("{}", table(&rows));
         }
     }
     let table = table(&rows);
@@ -176,7 +176,7 @@ fn run_size(
     brokers: &Brokers,
     lagwatch: &Path,
     dir: &Path,
-) -> Result<Row, String> {
+) -> Result<Vec<Row>, String> {
     eprintln!(
         "[scale] == {} on {}: {} topics x {} partitions, {} groups",
         size.name,
@@ -208,12 +208,88 @@ fn run_size(
     let t0 = Instant::now();
     seed::seed(&bootstrap, size)?;
     let seed_s = t0.elapsed().as_secs_f64();
+    eprintln!("[scale]   seeded in {seed_s:.1}s");
     let truth = Truth::of(size);
     write(&dir.join("truth.tsv"), &truth.to_tsv())?;
 
+    let mut rows = Vec::new();
+    for granularity in size.granularities {
+        let sub = if size.granularities.len() > 1 {
+            dir.join(granularity)
+        } else {
+            dir.to_path_buf()
+        };
+        std::fs::create_dir_all(&sub).map_err(|e| format!("{}: {e}", sub.display()))?;
+        let run = Run {
+            size,
+            kind,
+            granularity,
+            lagwatch,
+            dir: &sub,
+            bootstrap: &bootstrap,
+            proxy: &proxy,
+            broker: &broker,
+            truth: &truth,
+        };
+        let mut row = measure_lagwatch(&run)?;
+        row.broker = label.clone();
+        row.seed_s = seed_s;
+        rows.push(row);
+    }
+    // What the broker burns with nobody asking, to read its CPU per cycle against.
+    let interval = Duration::from_secs(size.interval_s);
+    let idle0 = cpu_seconds(broker.pid())?;
+    std::thread::sleep(interval * IDLE_CYCLES as u32);
+    let broker_idle_ms = (cpu_seconds(broker.pid())? - idle0) * 1000.0 / IDLE_CYCLES as f64;
+    for r in &mut rows {
+        r.broker_idle_ms = broker_idle_ms;
+    }
+    // For experiments with other builds or settings against the same seeded broker.
+    eprintln!("{}", table(&rows));
+    if let Some(secs) = std::env::var("SCALE_KEEP_BROKER")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        eprintln!("[scale]   broker kept for {secs}s at {bootstrap} (SCALE_KEEP_BROKER)");
+        std::thread::sleep(Duration::from_secs(secs));
+    }
+    drop(broker);
+    if kind == Kind::Kafka {
+        broker::remove_data(dir);
+    }
+    Ok(rows)
+}
+
+/// One lagwatch measured against a seeded broker.
+struct Run<'a> {
+    size: &'a Size,
+    kind: Kind,
+    granularity: &'static str,
+    lagwatch: &'a Path,
+    dir: &'a Path,
+    bootstrap: &'a str,
+    proxy: &'a proxy::Proxy,
+    broker: &'a broker::Proc,
+    truth: &'a Truth,
+}
+
+/// Starts lagwatch at one granularity, measures it through every phase and stops it.
+fn measure_lagwatch(run: &Run) -> Result<Row, String> {
+    let Run {
+        size,
+        kind,
+        granularity,
+        lagwatch,
+        dir,
+        bootstrap,
+        proxy,
+        broker,
+        truth,
+    } = *run;
+    let phases = size.phases;
     let http = broker::free_port()?;
     let cfg = dir.join("lagwatch.yaml");
-    write(&cfg, &config_yaml(size, http, &bootstrap))?;
+    write(&cfg, &config_yaml(size, granularity, http, bootstrap))?;
     let log = dir.join("lagwatch.log");
     let (fetch_n0, fetch_b0) = (
         proxy.counters.snapshot()[FETCH],
@@ -224,11 +300,11 @@ fn run_size(
     let pid = lw.pid();
     let ready_s = wait_ready(http, started)?;
     let rss_ready = rss_mib(pid)?.rss;
-    eprintln!("[scale]   seeded in {seed_s:.1}s; lagwatch ready after {ready_s:.3}s");
+    eprintln!("[scale]   {granularity}: lagwatch ready after {ready_s:.3}s");
 
     let interval = Duration::from_secs(size.interval_s);
-    std::thread::sleep(interval * WARMUP_CYCLES);
-    let (cycles, exact_cycles) = timed_cycles(http, pid, interval)?;
+    std::thread::sleep(interval * phases.warmup);
+    let (cycles, exact_cycles) = timed_cycles(http, pid, interval, phases.timed)?;
 
     // Quiet phase: no scrape between the two CPU/counter readings.
     let (_, c0) = poll_histogram(&get(http, "/metrics")?.1);
@@ -240,7 +316,7 @@ fn run_size(
     );
     let bytes0 = proxy.counters.bytes()[FETCH];
     let mut rss_steady = Rss::default();
-    for _ in 0..QUIET_CYCLES {
+    for _ in 0..phases.quiet {
         std::thread::sleep(interval);
         let now = rss_mib(pid)?;
         if now.rss > rss_steady.rss {
@@ -267,9 +343,9 @@ fn run_size(
         .map(|(k, (a, b))| (proxy::api_name(k), (b - a) as f64 / n))
         .collect();
 
-    let mut render = Vec::with_capacity(SCRAPES);
+    let mut render = Vec::with_capacity(phases.scrapes);
     let mut body = String::new();
-    for _ in 0..SCRAPES {
+    for _ in 0..phases.scrapes {
         let (status, b, took) = get(http, "/metrics")?;
         if status != 200 {
             return Err(format!("/metrics answered {status}"));
@@ -277,26 +353,10 @@ fn run_size(
         render.push(took.as_secs_f64());
         body = b;
     }
-    let verdict = measure::verify(&body, &truth);
+    let verdict = (granularity == "partition").then(|| measure::verify(&body, truth));
     write(&dir.join("metrics.txt"), &body)?;
     let rss_peak = rss_mib(pid)?.peak;
     drop(lw);
-    // What the broker burns with nobody asking, to read its CPU per cycle against.
-    let idle0 = cpu_seconds(broker.pid())?;
-    std::thread::sleep(interval * IDLE_CYCLES as u32);
-    let broker_idle_ms = (cpu_seconds(broker.pid())? - idle0) * 1000.0 / IDLE_CYCLES as f64;
-    // For experiments with other builds or settings against the same seeded broker.
-    if let Some(secs) = std::env::var("SCALE_KEEP_BROKER")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        eprintln!("[scale]   broker kept for {secs}s at {bootstrap} (SCALE_KEEP_BROKER)");
-        std::thread::sleep(Duration::from_secs(secs));
-    }
-    drop(broker);
-    if kind == Kind::Kafka {
-        broker::remove_data(dir);
-    }
     let warnings = std::fs::read_to_string(&log)
         .map(|l| {
             l.lines()
@@ -306,8 +366,9 @@ fn run_size(
         .unwrap_or(0);
     Ok(Row {
         size: *size,
-        broker: label,
-        seed_s,
+        broker: String::new(),
+        granularity,
+        seed_s: 0.0,
         ready_s,
         cycles,
         exact_cycles,
@@ -325,7 +386,7 @@ fn run_size(
             requests: s.requests * 1000.0 / n,
             other: s.other * 1000.0 / n,
         }),
-        broker_idle_ms,
+        broker_idle_ms: 0.0,
         broker_rss,
         render,
         bytes: body.len(),
@@ -339,24 +400,27 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn config_yaml(size: &Size, http: u16, bootstrap: &str) -> String {
+fn config_yaml(size: &Size, granularity: &str, http: u16, bootstrap: &str) -> String {
     format!(
         "# generated by benches/scale\nlisten: \"127.0.0.1:{http}\"\npoll_interval: {i}s\n\
-         clusters:\n  - name: bench\n    bootstrap_servers: \"{bootstrap}\"\n    poll_timeout: 30s\n\
+         metrics:\n  granularity: {granularity}\n\
+         clusters:\n  - name: bench\n    bootstrap_servers: \"{bootstrap}\"\n    poll_timeout: {t}s\n\
          \x20   groups:\n      include: [\"^bench-\"]\n    topics:\n      include: [\"^bench-\"]\n",
-        i = size.interval_s
+        i = size.interval_s,
+        // A huge poll can take longer than the standard 30 s on a busy machine.
+        t = (size.interval_s * 4).max(30)
     )
 }
 
 /// Seconds from spawn until /readyz says ready (the first complete poll).
 fn wait_ready(http: u16, started: Instant) -> Result<f64, String> {
-    let deadline = started + Duration::from_secs(120);
+    let deadline = started + Duration::from_secs(600);
     loop {
         if let Ok((200, _, _)) = get(http, "/readyz") {
             return Ok(started.elapsed().as_secs_f64());
         }
         if Instant::now() > deadline {
-            return Err("lagwatch not ready after 120 s".into());
+            return Err("lagwatch not ready after 600 s".into());
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -364,11 +428,16 @@ fn wait_ready(http: u16, started: Instant) -> Result<f64, String> {
 
 /// Per-cycle poll durations from the histogram's `_sum`/`_count` deltas, scraping twice per
 /// interval so that almost every delta holds exactly one poll; returns (durations, exact).
-fn timed_cycles(http: u16, pid: u32, interval: Duration) -> Result<(Vec<f64>, usize), String> {
+fn timed_cycles(
+    http: u16,
+    pid: u32,
+    interval: Duration,
+    timed: u64,
+) -> Result<(Vec<f64>, usize), String> {
     let (mut sum, mut count) = poll_histogram(&get(http, "/metrics")?.1);
     let (mut out, mut exact, mut seen) = (Vec::new(), 0, 0u64);
-    let deadline = Instant::now() + interval * (TIMED_CYCLES as u32 * 4) + Duration::from_secs(60);
-    while seen < TIMED_CYCLES {
+    let deadline = Instant::now() + interval * (timed as u32 * 4) + Duration::from_secs(60);
+    while seen < timed {
         if Instant::now() > deadline {
             return Err(format!("only {seen} polls finished in time"));
         }
@@ -395,7 +464,11 @@ fn ms(x: f64) -> String {
 fn table(rows: &[Row]) -> String {
     let mut t = String::from("| metric |");
     for r in rows {
-        t += &format!(" {} on {} |", r.size.name, r.broker);
+        if r.size.granularities.len() > 1 {
+            t += &format!(" {} on {}, {} |", r.size.name, r.broker, r.granularity);
+        } else {
+            t += &format!(" {} on {} |", r.size.name, r.broker);
+        }
     }
     t += "\n|---|";
     t += &"---:|".repeat(rows.len());
@@ -482,13 +555,19 @@ fn table(rows: &[Row]) -> String {
     line("/metrics p50 (ms)", &|r| ms(quantile(&r.render, 0.5)));
     line("/metrics p99 (ms)", &|r| ms(quantile(&r.render, 0.99)));
     line("/metrics size (bytes)", &|r| r.bytes.to_string());
-    line("lag series checked", &|r| r.verdict.lag_checked.to_string());
-    line("lag mismatches (must be 0)", &|r| {
-        r.verdict.lag_mismatches.to_string()
-    });
-    line("log-end mismatches (must be 0)", &|r| {
-        r.verdict.end_mismatches.to_string()
-    });
+    let verdict = |f: fn(&Verdict) -> usize| {
+        move |r: &Row| {
+            r.verdict
+                .as_ref()
+                .map_or("— (not per partition)".to_owned(), |v| f(v).to_string())
+        }
+    };
+    line("lag series checked", &verdict(|v| v.lag_checked));
+    line("lag mismatches (must be 0)", &verdict(|v| v.lag_mismatches));
+    line(
+        "log-end mismatches (must be 0)",
+        &verdict(|v| v.end_mismatches),
+    );
     line("WARN/ERROR log lines", &|r| r.warnings.to_string());
     line("load avg at end (1/5/15 min)", &|r| r.load.clone());
     t

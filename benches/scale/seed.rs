@@ -29,16 +29,51 @@ pub struct Size {
     pub groups: usize,
     /// lagwatch poll interval (seconds).
     pub interval_s: u64,
+    /// Poll intervals between ready and the timed cycles, poll cycles timed, quiet-phase
+    /// cycles and /metrics requests timed: fewer at the huge size, whose polls take seconds.
+    pub phases: Phases,
+    /// `metrics.granularity` values measured, each by its own lagwatch against the same
+    /// seeded broker (seeding the huge size takes longer than measuring it).
+    pub granularities: &'static [&'static str],
+    /// Whether `all` runs it (the huge size takes most of an hour: by name only).
+    pub in_all: bool,
 }
 
-/// The sizes of the issue; `issue2` is issue 2's 50 groups over 200 partitions.
-pub const SIZES: [Size; 4] = [
+/// How long each measuring phase of one size lasts.
+#[derive(Debug, Clone, Copy)]
+pub struct Phases {
+    /// Poll intervals between ready and the timed cycles. A fresh JVM broker spends most of
+    /// its CPU compiling the code that answers lagwatch during its first polls; a broker in
+    /// production has long done that. Both brokers get the same wait.
+    pub warmup: u32,
+    /// Poll cycles timed one by one (after the first poll, which is reported as "ready").
+    pub timed: u64,
+    /// Cycles of the quiet phase (no scrapes) for CPU, RSS and request counts.
+    pub quiet: u64,
+    /// /metrics requests timed back to back.
+    pub scrapes: usize,
+}
+
+/// The phases of every size up to `partition-heavy`.
+pub const STANDARD: Phases = Phases {
+    warmup: 30,
+    timed: 20,
+    quiet: 10,
+    scrapes: 60,
+};
+
+/// The sizes of the issue; `issue2` is issue 2's 50 groups over 200 partitions, `huge` is
+/// issue 20's ten times the large size.
+pub const SIZES: [Size; 5] = [
     Size {
         name: "issue2",
         topics: 10,
         partitions: 20,
         groups: 50,
         interval_s: 1,
+        phases: STANDARD,
+        granularities: &["partition"],
+        in_all: true,
     },
     Size {
         name: "small",
@@ -46,6 +81,9 @@ pub const SIZES: [Size; 4] = [
         partitions: 10,
         groups: 100,
         interval_s: 1,
+        phases: STANDARD,
+        granularities: &["partition"],
+        in_all: true,
     },
     Size {
         name: "large",
@@ -53,6 +91,9 @@ pub const SIZES: [Size; 4] = [
         partitions: 10,
         groups: 1000,
         interval_s: 2,
+        phases: STANDARD,
+        granularities: &["partition"],
+        in_all: true,
     },
     Size {
         name: "partition-heavy",
@@ -60,6 +101,24 @@ pub const SIZES: [Size; 4] = [
         partitions: 100,
         groups: 200,
         interval_s: 2,
+        phases: STANDARD,
+        granularities: &["partition"],
+        in_all: true,
+    },
+    Size {
+        name: "huge",
+        topics: 10_000,
+        partitions: 10,
+        groups: 10_000,
+        interval_s: 30,
+        phases: Phases {
+            warmup: 3,
+            timed: 6,
+            quiet: 3,
+            scrapes: 20,
+        },
+        granularities: &["partition", "topic", "group"],
+        in_all: false,
     },
 ];
 
@@ -251,33 +310,45 @@ fn drain(p: &Seeder) -> Result<(), String> {
 
 /// tansu answers ListOffsets LATEST with (first offset of the last batch) + 1, so the last
 /// record of each partition goes alone in its own batch after everything else is flushed.
+/// At most [`PRODUCE_TOPICS`] topics per producer: librdkafka's producer slows down with
+/// the partitions it has open (the huge size's 100,000 in one producer crawled for minutes
+/// where 10 producers of 10,000 each take seconds).
 fn produce(bootstrap: &str, size: &Size) -> Result<(), String> {
-    let bulk = producer(bootstrap, false)?;
-    for t in 0..size.topics {
-        let name = topic(t);
-        for p in 0..size.partitions {
-            for i in 0..records(t, p) - 1 {
-                send(&bulk, &name, p as i32, &format!("m{i}"))?;
+    let topics: Vec<usize> = (0..size.topics).collect();
+    for chunk in topics.chunks(PRODUCE_TOPICS) {
+        let bulk = producer(bootstrap, false)?;
+        for &t in chunk {
+            let name = topic(t);
+            for p in 0..size.partitions {
+                for i in 0..records(t, p) - 1 {
+                    send(&bulk, &name, p as i32, &format!("m{i}"))?;
+                }
+                bulk.poll(Duration::ZERO);
             }
-            bulk.poll(Duration::ZERO);
         }
-    }
-    drain(&bulk)?;
-    let single = producer(bootstrap, true)?;
-    for t in 0..size.topics {
-        let name = topic(t);
-        for p in 0..size.partitions {
-            send(&single, &name, p as i32, "last")?;
-            single.poll(Duration::ZERO);
+        drain(&bulk)?;
+        let single = producer(bootstrap, true)?;
+        for &t in chunk {
+            let name = topic(t);
+            for p in 0..size.partitions {
+                send(&single, &name, p as i32, "last")?;
+                single.poll(Duration::ZERO);
+            }
         }
+        drain(&single)?;
     }
-    drain(&single)
+    Ok(())
 }
+
+/// Topics one seeding producer writes to.
+const PRODUCE_TOPICS: usize = 1000;
 
 /// Commits every group's offsets without joining the group, on a few threads at once.
 fn commit_all(bootstrap: &str, size: &Size) -> Result<(), String> {
     let next = AtomicUsize::new(0);
-    let workers = 8.min(size.groups.max(1));
+    // Each commit is mostly waiting (a new client finds the coordinator first): many
+    // threads, or the huge size's 10,000 groups take a quarter of an hour.
+    let workers = 32.min(size.groups.max(1));
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
