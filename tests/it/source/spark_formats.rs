@@ -338,27 +338,12 @@ async fn spark_4_formats_and_a_slow_batch_on_real_kafka() {
         "slow query's first batch committed after {:?}",
         t0.elapsed()
     );
-    let yaml = format!(
-        r#"listen: 127.0.0.1:0
-poll_interval: 1s
-clusters:
-  - name: kafka
-    bootstrap_servers: "{bs}"
-    poll_timeout: 10s
-    groups: {{ names: [unused] }}
-    topics: {{ include: ["^{prefix}-s$"] }}
-    spark_queries:
-      - name: slow
-        checkpoint: "{cp}"
-rules:
-  for_polls: 2
-"#,
-        bs = env().plaintext(),
-        cp = slow_cp.display(),
+    let cfg = super::spark_real::query_config(
+        &format!("{prefix}-s"),
+        "slow",
+        &slow_cp,
+        "rules:\n  for_polls: 2\n",
     );
-    let envf = |k: &str| std::env::var(k).ok();
-    let cfg = lagwatch::config::from_str("spark-formats.yaml", &yaml, &envf)
-        .unwrap_or_else(|e| panic!("config: {e}\n{yaml}"));
     let running = lagwatch::app::start(cfg).await.expect("lagwatch starts");
     let group = |running: &lagwatch::app::Running| {
         let snap = running.state.snapshot();

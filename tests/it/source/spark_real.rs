@@ -265,19 +265,8 @@ async fn spark_seed_incident_on_real_kafka() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&hook)
         .await;
-    let yaml = format!(
-        r#"listen: 127.0.0.1:0
-poll_interval: 1s
-clusters:
-  - name: kafka
-    bootstrap_servers: "{bs}"
-    poll_timeout: 10s
-    groups: {{ names: [unused] }}
-    topics: {{ include: ["^{topic}$"] }}
-    spark_queries:
-      - name: seed
-        checkpoint: "{cp}"
-rules:
+    let rules = format!(
+        r#"rules:
   lag_warning: 50000
   lag_critical: 150000
   backlog_min_messages: 10000
@@ -291,13 +280,9 @@ notifiers:
     url: "{hook}/hook"
     min_severity: warning
 "#,
-        bs = env().plaintext(),
-        cp = dir.path().join("checkpoint").display(),
         hook = hook.uri(),
     );
-    let envf = |k: &str| std::env::var(k).ok();
-    let cfg = lagwatch::config::from_str("spark-real.yaml", &yaml, &envf)
-        .unwrap_or_else(|e| panic!("config: {e}\n{yaml}"));
+    let cfg = query_config(&topic, "seed", &dir.path().join("checkpoint"), &rules);
     let lw = Lw {
         running: Some(lagwatch::app::start(cfg).await.expect("lagwatch starts")),
     };
@@ -466,4 +451,34 @@ notifiers:
     // 300,000 records are worth giving back to the shared cluster.
     ktool(&["delete-topic", "--topic", &topic]);
     eprintln!("spark_seed_incident_on_real_kafka took {:?}", t0.elapsed());
+}
+
+/// lagwatch's config for one Spark query `name` over the topic named exactly `topic` on
+/// the shared Kafka cluster (no Kafka group watched), checkpoint `cp`, polled every second;
+/// `tail` is the YAML after `clusters:` (rules, notifiers).
+pub(super) fn query_config(
+    topic: &str,
+    name: &str,
+    cp: &Path,
+    tail: &str,
+) -> lagwatch::config::Config {
+    let yaml = format!(
+        r#"listen: 127.0.0.1:0
+poll_interval: 1s
+clusters:
+  - name: kafka
+    bootstrap_servers: "{bs}"
+    poll_timeout: 10s
+    groups: {{ names: [unused] }}
+    topics: {{ include: ["^{topic}$"] }}
+    spark_queries:
+      - name: {name}
+        checkpoint: "{cp}"
+{tail}"#,
+        bs = env().plaintext(),
+        cp = cp.display(),
+    );
+    let envf = |k: &str| std::env::var(k).ok();
+    lagwatch::config::from_str("spark-query.yaml", &yaml, &envf)
+        .unwrap_or_else(|e| panic!("config: {e}\n{yaml}"))
 }
