@@ -151,7 +151,8 @@ mod tests {
         // (records applied before, the record: key, payload, offset; what it did,
         //  active ids at 50 afterwards, why)
         type Rec<'a> = (&'a str, Option<&'a [u8]>, i64);
-        let cases: [(Vec<Rec>, Rec, Applied, Vec<&str>, &str); 9] = [
+        type Case<'a> = (Vec<Rec<'a>>, Rec<'a>, Applied, Vec<&'a str>, &'a str);
+        let cases: [Case; 9] = [
             (
                 vec![],
                 ("silence/a", Some(&a), 1),

@@ -264,8 +264,8 @@ async fn silence_across_replicas(bs: &str) {
     assert_eq!(of(&got, &silenced, &quiet), Vec::<String>::new(), "{got:?}");
 
     // The timeline: each owner shows its cluster's incidents, delivered.
-    for x in 0..CLUSTERS {
-        wait_sent(r.ports[owners[x]], &name(x), &loud, "opened").await;
+    for (x, owner) in owners.iter().enumerate() {
+        wait_sent(r.ports[*owner], &name(x), &loud, "opened").await;
     }
 
     // The quiet group recovers (its silenced resolution stays quiet), B dies, and the
