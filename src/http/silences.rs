@@ -72,6 +72,9 @@ async fn list(State(s): State<Option<Silences>>) -> Response {
     if s.following() {
         return following();
     }
+    if let Err(e) = s.catch_up() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    }
     Json(SilenceList {
         schema_version: super::api::SCHEMA_VERSION,
         silences: s.list(),
@@ -103,7 +106,9 @@ async fn add(
     match s.add(new.matchers, secs, new.comment, new.created_by) {
         Ok(silence) => (StatusCode::CREATED, Json(silence)).into_response(),
         Err(e @ ChangeError::Invalid(_)) => error(StatusCode::BAD_REQUEST, e.to_string()),
-        Err(e @ ChangeError::NotSaved(_)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e @ ChangeError::StateTopic(_)) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
     }
 }
 

@@ -85,9 +85,10 @@ pub enum ChangeError {
     /// The silence itself is refused.
     #[error(transparent)]
     Invalid(#[from] SilenceError),
-    /// The state topic did not take the change (with `shard_clusters`).
-    #[error("not saved: {0}")]
-    NotSaved(#[from] StoreError),
+    /// The state topic could not be written or read to its end (with `shard_clusters`):
+    /// nothing changed.
+    #[error(transparent)]
+    StateTopic(#[from] StoreError),
 }
 
 impl Silences {
@@ -139,6 +140,16 @@ impl Silences {
             Backing::Shared(set) => super::lead::blocking(|| set.add(&s))?,
         }
         Ok(s)
+    }
+
+    /// With `shard_clusters`, waits until this replica has read every silence written
+    /// so far (a replica that just started, or one a moment behind another's add); then
+    /// [`Silences::list`] is complete. Blocks up to twice the session timeout.
+    pub fn catch_up(&self) -> Result<(), ChangeError> {
+        match &self.backing {
+            Backing::Book(_) => Ok(()),
+            Backing::Shared(set) => Ok(super::lead::blocking(|| set.sync())?),
+        }
     }
 
     /// The silences in force, oldest first.

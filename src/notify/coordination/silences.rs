@@ -82,8 +82,11 @@ impl SharedSilences {
         Ok(())
     }
 
-    /// Ends silence `id` now with a tombstone; false when none in force has that id.
+    /// Ends silence `id` now with a tombstone; false when none in force has that id
+    /// (after reading every silence written so far: it may have been added elsewhere a
+    /// moment ago).
     pub fn expire(&self, id: &str, now: f64) -> Result<bool, StoreError> {
+        self.sync()?;
         if !self.set().is_active(id, now) {
             return Ok(false);
         }
@@ -97,14 +100,7 @@ impl SharedSilences {
     /// twice the session timeout). Blocks.
     pub fn sync(&self) -> Result<(), StoreError> {
         let timeout = self.store.timeout();
-        let (low, high) = self
-            .reader
-            .fetch_watermarks(self.store.topic(), 0, timeout)
-            .map_err(|source| StoreError::Kafka {
-                topic: self.store.topic().to_owned(),
-                action: "reading the end offset",
-                source,
-            })?;
+        let (low, high) = self.store.watermarks()?;
         let allowed = timeout * 2;
         let deadline = Instant::now() + allowed;
         // The last record of a compacted log is never cleaned away (it is in the active

@@ -323,6 +323,20 @@ impl KafkaStore {
         self.timeout
     }
 
+    /// Partition 0's low and high watermarks, asked through the producer's connections
+    /// (a reader's are busy with its long-polling fetches, which would delay the answer).
+    pub fn watermarks(&self) -> Result<(i64, i64), StoreError> {
+        let producer = self
+            .producer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        producer
+            .client()
+            .fetch_watermarks(&self.topic, 0, self.timeout)
+            .map_err(|e| self.kafka("reading the end offset", e))
+    }
+
     /// A consumer for reading partition 0 by hand (assigned, never joined or committed).
     pub fn reader(&self) -> Result<BaseConsumer, StoreError> {
         let mut cc = self.cluster.client_config();

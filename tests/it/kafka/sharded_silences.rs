@@ -243,7 +243,7 @@ async fn silence_across_replicas(bs: &str) {
         }
         seen_after.push(t0.elapsed());
     }
-    eprintln!("the silence was listed by the other replicas after {seen_after:?}");
+    eprintln!("{bs}: the silence was listed by the other replicas after {seen_after:?}");
     let (code, out, err) = tokio::task::spawn_blocking({
         let port = r.ports[c];
         move || cli(port, &["list"])
@@ -318,5 +318,37 @@ async fn silence_across_replicas(bs: &str) {
     // The new owner has two clusters: each one's timeline, no outcome lost to the other.
     for y in (0..CLUSTERS).filter(|y| after[*y] == x) {
         wait_sent(r.ports[x], &name(y), &quiet, "deescalated").await;
+    }
+
+    // Silences are in Kafka: a restart of every replica keeps the one in force and does
+    // not bring back the expired one.
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let (port, group) = (r.ports[a], loud.clone());
+        move || cli(port, &["add", "--group", &group, "--duration", "1h"])
+    })
+    .await
+    .expect("join");
+    assert_eq!(code, 0, "{out}{err}");
+    let kept = out.trim().to_owned();
+    for i in 0..3 {
+        if let Some(mut p) = r.procs[i].take() {
+            p.signal(9);
+            p.wait(Duration::from_secs(10));
+        }
+    }
+    for i in 0..3 {
+        r.restart(i);
+    }
+    for port in r.ports.clone() {
+        crate::support::binary::wait_listening(port, Duration::from_secs(30)).await;
+        let t0 = Instant::now();
+        while listed(port).await != vec![kept.clone()] {
+            assert!(
+                t0.elapsed() < SESSION * 2,
+                "after a restart, port {port} lists {:?}, not only {kept}",
+                listed(port).await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
