@@ -140,6 +140,24 @@ async fn timeline(port: u16, cluster: &str, group: &str) -> serde_json::Value {
     v["incidents"].clone()
 }
 
+/// The first event of replica `port`'s event stream (what the page reads first).
+async fn hello(port: u16) -> String {
+    let mut stream = reqwest::get(format!("http://127.0.0.1:{port}/api/v1/events"))
+        .await
+        .expect("events");
+    let mut events = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !events.contains("\n\n") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await;
+        let Ok(Ok(Some(bytes))) = chunk else {
+            panic!("no hello event; got: {events}");
+        };
+        events.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    assert!(events.starts_with("event: hello\n"), "{events}");
+    events
+}
+
 /// Waits until the timeline of `group` in `cluster` on replica `port` has a `change`
 /// entry whose delivery is sent (the outcome is recorded just after the sink answered).
 async fn wait_sent(port: u16, cluster: &str, group: &str, change: &str) {
@@ -263,6 +281,11 @@ async fn silence_across_replicas(bs: &str) {
     let got = received(&hook).await;
     assert_eq!(of(&got, &silenced, &quiet), Vec::<String>::new(), "{got:?}");
 
+    // The page says this replica shows only its own clusters.
+    assert!(
+        hello(r.ports[a]).await.contains(r#""owned_only":true"#),
+        "the page's hello event"
+    );
     // The timeline: each owner shows its cluster's incidents, delivered.
     for (x, owner) in owners.iter().enumerate() {
         wait_sent(r.ports[*owner], &name(x), &loud, "opened").await;
