@@ -149,6 +149,7 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
                         .map(|k| k.name.clone())
                         .collect::<Vec<_>>(),
                     metrics.clone(),
+                    state.standby_flag(),
                 )
                 .context("starting coordination")?,
             )

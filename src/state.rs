@@ -2,6 +2,7 @@
 
 use crate::view::{ClusterView, KafkaDetails};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// What is known about one cluster right now.
@@ -27,6 +28,9 @@ pub struct AppState {
     clusters: RwLock<BTreeMap<String, ClusterStatus>>,
     /// With `shard_clusters`: holds only the clusters this replica polls.
     sharded: bool,
+    /// With `shard_clusters`: the group has given this replica no cluster because it has
+    /// more members than there are clusters. Set by the coordination.
+    standby: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -39,6 +43,7 @@ impl AppState {
         Arc::new(AppState {
             clusters: RwLock::new(map),
             sharded: false,
+            standby: Arc::default(),
         })
     }
 
@@ -49,12 +54,25 @@ impl AppState {
         Arc::new(AppState {
             clusters: RwLock::default(),
             sharded: true,
+            standby: Arc::default(),
         })
     }
 
     /// True with `shard_clusters`: this replica holds only the clusters it owns.
     pub fn is_sharded(&self) -> bool {
         self.sharded
+    }
+
+    /// The flag the coordination sets while this replica is a standby.
+    pub fn standby_flag(&self) -> Arc<AtomicBool> {
+        self.standby.clone()
+    }
+
+    /// With `shard_clusters`: owns nothing because the group has more members than
+    /// clusters. Such a replica is ready: it serves, and takes a cluster over when an
+    /// owner leaves.
+    pub fn is_standby(&self) -> bool {
+        self.sharded && self.standby.load(Ordering::Acquire) && self.snapshot().is_empty()
     }
 
     /// Forgets a cluster another replica polls now.
@@ -85,11 +103,11 @@ impl AppState {
 
     /// True once every cluster has finished a poll that read something; with
     /// `shard_clusters`, also false while this replica owns no cluster (the list is then
-    /// empty).
+    /// empty), unless it is a standby.
     pub fn ready(&self) -> (bool, Vec<String>) {
         let snap = self.snapshot();
         if self.sharded && snap.is_empty() {
-            return (false, Vec::new());
+            return (self.standby.load(Ordering::Acquire), Vec::new());
         }
         let waiting: Vec<String> = snap
             .iter()
@@ -122,6 +140,12 @@ mod tests {
         assert_eq!(s.ready(), (true, vec![]), "its one cluster polled");
         s.remove("a");
         assert_eq!(s.ready(), (false, vec![]), "given away: owns nothing again");
+        s.standby_flag()
+            .store(true, std::sync::atomic::Ordering::Release);
+        assert_eq!(s.ready(), (true, vec![]), "a standby is ready");
+        assert!(s.is_standby());
+        s.update("a", |_| {});
+        assert!(!s.is_standby(), "taking a cluster over ends the standby");
         let unsharded = AppState::new([]);
         assert_eq!(
             unsharded.ready(),

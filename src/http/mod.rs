@@ -68,7 +68,11 @@ async fn metrics(State(ctx): State<HttpCtx>, headers: HeaderMap) -> Response {
 
 async fn readyz(State(ctx): State<HttpCtx>) -> Response {
     let (ready, waiting) = ctx.state.ready();
-    if ready {
+    if ready && ctx.state.is_standby() {
+        "ready: standby, the group has more replicas than clusters and gave this one none; \
+         it takes a cluster over when an owner leaves\n"
+            .into_response()
+    } else if ready {
         "ready\n".into_response()
     } else if waiting.is_empty() {
         (

@@ -37,6 +37,8 @@ fn stalled(gap: Duration, lease: Duration) -> bool {
 pub struct Status {
     /// Members of the group at the last look; -1 before the first.
     pub members: AtomicI64,
+    /// Whether the group has assigned this member partitions (maybe none) at least once.
+    pub assigned: AtomicBool,
 }
 
 /// One role a partition gives: the leader's (partition 0 of the state topic) or, with
@@ -60,6 +62,7 @@ pub struct Role {
 /// Sees rebalances: each role is held while its partition is assigned here.
 struct Ctx {
     roles: Vec<Role>,
+    status: Arc<Status>,
     /// How long a hand-over waits for deliveries under way.
     drain: Duration,
 }
@@ -82,6 +85,9 @@ impl ConsumerContext for Ctx {
             Rebalance::Assign(_) => base.assignment().ok(),
             _ => None,
         };
+        if assigned.is_some() {
+            self.status.assigned.store(true, Ordering::Release);
+        }
         for role in &self.roles {
             let held = assigned.as_ref().is_some_and(|tpl| {
                 tpl.elements_for_topic(&role.topic)
@@ -167,6 +173,7 @@ pub fn run(
         );
     let ctx = Ctx {
         roles,
+        status: status.clone(),
         drain: c.session_timeout / 2,
     };
     let consumer: BaseConsumer<Ctx> = match cc.create_with_context(ctx) {

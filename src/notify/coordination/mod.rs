@@ -64,6 +64,7 @@ impl Coordination {
         c: &CoordinationConfig,
         clusters: &[String],
         metrics: Arc<Metrics>,
+        standby: Arc<AtomicBool>,
     ) -> Result<Coordination, StoreError> {
         let store = Arc::new(KafkaStore::new(cluster, c)?);
         let gate = Arc::new(Gate::coordinated(store.clone(), member::lease(c)));
@@ -152,7 +153,17 @@ impl Coordination {
                             .get_or_create(&label)
                             .set(i64::from(*polls.borrow()));
                     }
-                    members_gauge.set(st.members.load(Ordering::Acquire).max(0));
+                    let members = st.members.load(Ordering::Acquire);
+                    members_gauge.set(members.max(0));
+                    standby.store(
+                        is_standby(
+                            st.assigned.load(Ordering::Acquire),
+                            owned.iter().filter(|(_, p)| *p.borrow()).count(),
+                            members,
+                            shard_count,
+                        ),
+                        Ordering::Release,
+                    );
                     if rx.has_changed().is_err() {
                         leader_gauge.set(0);
                         return;
@@ -200,4 +211,44 @@ fn sleep_unless(stop: &AtomicBool, d: Duration) -> bool {
         left = left.saturating_sub(step);
     }
     stop.load(Ordering::Acquire)
+}
+/// Whether a sharded replica is a standby: the group has assigned it (so this is not the
+/// start-up wait) no cluster, and it owns none because there are more members than
+/// clusters. With as many clusters as members or more, the assignors give every member
+/// one, so owning none then means the assignment is still to come.
+fn is_standby(assigned: bool, owned: usize, members: i64, clusters: usize) -> bool {
+    clusters > 0 && assigned && owned == 0 && members > clusters as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_standby;
+
+    #[test]
+    fn standby_cases() {
+        // (assigned once, clusters owned, members, clusters) -> standby; each row says why.
+        let rows = [
+            (
+                (true, 0, 4, 3),
+                true,
+                "four replicas, three clusters: one is left over",
+            ),
+            ((false, 0, 4, 3), false, "not assigned yet: still starting"),
+            ((true, 1, 4, 3), false, "owns a cluster"),
+            (
+                (true, 0, 3, 3),
+                false,
+                "as many replicas as clusters: its share is coming",
+            ),
+            ((true, 0, -1, 3), false, "members not counted yet"),
+            ((true, 0, 2, 0), false, "not sharded"),
+        ];
+        for ((assigned, owned, members, clusters), want, why) in rows {
+            assert_eq!(
+                is_standby(assigned, owned, members, clusters),
+                want,
+                "{why}"
+            );
+        }
+    }
 }

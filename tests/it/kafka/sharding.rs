@@ -14,10 +14,11 @@ pub(super) fn name(i: usize) -> String {
     format!("shard{i}")
 }
 
-fn start(bs: &str, group: &str, hook: &str) -> Replicas {
+/// Three replicas sharding `n` clusters.
+fn start(bs: &str, group: &str, hook: &str, n: usize) -> Replicas {
     let coord = unique("lw-shard-coord");
     let state = unique("lw-shard-state");
-    let clusters: String = (0..CLUSTERS)
+    let clusters: String = (0..n)
         .map(|i| {
             format!(
                 "  - name: {}\n    bootstrap_servers: \"{bs}\"\n    groups:\n      names: [\"{group}\"]\n",
@@ -113,7 +114,7 @@ async fn on_tansu_each_cluster_polled_once_and_moved_on_a_kill() {
 async fn across_a_kill(bs: &str) {
     let (topic, group) = lagging(bs).await;
     let hook = sink(200).await;
-    let mut r = start(bs, &group, &hook.uri());
+    let mut r = start(bs, &group, &hook.uri(), CLUSTERS);
     let owners = one_each(&r, CLUSTERS, Duration::from_secs(60)).await;
     eprintln!("owners of the clusters: {owners:?}");
     for i in 0..3 {
@@ -188,6 +189,75 @@ async fn across_a_kill(bs: &str) {
             name(c)
         );
     }
+}
+
+/// More replicas than clusters (3 and 2): the replica left over owns nothing, yet is
+/// ready (a Deployment's rollout would otherwise never finish) and says it is a standby;
+/// when an owner is killed, it takes the cluster over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_left_over_is_a_ready_standby_and_takes_a_cluster_over() {
+    let _brokers = shared().await;
+    let bs = env().plaintext();
+    let (_topic, group) = lagging(bs).await;
+    let hook = sink(200).await;
+    let mut r = start(bs, &group, &hook.uri(), 2);
+    let readyz = |port: u16| async move {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        crate::support::http_get(addr, "/readyz").await
+    };
+    // Each cluster owned once, every replica ready, and exactly one of them a standby.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let standby = loop {
+        let (serving, owning) = who_serves(&r, 2).await;
+        let mut answers = Vec::new();
+        for port in &r.ports {
+            answers.push(readyz(*port).await);
+        }
+        let idle: Vec<usize> = (0..3)
+            .filter(|i| serving.iter().all(|s| !s.contains(i)))
+            .collect();
+        let settled = serving.iter().all(|s| s.len() == 1) && serving == owning && idle.len() == 1;
+        if settled && answers.iter().all(|(status, _)| *status == 200) {
+            let body = &answers[idle[0]].1;
+            assert!(body.contains("standby"), "{body}");
+            for (i, (_, body)) in answers.iter().enumerate().filter(|(i, _)| *i != idle[0]) {
+                assert!(
+                    !body.contains("standby"),
+                    "replica {i} owns a cluster: {body}"
+                );
+            }
+            break idle[0];
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not settled within 60 s: serving {serving:?}, owning {owning:?}, readyz {answers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (serving, _) = who_serves(&r, 2).await;
+    let victim = serving[0][0];
+    let mut p = r.procs[victim].take().expect("alive");
+    p.signal(9);
+    p.wait(Duration::from_secs(10));
+    let t0 = Instant::now();
+    loop {
+        let (serving, _) = who_serves(&r, 2).await;
+        if serving.iter().all(|s| s.len() == 1) && serving.iter().any(|s| s.contains(&standby)) {
+            break;
+        }
+        assert!(
+            t0.elapsed() <= SESSION * 2 + Duration::from_secs(3),
+            "the standby (replica {standby}) did not take over replica {victim}'s cluster: {serving:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "standby replica {standby} took over from {victim} after {:?}",
+        t0.elapsed()
+    );
+    let (status, body) = readyz(r.ports[standby]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("standby"), "it owns a cluster now: {body}");
 }
 
 /// Each cluster's changes, in the order the sink received them.
