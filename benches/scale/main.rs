@@ -274,6 +274,8 @@ fn run_size(
         row.broker = label.clone();
         row.seed_s = seed_s;
         rows.push(row);
+        // Each granularity as soon as it is measured: a huge run takes most of an hour.
+        eprintln!("{}", table(&rows));
     }
     // What the broker burns with nobody asking, to read its CPU per cycle against.
     let interval = Duration::from_secs(size.interval_s);
