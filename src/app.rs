@@ -165,14 +165,24 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
         .unwrap_or_default();
     if notifying && sharded {
         // One coordinator per cluster, each with its own book under the cluster's key and
-        // its own gate, open while this replica holds the cluster's partition.
+        // its own gate, open while this replica holds the cluster's partition; one
+        // timeline for the page, and the silences every replica shares.
+        let shared_timeline = Arc::new(crate::notify::timeline::Timeline::default());
+        timeline = Some(shared_timeline.clone());
+        silences = coordination
+            .as_ref()
+            .and_then(|c| c.silences.clone())
+            .map(crate::notify::Silences::shared);
         for shard in &shards {
             let coordinator = crate::notify::Coordinator::resume(
                 &cfg.notifiers,
                 cfg.rules.clone(),
                 None,
                 metrics.clone(),
-                crate::notify::Options::default(),
+                crate::notify::Options {
+                    timeline: Some(shared_timeline.clone()),
+                    ..crate::notify::Options::default()
+                },
                 None,
                 Some(shard.gate.clone()),
             );
@@ -272,10 +282,7 @@ pub async fn start_from(cfg: Config, carried: &mut Carried) -> anyhow::Result<Ru
     };
     let https = tls.is_some();
     let http = tokio::spawn(async move {
-        let silences = match sharded {
-            true => http::silences::router_sharded(),
-            false => http::silences::router(silences),
-        };
+        let silences = http::silences::router(silences);
         let pages = crate::http::page::router(page).merge(silences);
         let app = http::with_pages(hctx, pages);
         if let Err(e) = http::serve_app(listener, app, tls, shutdown).await {

@@ -4,10 +4,17 @@
 use std::sync::Once;
 
 /// Current wall-clock time as Unix seconds (the only place lagwatch reads the clock for data).
+///
+/// Rounded down to a multiple of 1/1024 s: such times are exact in an `f64` and so are
+/// their differences, which lets the model's history rings keep a time as a 32-bit count of
+/// ticks (`model::history`). A millisecond is far below any poll interval.
 pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
+        .map(|d| {
+            let ticks = d.as_secs() * 1024 + u64::from(d.subsec_nanos()) * 1024 / 1_000_000_000;
+            ticks as f64 / 1024.0
+        })
         .unwrap_or(0.0)
 }
 

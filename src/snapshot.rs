@@ -346,7 +346,9 @@ pub struct Snapshot {
     pub kafka_client: Option<KafkaPath>,
     /// The first record at or after an offset, keyed by partition and offset: the offsets
     /// are the positions of lagging groups (Kafka and Spark), raised to the log start.
-    pub first_records: BTreeMap<(TopicPartition, i64), FirstRecord>,
+    /// Shared: from one poll to the next it rarely changes, and every snapshot kept (the
+    /// current and the previous one) then holds the same map.
+    pub first_records: Arc<BTreeMap<(TopicPartition, i64), FirstRecord>>,
     /// Settings of watched topics, when they could be described.
     pub topic_configs: BTreeMap<Arc<str>, TopicConfig>,
 }
@@ -412,7 +414,7 @@ impl Snapshot {
             share_groups: BTreeMap::new(),
             requests: BTreeMap::new(),
             kafka_client: None,
-            first_records: BTreeMap::new(),
+            first_records: Arc::default(),
             topic_configs: BTreeMap::new(),
         }
     }

@@ -52,6 +52,11 @@ impl AppState {
         })
     }
 
+    /// True with `shard_clusters`: this replica holds only the clusters it owns.
+    pub fn is_sharded(&self) -> bool {
+        self.sharded
+    }
+
     /// Forgets a cluster another replica polls now.
     pub fn remove(&self, cluster: &str) {
         let mut g = match self.clusters.write() {

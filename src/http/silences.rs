@@ -1,9 +1,12 @@
 //! `/api/v1/silences`: add (POST), list (GET) and expire (DELETE `/{id}`) silences; behind
 //! the same basic auth as the rest of the API. Without notifiers there is nothing to
-//! silence: every call answers 404 saying so.
+//! silence: every call answers 404 saying so. With coordination, a follower answers 503
+//! (the leader's book holds them), except with `shard_clusters` where every replica
+//! shares them through the state topic and any replica answers; a change the state
+//! topic did not take answers 503.
 
 use crate::notify::silence::{Matchers, Silence};
-use crate::notify::Silences;
+use crate::notify::{ChangeError, Silences};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -44,20 +47,6 @@ pub fn router(silences: Option<Silences>) -> Router {
         .with_state(silences)
 }
 
-/// The routes with `shard_clusters`: each cluster's incidents live with the replica that
-/// polls it, and silences are not shared between them yet, so every call says so.
-pub fn router_sharded() -> Router {
-    async fn unsupported() -> Response {
-        error(
-            StatusCode::NOT_IMPLEMENTED,
-            "silences are not supported with coordination.shard_clusters yet",
-        )
-    }
-    Router::new()
-        .route("/api/v1/silences", get(unsupported).post(unsupported))
-        .route("/api/v1/silences/{id}", delete(unsupported))
-}
-
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
 }
@@ -82,6 +71,9 @@ async fn list(State(s): State<Option<Silences>>) -> Response {
     let Some(s) = s else { return none() };
     if s.following() {
         return following();
+    }
+    if let Err(e) = s.catch_up() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
     }
     Json(SilenceList {
         schema_version: super::api::SCHEMA_VERSION,
@@ -113,7 +105,10 @@ async fn add(
     };
     match s.add(new.matchers, secs, new.comment, new.created_by) {
         Ok(silence) => (StatusCode::CREATED, Json(silence)).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ ChangeError::Invalid(_)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ ChangeError::StateTopic(_)) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
     }
 }
 
@@ -122,12 +117,12 @@ async fn expire(State(s): State<Option<Silences>>, Path(id): Path<String>) -> Re
     if s.following() {
         return following();
     }
-    if s.expire(&id) {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        error(
+    match s.expire(&id) {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => error(
             StatusCode::NOT_FOUND,
             format!("no silence in force with id `{id}`"),
-        )
+        ),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }

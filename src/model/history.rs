@@ -73,14 +73,168 @@ pub enum Pushed {
     Ignored,
 }
 
+/// Times a packed sample can hold exactly: multiples of 1/1024 s (see [`crate::runtime::now`]).
+const TICKS_PER_SECOND: f64 = 1024.0;
+
 /// A bounded, time-ordered series of samples.
 ///
-/// A contiguous `Vec` rather than a `VecDeque`: rings are read (rates, time lag) far more
+/// A contiguous buffer rather than a `VecDeque`: rings are read (rates, time lag) far more
 /// than written, slice scans are the cheapest reads, and dropping the oldest of at most
 /// [`HARD_CAP`] samples is one short memmove. Allocated once at the policy's capacity.
-#[derive(Debug, Clone, Default)]
+///
+/// There is a ring per partition and per group-partition, so the samples are most of the
+/// model's memory. A sample is therefore packed in 8 bytes, as two 32-bit steps from the
+/// ring's base: the time in 1/1024 s ticks and the offset. Every value read back is the one
+/// pushed, bit for bit; a sample that does not fit (a time off the tick grid, a span over
+/// 48 days or 2^32 offsets even after rebasing) turns the ring into plain samples until it
+/// is next cleared.
+#[derive(Debug, Clone)]
 pub struct Ring {
-    samples: Vec<Sample>,
+    store: Store,
+}
+
+#[derive(Debug, Clone)]
+enum Store {
+    Packed {
+        base_t: Timestamp,
+        base_v: i64,
+        steps: Vec<u64>,
+    },
+    Wide(Vec<Sample>),
+}
+
+impl Default for Ring {
+    fn default() -> Self {
+        Ring {
+            store: Store::Packed {
+                base_t: 0.0,
+                base_v: 0,
+                steps: Vec::new(),
+            },
+        }
+    }
+}
+
+/// `s` as steps from the base, when they fit and give `s` back exactly.
+fn pack(base_t: Timestamp, base_v: i64, s: Sample) -> Option<u64> {
+    let ticks = (s.t - base_t) * TICKS_PER_SECOND;
+    if !(0.0..=f64::from(u32::MAX)).contains(&ticks) || ticks.fract() != 0.0 {
+        return None;
+    }
+    let ticks = ticks as u32;
+    let dv = u32::try_from(s.v.checked_sub(base_v)?).ok()?;
+    let packed = (u64::from(ticks) << 32) | u64::from(dv);
+    (unpack(base_t, base_v, packed) == s).then_some(packed)
+}
+
+fn unpack(base_t: Timestamp, base_v: i64, packed: u64) -> Sample {
+    let ticks = (packed >> 32) as u32;
+    let dv = packed as u32;
+    Sample {
+        t: base_t + f64::from(ticks) / TICKS_PER_SECOND,
+        v: base_v + i64::from(dv),
+    }
+}
+
+impl Store {
+    fn len(&self) -> usize {
+        match self {
+            Store::Packed { steps, .. } => steps.len(),
+            Store::Wide(w) => w.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<Sample> {
+        match self {
+            Store::Packed {
+                base_t,
+                base_v,
+                steps,
+            } => steps.get(i).map(|&p| unpack(*base_t, *base_v, p)),
+            Store::Wide(w) => w.get(i).copied(),
+        }
+    }
+
+    fn drop_oldest(&mut self, n: usize) {
+        match self {
+            Store::Packed { steps, .. } => drop(steps.drain(..n.min(steps.len()))),
+            Store::Wide(w) => drop(w.drain(..n.min(w.len()))),
+        }
+    }
+
+    /// Replaces the newest sample.
+    fn set_last(&mut self, s: Sample) {
+        let keep = self.len().saturating_sub(1);
+        match self {
+            Store::Packed { steps, .. } => steps.truncate(keep),
+            Store::Wide(w) => w.truncate(keep),
+        }
+        self.append(s);
+    }
+
+    /// Appends `s`, rebasing or widening when it does not fit.
+    fn append(&mut self, s: Sample) {
+        if let Store::Packed {
+            base_t,
+            base_v,
+            steps,
+        } = self
+        {
+            if steps.is_empty() {
+                (*base_t, *base_v) = (s.t, s.v);
+            }
+            if let Some(p) = pack(*base_t, *base_v, s) {
+                steps.push(p);
+                return;
+            }
+            // Rebase on the oldest sample held: the oldest ones may have been dropped.
+            let all: Vec<Sample> = steps.iter().map(|&p| unpack(*base_t, *base_v, p)).collect();
+            if let Some(first) = all.first() {
+                let repacked: Option<Vec<u64>> = all
+                    .iter()
+                    .chain(std::iter::once(&s))
+                    .map(|&x| pack(first.t, first.v, x))
+                    .collect();
+                if let Some(r) = repacked {
+                    steps.clear();
+                    steps.extend(r);
+                    (*base_t, *base_v) = (first.t, first.v);
+                    return;
+                }
+            }
+            let mut wide = Vec::with_capacity(steps.capacity());
+            wide.extend(all);
+            wide.push(s);
+            *self = Store::Wide(wide);
+            return;
+        }
+        if let Store::Wide(w) = self {
+            w.push(s);
+        }
+    }
+
+    fn reserve(&mut self, capacity: usize) {
+        match self {
+            Store::Packed { steps, .. } if steps.capacity() == 0 => steps.reserve_exact(capacity),
+            Store::Wide(w) if w.capacity() == 0 => w.reserve_exact(capacity),
+            _ => {}
+        }
+    }
+
+    /// Empties the ring; a cleared ring packs again.
+    fn clear(&mut self) {
+        match self {
+            Store::Packed { steps, .. } => steps.clear(),
+            Store::Wide(w) => {
+                let capacity = w.capacity();
+                *self = Store::Packed {
+                    base_t: 0.0,
+                    base_v: 0,
+                    steps: Vec::with_capacity(capacity),
+                };
+            }
+        }
+    }
 }
 
 impl Ring {
@@ -91,11 +245,9 @@ impl Ring {
 
     /// Adds a sample; a value below the previous one starts the series afresh.
     pub fn push(&mut self, s: Sample, policy: &RingPolicy) -> Pushed {
-        let Some(&last) = self.samples.last() else {
-            if self.samples.capacity() == 0 {
-                self.samples.reserve_exact(policy.capacity);
-            }
-            self.samples.push(s);
+        let Some(last) = self.last() else {
+            self.store.reserve(policy.capacity);
+            self.store.append(s);
             return Pushed::Appended;
         };
         if s.t < last.t {
@@ -103,131 +255,91 @@ impl Ring {
         }
         if s.v < last.v {
             // A reset group or a recreated topic: a slope across it would be nonsense.
-            self.samples.clear();
-            self.samples.push(s);
+            self.store.clear();
+            self.store.append(s);
             return Pushed::Reset;
         }
-        let n = self.samples.len();
-        let provisional =
-            s.t == last.t || (n >= 2 && last.t - self.samples[n - 2].t < policy.min_gap);
+        let n = self.len();
+        let provisional = s.t == last.t
+            || (n >= 2
+                && self
+                    .store
+                    .get(n - 2)
+                    .is_some_and(|p| last.t - p.t < policy.min_gap));
         if provisional {
-            self.samples[n - 1] = s;
+            self.store.set_last(s);
             return Pushed::Merged;
         }
         // Make room first so the allocation never grows past the capacity.
         let excess = (n + 1).saturating_sub(policy.capacity.max(1));
-        self.samples.drain(..excess.min(n));
-        self.samples.push(s);
+        self.store.drop_oldest(excess.min(n));
+        self.store.append(s);
         Pushed::Appended
     }
 
     /// Drops samples older than the policy keeps, as seen at `now`.
     pub fn prune(&mut self, now: Timestamp, policy: &RingPolicy) {
         let oldest = now - policy.keep;
-        let old = self.samples.iter().take_while(|s| s.t < oldest).count();
-        let drop = old.min(self.samples.len().saturating_sub(1));
+        let old = self.iter().take_while(|s| s.t < oldest).count();
+        let drop = old.min(self.len().saturating_sub(1));
         if drop > 0 {
-            self.samples.drain(..drop);
+            self.store.drop_oldest(drop);
         }
     }
 
     /// Samples, oldest first.
-    pub fn iter(&self) -> std::iter::Copied<std::slice::Iter<'_, Sample>> {
-        self.samples.iter().copied()
+    pub fn iter(&self) -> Samples<'_> {
+        Samples {
+            store: &self.store,
+            next: 0,
+        }
     }
 
     /// The newest sample.
     pub fn last(&self) -> Option<Sample> {
-        self.samples.last().copied()
+        self.store.get(self.len().checked_sub(1)?)
     }
 
     /// Number of samples held.
     pub fn len(&self) -> usize {
-        self.samples.len()
+        self.store.len()
     }
 
     /// Whether the ring holds no sample.
     pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
+        self.len() == 0
+    }
+
+    /// Whether the samples are packed (8 bytes each) rather than plain (16).
+    pub fn is_packed(&self) -> bool {
+        matches!(self.store, Store::Packed { .. })
     }
 }
+
+/// A ring's samples, oldest first.
+#[derive(Debug, Clone)]
+pub struct Samples<'a> {
+    store: &'a Store,
+    next: usize,
+}
+
+impl Iterator for Samples<'_> {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        let s = self.store.get(self.next)?;
+        self.next += 1;
+        Some(s)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.store.len().saturating_sub(self.next);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Samples<'_> {}
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn policy_cases() {
-        // (window, poll) -> (capacity, merges?); each row says why.
-        let rows = [
-            // 300 s window at 10 s polls (the defaults): every poll kept, 310 s covered.
-            (300.0, 10.0, 32, false),
-            // 60 s at 10 s: few samples, no merging needed.
-            (60.0, 10.0, 10, false),
-            // 2 s window at 250 ms (integration tests): 12+2 samples.
-            (2.0, 0.25, 12, false),
-            // 5 min at 1 s: capped, so samples are thinned to cover the window.
-            (300.0, 1.0, HARD_CAP, true),
-            // Window shorter than a poll: stretched to one poll.
-            (1.0, 10.0, 5, false),
-        ];
-        for (w, p, cap, merges) in rows {
-            let pol = RingPolicy::new(w, p);
-            assert_eq!(pol.capacity, cap, "window {w} poll {p}");
-            assert_eq!(pol.min_gap > 0.0, merges, "window {w} poll {p}");
-        }
-    }
-
-    #[test]
-    fn push_cases() {
-        let pol = RingPolicy::new(60.0, 10.0);
-        let mut r = Ring::new();
-        assert_eq!(r.push(Sample::new(0.0, 10), &pol), Pushed::Appended);
-        assert_eq!(r.push(Sample::new(10.0, 20), &pol), Pushed::Appended);
-        // Same instant twice (a re-read): the newer value wins, no duplicate point.
-        assert_eq!(r.push(Sample::new(10.0, 25), &pol), Pushed::Merged);
-        // A clock step backwards must not reorder the series.
-        assert_eq!(r.push(Sample::new(5.0, 30), &pol), Pushed::Ignored);
-        assert_eq!(r.len(), 2);
-        // Offset went backwards (group reset): history is cut there.
-        assert_eq!(r.push(Sample::new(20.0, 3), &pol), Pushed::Reset);
-        assert_eq!(r.iter().collect::<Vec<_>>(), vec![Sample::new(20.0, 3)]);
-    }
-
-    #[test]
-    fn prune_keeps_window_plus_margin_and_at_least_one() {
-        let pol = RingPolicy::new(60.0, 10.0); // keep = 80 s
-        let mut r = Ring::new();
-        for i in 0..20 {
-            r.push(Sample::new(i as f64 * 10.0, i), &pol);
-        }
-        r.prune(190.0, &pol);
-        assert_eq!(r.iter().next().map(|s| s.t), Some(110.0));
-        // A long outage leaves one sample: the last thing known.
-        r.prune(10_000.0, &pol);
-        assert_eq!(r.len(), 1);
-    }
-
-    proptest! {
-        // Memory stays bounded and the window stays covered, however often lagwatch polls.
-        #[test]
-        fn bounded_and_covering(window in 1.0f64..900.0, poll in 0.05f64..30.0, n in 1usize..2000) {
-            let pol = RingPolicy::new(window, poll);
-            let mut r = Ring::new();
-            let mut t = 0.0;
-            for i in 0..n {
-                t = i as f64 * poll;
-                r.push(Sample::new(t, i as i64), &pol);
-                r.prune(t, &pol);
-                prop_assert!(r.len() <= pol.capacity);
-                prop_assert!(r.len() <= HARD_CAP);
-            }
-            let first = r.iter().next().map(|s| s.t).unwrap_or(t);
-            let covered = t - first;
-            let w = window.max(poll);
-            // Either all history since start, or at least the window.
-            prop_assert!(first == 0.0 || covered >= w - 1e-9, "covered {covered} of {w}");
-        }
-    }
-}
+#[path = "history_tests.rs"]
+mod tests;

@@ -8,6 +8,7 @@
 //! message queued, and the next leader sends it once more: per notifier only the front
 //! message is ever in flight, so a leader change repeats at most one message per notifier.
 
+use super::coordination::silences::SharedSilences;
 use super::coordination::store::KafkaStore;
 use super::state_file::{self, Book};
 use super::{automation, Coordinator};
@@ -34,6 +35,9 @@ pub struct Gate {
     /// [`Gate::renew`]); zero without a store.
     lease: Duration,
     renewed: Mutex<Option<Instant>>,
+    /// With `shard_clusters`: the silences shared by every replica, read to the end of
+    /// the state topic before the gate opens.
+    silences: Option<Arc<SharedSilences>>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -74,6 +78,18 @@ impl Gate {
             lease,
             ..Gate::default()
         }
+    }
+
+    /// The same gate, holding changes back with the silences every replica shares
+    /// instead of those in the book.
+    pub fn with_silences(mut self, silences: Arc<SharedSilences>) -> Gate {
+        self.silences = Some(silences);
+        self
+    }
+
+    /// The shared silences, with `shard_clusters`.
+    pub(super) fn shared_silences(&self) -> Option<&Arc<SharedSilences>> {
+        self.silences.as_ref()
     }
 
     /// The group member ran at `at` (taken before it looked at anything): deliveries may
@@ -210,7 +226,7 @@ fn lease_holds(renewed: Option<Instant>, now: Instant, lease: Duration) -> bool 
 
 /// Runs a call that waits on the network while the book lock is held: on a multi-thread
 /// runtime the other tasks (polls, scrapes) move to other threads meanwhile.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(f)
@@ -279,7 +295,14 @@ impl Coordinator {
                 return;
             };
             let s = store.clone();
-            match tokio::task::spawn_blocking(move || s.load()).await {
+            let silences = gate.silences.clone();
+            // The shared silences too: a change they cover must not go out.
+            let read = move || {
+                let book = s.load()?;
+                silences.as_deref().map_or(Ok(()), SharedSilences::sync)?;
+                Ok::<_, super::coordination::store::StoreError>(book)
+            };
+            match tokio::task::spawn_blocking(read).await {
                 Ok(Ok(book)) => return self.adopt(book, epoch),
                 Ok(Err(e)) => tracing::warn!("coordination: not leading yet: {e}"),
                 Err(e) => tracing::warn!("coordination: reading the state topic failed: {e}"),

@@ -29,7 +29,7 @@ use crate::snapshot::GroupSource;
 use crate::view::{ClusterView, Reason, Status};
 use deliver::{DeliveryError, RetryPolicy};
 use incident::{IncidentKey, Observed, Policy};
-pub use silencer::Silences;
+pub use silencer::{ChangeError, Silences};
 use state_file::{Book, NotifierBook, Pending};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -51,10 +51,13 @@ pub enum NotifyError {
 }
 
 /// Knobs that are not in the config file (tests shorten them).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Retries of one message.
     pub retry: RetryPolicy,
+    /// The timeline to record into, shared with other coordinators (with
+    /// `shard_clusters`, one per cluster: the page shows them together); None: its own.
+    pub timeline: Option<Arc<timeline::Timeline>>,
 }
 
 /// One notifier as the coordinator sees it.
@@ -73,7 +76,7 @@ struct Shared {
     book: Mutex<Book>,
     path: Option<PathBuf>,
     metrics: Arc<Metrics>,
-    timeline: Arc<timeline::Timeline>,
+    timeline: timeline::Scoped,
     /// With coordination: who may send, and what is safely in the state topic.
     gate: Arc<lead::Gate>,
     /// This coordinator's id in the backlog gauges.
@@ -200,13 +203,14 @@ impl Coordinator {
             sinks.push(sink);
             book.notifiers.entry(n.name.clone()).or_default();
         }
+        let part = crate::metrics::backlog::new_part();
         let shared = Arc::new(Shared {
             book: Mutex::new(book),
             path,
             metrics,
-            timeline: Arc::default(),
+            timeline: opts.timeline.unwrap_or_default().scoped(part),
             gate: gate.unwrap_or_default(),
-            part: crate::metrics::backlog::new_part(),
+            part,
         });
         let (stop, stop_rx) = watch::channel(false);
         let mut targets = Vec::new();
@@ -283,7 +287,11 @@ impl Coordinator {
         let before = book.silences.len();
         book.silences.retain(|s| s.ends_at > now);
         let mut dirty = book.silences.len() != before;
-        let silences = book.silences.clone();
+        // With shard_clusters the silences are every replica's, not this cluster's book's.
+        let silences = match self.shared.gate.shared_silences() {
+            Some(shared) => shared.active(now),
+            None => book.silences.clone(),
+        };
         let mut woken = Vec::new();
         for (i, t) in self.targets.iter().enumerate() {
             let (statuses, settling) = statuses_for(view, &t.groups, &t.topics, &t.reasons);
@@ -340,14 +348,12 @@ impl Coordinator {
 
     /// The silences (for the HTTP API).
     pub fn silences(&self) -> Silences {
-        Silences {
-            shared: self.shared.clone(),
-        }
+        Silences::in_book(self.shared.clone())
     }
 
     /// Each incident's recent changes and delivery outcomes (for the web page).
     pub fn timeline(&self) -> Arc<timeline::Timeline> {
-        self.shared.timeline.clone()
+        self.shared.timeline.timeline().clone()
     }
 
     /// Messages not yet delivered, over all notifiers.

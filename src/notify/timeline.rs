@@ -51,8 +51,12 @@ pub struct Delivery {
     /// Why it failed (never holds a webhook URL: delivery errors are redacted).
     pub error: Option<Arc<str>>,
     #[serde(skip)]
-    message: u64,
+    message: Msg,
 }
+
+/// A message: the scope of its coordinator (message ids are per coordinator, and with
+/// `shard_clusters` one timeline is shared by one coordinator per cluster) and its id.
+type Msg = (u64, u64);
 
 /// One change of an incident, as every notifier that reported it saw it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,7 +96,7 @@ struct Line {
 #[derive(Debug, Default)]
 struct Book {
     lines: BTreeMap<IncidentKey, Line>,
-    in_flight: BTreeMap<(u64, Arc<str>), Vec<IncidentKey>>,
+    in_flight: BTreeMap<(Msg, Arc<str>), Vec<IncidentKey>>,
     /// Notifier names, shared by every delivery.
     names: Vec<Arc<str>>,
 }
@@ -121,8 +125,21 @@ impl Timeline {
         self.book.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A handle recording into this timeline under `scope`: coordinators sharing one
+    /// timeline each take their own, so their message ids cannot collide.
+    pub fn scoped(self: &Arc<Self>, scope: u64) -> Scoped {
+        Scoped {
+            timeline: self.clone(),
+            scope,
+        }
+    }
+
     /// `notifier` queued message `message` about `changes`, seen at `at`.
     pub fn queued(&self, notifier: &str, message: u64, changes: &[Transition], at: f64) {
+        self.queued_in(notifier, (0, message), changes, at);
+    }
+
+    fn queued_in(&self, notifier: &str, message: Msg, changes: &[Transition], at: f64) {
         let mut book = self.lock();
         let name = book.name(notifier);
         let mut keys = Vec::with_capacity(changes.len());
@@ -156,6 +173,16 @@ impl Timeline {
         result: Result<(), &DeliveryError>,
         at: f64,
     ) {
+        self.delivered_in(notifier, (0, message), result, at);
+    }
+
+    fn delivered_in(
+        &self,
+        notifier: &str,
+        message: Msg,
+        result: Result<(), &DeliveryError>,
+        at: f64,
+    ) {
         let (outcome, error) = match result {
             Ok(()) => (Outcome::Sent, None),
             Err(e) => (Outcome::Failed, Some(cut(&e.to_string()).into())),
@@ -165,13 +192,13 @@ impl Timeline {
 
     /// `message` was pushed out of `notifier`'s full queue.
     pub fn dropped(&self, notifier: &str, message: u64, at: f64) {
-        self.settle(notifier, message, Outcome::Dropped, None, at);
+        self.settle(notifier, (0, message), Outcome::Dropped, None, at);
     }
 
     fn settle(
         &self,
         notifier: &str,
-        message: u64,
+        message: Msg,
         outcome: Outcome,
         error: Option<Arc<str>>,
         at: f64,
@@ -219,9 +246,42 @@ impl Timeline {
     }
 }
 
+/// One coordinator's handle on a timeline it may share with others (see
+/// [`Timeline::scoped`]).
+#[derive(Debug, Clone)]
+pub struct Scoped {
+    timeline: Arc<Timeline>,
+    scope: u64,
+}
+
+impl Scoped {
+    /// The timeline recorded into.
+    pub fn timeline(&self) -> &Arc<Timeline> {
+        &self.timeline
+    }
+
+    /// As [`Timeline::queued`].
+    pub fn queued(&self, notifier: &str, message: u64, changes: &[Transition], at: f64) {
+        self.timeline
+            .queued_in(notifier, (self.scope, message), changes, at);
+    }
+
+    /// As [`Timeline::delivered`].
+    pub fn delivered(
+        &self,
+        notifier: &str,
+        message: u64,
+        result: Result<(), &DeliveryError>,
+        at: f64,
+    ) {
+        self.timeline
+            .delivered_in(notifier, (self.scope, message), result, at);
+    }
+}
+
 /// Adds `t` to `line`: merged with the same change seen by another notifier in the same
 /// poll, folded into the previous reminder of the same status, or appended.
-fn add(line: &mut Line, t: &Transition, notifier: &Arc<str>, message: u64, at: f64) {
+fn add(line: &mut Line, t: &Transition, notifier: &Arc<str>, message: Msg, at: f64) {
     let delivery = Delivery {
         notifier: notifier.clone(),
         outcome: Outcome::Queued,

@@ -199,6 +199,8 @@ struct Hello {
     window: Window,
     /// The default headroom (overrides may differ per group×topic).
     headroom: f64,
+    /// True with `coordination.shard_clusters`: this replica shows only its own clusters.
+    owned_only: bool,
 }
 
 /// `GET /api/v1/events`: `hello` once, then `poll` each time a cluster's view is published.
@@ -215,6 +217,7 @@ async fn events(State(page): State<Arc<Page>>) -> Response {
     let hello = Hello {
         window: page.window(),
         headroom: page.rules.defaults.headroom,
+        owned_only: page.state.is_sharded(),
     };
     let first = Event::default()
         .event("hello")

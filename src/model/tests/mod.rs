@@ -292,7 +292,7 @@ fn record_times_replace_the_estimate_and_bound_it() {
             &[("events", 0, 0, 5_000)],
             vec![group("g", None, &[("events", 0, 1_000)])],
         );
-        s.first_records = records.into_iter().collect();
+        s.first_records = std::sync::Arc::new(records.into_iter().collect());
         if let Some(ms) = retention_ms {
             let c = TopicConfig {
                 retention_ms: Some(ms),
@@ -343,7 +343,7 @@ fn an_estimate_is_never_older_than_the_oldest_record_kept() {
             &[("events", 0, 0, end)],
             vec![group("g", None, &[("events", 0, 1_000)])],
         );
-        s.first_records
+        std::sync::Arc::make_mut(&mut s.first_records)
             .insert((TopicPartition::new("events", 0), 0), oldest);
         v = Some(m.update(&s, t));
     }
@@ -370,7 +370,7 @@ fn a_remembered_estimate_is_capped_once_the_oldest_record_is_known() {
             vec![group("g", None, &[("events", 0, 1_000)])],
         );
         if i == 2 {
-            s.first_records
+            std::sync::Arc::make_mut(&mut s.first_records)
                 .insert((TopicPartition::new("events", 0), 0), oldest);
         }
         v = Some(m.update(&s, t));

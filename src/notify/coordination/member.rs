@@ -157,6 +157,10 @@ pub fn run(
         .set("enable.auto.commit", "false")
         // Only new state records are fetched (and dropped): the group is for election.
         .set("auto.offset.reset", "latest")
+        // A member joins with the subscribed topics its metadata knows: one that joined
+        // before the shard topic (just created by another replica) reached its metadata
+        // would get no cluster until the next refresh (5 min by default) rejoined it.
+        .set("topic.metadata.refresh.interval.ms", "5000")
         .set(
             "fetch.message.max.bytes",
             super::store::MAX_RECORD.to_string(),

@@ -1,14 +1,18 @@
 //! Several replicas, one notifier: the replicas join a consumer group on one configured
 //! cluster ([`member`]); the owner of partition 0 of the compacted state topic leads, and
 //! the incident state lives in that topic ([`store`]). Every replica polls and serves
-//! /metrics; only the leader observes incidents, sends and runs actions.
+//! /metrics; only the leader observes incidents, sends and runs actions. With
+//! `shard_clusters` each cluster's owner does, and the silences are shared ([`silences`]).
 
 pub mod member;
+pub mod silence_set;
+pub mod silences;
 pub mod store;
 
 use crate::config::{ClusterConfig, CoordinationConfig};
 use crate::metrics::Metrics;
 use crate::notify::Gate;
+use silences::SharedSilences;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +40,8 @@ pub struct Coordination {
     pub leader: watch::Receiver<bool>,
     /// With `shard_clusters`: one per configured cluster, in config order.
     pub shards: Vec<Shard>,
+    /// With `shard_clusters`: the silences every replica shares.
+    pub silences: Option<Arc<SharedSilences>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -70,10 +76,15 @@ impl Coordination {
             polls: None,
         }];
         let mut shards = Vec::new();
-        if c.shard_clusters {
+        let shared = match c.shard_clusters {
+            true => Some(Arc::new(SharedSilences::new(store.clone())?)),
+            false => None,
+        };
+        if let Some(silences) = &shared {
             for (i, name) in clusters.iter().enumerate() {
                 let s = store.with_key(store::cluster_key(name));
-                let g = Arc::new(Gate::coordinated(Arc::new(s), member::lease(c)));
+                let g = Gate::coordinated(Arc::new(s), member::lease(c));
+                let g = Arc::new(g.with_silences(silences.clone()));
                 let (held_tx, held) = watch::channel(false);
                 let (polls_tx, polls) = watch::channel(false);
                 roles.push(member::Role {
@@ -105,6 +116,7 @@ impl Coordination {
             status.clone(),
             stop.clone(),
         );
+        let (silences, leading) = (shared.clone(), leader.clone());
         let thread = std::thread::Builder::new()
             .name("lagwatch-coordination".into())
             .spawn(move || {
@@ -121,6 +133,11 @@ impl Coordination {
                         return;
                     }
                 }
+                // Read from the start once the topic exists, as long as the membership runs.
+                let reader = silences.map(|s| {
+                    let stop = stop2.clone();
+                    std::thread::spawn(move || s.run(&stop, &leading))
+                });
                 let leader_gauge = metrics.coordination_leader.clone();
                 let members_gauge = metrics.coordination_members.clone();
                 let mut rx = tx.subscribe();
@@ -144,6 +161,9 @@ impl Coordination {
                 });
                 member::run(&cluster, &c2, roles, status, stop2);
                 let _ = watcher.join();
+                if let Some(r) = reader {
+                    let _ = r.join();
+                }
             })
             .map_err(|e| StoreError::Invalid {
                 topic: c.state_topic.clone(),
@@ -153,6 +173,7 @@ impl Coordination {
             gate,
             leader,
             shards,
+            silences: shared,
             stop,
             thread: Some(thread),
         })

@@ -255,10 +255,18 @@ impl KafkaStore {
             topic: self.topic.clone(),
             reason: e.to_string(),
         })?;
-        let record = FutureRecord::to(&self.topic)
+        self.put(&self.key, Some(&json)).map(|_| ())
+    }
+
+    /// Writes `payload` under `key` (None: a tombstone) to partition 0 and waits for the
+    /// brokers' ack; returns the record's offset. Blocks up to the session timeout.
+    pub fn put(&self, key: &str, payload: Option<&[u8]>) -> Result<i64, StoreError> {
+        let mut record = FutureRecord::<str, [u8]>::to(&self.topic)
             .partition(0)
-            .key(&self.key)
-            .payload(&json);
+            .key(key);
+        if let Some(p) = payload {
+            record = record.payload(p);
+        }
         let producer = self
             .producer
             .lock()
@@ -269,7 +277,7 @@ impl KafkaStore {
             self.kafka("queueing the state", e)
         })?;
         let e = match futures::executor::block_on(delivery) {
-            Ok(Ok(_)) => return Ok(()),
+            Ok(Ok(d)) => return Ok(d.offset),
             Ok(Err((e, _))) => e,
             Err(_) => rdkafka::error::KafkaError::Canceled,
         };
@@ -305,9 +313,32 @@ impl KafkaStore {
         }
     }
 
-    /// Reads the partition to its end and returns the newest book (empty when the topic
-    /// is). Blocks up to twice the session timeout.
-    pub fn load(&self) -> Result<Book, StoreError> {
+    /// The state topic's name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The session timeout: how long a write or a read of the topic may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Partition 0's low and high watermarks, asked through the producer's connections
+    /// (a reader's are busy with its long-polling fetches, which would delay the answer).
+    pub fn watermarks(&self) -> Result<(i64, i64), StoreError> {
+        let producer = self
+            .producer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        producer
+            .client()
+            .fetch_watermarks(&self.topic, 0, self.timeout)
+            .map_err(|e| self.kafka("reading the end offset", e))
+    }
+
+    /// A consumer for reading partition 0 by hand (assigned, never joined or committed).
+    pub fn reader(&self) -> Result<BaseConsumer, StoreError> {
         let mut cc = self.cluster.client_config();
         // librdkafka's assign() needs a group id; the reader never joins that group (it is
         // assigned by hand) and never commits to it.
@@ -315,9 +346,14 @@ impl KafkaStore {
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .set("fetch.message.max.bytes", MAX_RECORD.to_string());
-        let consumer: BaseConsumer = cc
-            .create()
-            .map_err(|e| self.kafka("creating the reader", e))?;
+        cc.create()
+            .map_err(|e| self.kafka("creating the reader", e))
+    }
+
+    /// Reads the partition to its end and returns the newest book (empty when the topic
+    /// is). Blocks up to twice the session timeout.
+    pub fn load(&self) -> Result<Book, StoreError> {
+        let consumer = self.reader()?;
         let (low, high) = consumer
             .fetch_watermarks(&self.topic, 0, self.timeout)
             .map_err(|e| self.kafka("reading the end offset", e))?;
@@ -396,43 +432,4 @@ fn empty() -> Book {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::producer_state_lost;
-    use rdkafka::error::{KafkaError as K, RDKafkaErrorCode as C};
-
-    #[test]
-    fn only_a_lost_producer_identity_asks_for_a_new_producer() {
-        // (error, new producer, why)
-        let cases = [
-            (
-                K::MessageProduction(C::ProducerFenced),
-                true,
-                "tansu after an outage",
-            ),
-            (
-                K::MessageProduction(C::InvalidProducerEpoch),
-                true,
-                "an older epoch",
-            ),
-            (
-                K::MessageProduction(C::UnknownProducerId),
-                true,
-                "the id expired on the broker",
-            ),
-            (
-                K::MessageProduction(C::MessageTimedOut),
-                false,
-                "the cluster is away: retry as is",
-            ),
-            (
-                K::MessageProduction(C::NotEnoughReplicas),
-                false,
-                "a broker is down: retry as is",
-            ),
-            (K::Canceled, false, "shutting down"),
-        ];
-        for (e, want, why) in cases {
-            assert_eq!(producer_state_lost(&e), want, "{why}");
-        }
-    }
-}
+mod tests;

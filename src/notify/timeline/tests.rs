@@ -189,3 +189,36 @@ fn long_errors_are_cut() {
         "200 characters and an ellipsis"
     );
 }
+
+#[test]
+fn coordinators_sharing_a_timeline_keep_their_outcomes_apart() {
+    // With shard_clusters each cluster's coordinator numbers its messages from the same
+    // start: message 1 of one cluster must not settle message 1 of another.
+    let tl = Arc::new(Timeline::default());
+    let (one, two) = (tl.scoped(1), tl.scoped(2));
+    let in_cluster = |c: &str| Transition {
+        key: IncidentKey::new(c, "g", "t"),
+        ..opened("t")
+    };
+    one.queued("slack", 1, &[in_cluster("c1")], 1.0);
+    two.queued("slack", 1, &[in_cluster("c2")], 1.0);
+    one.delivered("slack", 1, Ok(()), 2.0);
+    two.delivered(
+        "slack",
+        1,
+        Err(&DeliveryError::Network("reset".into())),
+        3.0,
+    );
+    // (cluster, outcome, why)
+    for (c, want, why) in [
+        ("c1", Outcome::Sent, "its own delivery"),
+        ("c2", Outcome::Failed, "not overwritten by c1's message 1"),
+    ] {
+        let lines = tl.group(c, "g");
+        assert_eq!(
+            outcomes(&lines[0].entries[0]),
+            vec![("slack", want)],
+            "{why}"
+        );
+    }
+}

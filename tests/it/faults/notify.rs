@@ -100,6 +100,7 @@ fn fast() -> Options {
             max_backoff: Duration::from_millis(40),
             max_retry_after: Duration::from_millis(50),
         },
+        ..Options::default()
     }
 }
 

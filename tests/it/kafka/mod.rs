@@ -17,6 +17,7 @@ mod groups;
 mod logs;
 mod replicas;
 mod secured;
+mod sharded_silences;
 mod sharding;
 mod share;
 mod timelag;

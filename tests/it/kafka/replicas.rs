@@ -116,6 +116,12 @@ notifiers:
         }
     }
 
+    /// Starts replica `i` again with its config (after it was killed).
+    pub(super) fn restart(&mut self, i: usize) {
+        let path = self._dir.path().join(format!("r{i}.yaml"));
+        self.procs[i] = Some(Proc::run(&path, &[], &[("LAGWATCH_LOG", "info")]));
+    }
+
     /// The replicas alive that say they lead, and the member count each one sees.
     pub(super) async fn leaders(&self) -> (Vec<usize>, Vec<f64>) {
         let mut leaders = Vec::new();

@@ -108,6 +108,7 @@ pub fn fast() -> Options {
             max_backoff: Duration::from_millis(100),
             max_retry_after: Duration::from_secs(2),
         },
+        ..Options::default()
     }
 }
 

@@ -7,6 +7,8 @@ import {
 
 let doc = null;
 let headroom = 1.2;
+// True with coordination.shard_clusters: this replica serves only the clusters it owns.
+let ownedOnly = false;
 let failed = null;
 
 const $ = (id) => document.getElementById(id);
@@ -27,6 +29,14 @@ function render() {
 }
 
 function renderClusters() {
+  const owned = $('owned');
+  owned.hidden = !ownedOnly;
+  if (ownedOnly) {
+    const names = doc ? doc.clusters.map((c) => c.cluster) : [];
+    owned.textContent = 'Several replicas share the clusters (coordination.shard_clusters): '
+      + (names.length ? `this replica owns ${names.join(', ')}` : 'this replica owns no cluster yet')
+      + '; the other clusters are on the other replicas\' pages.';
+  }
   const body = $('clusters').tBodies[0];
   const rows = [];
   if (failed) rows.push(el('tr', {}, el('td', { colspan: 6, class: 'error' }, `Cannot read /api/v1/status: ${failed}`)));
@@ -140,6 +150,8 @@ $('status').addEventListener('change', renderGroups);
 setInterval(renderClusters, 5000);
 live(refresh, (hello) => {
   headroom = hello.headroom;
+  ownedOnly = hello.owned_only === true;
+  renderClusters();
   $('rule').textContent = `Ratio: consume ÷ produce. The rule: a backlogged consumer must consume at least ${headroom} × the produce rate; below 1.0 × its lag grows without end.`;
   if (doc) renderGroups();
 });

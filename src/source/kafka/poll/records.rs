@@ -36,6 +36,8 @@ pub struct RecordCache {
     /// Retention settings, and when they were read.
     configs: BTreeMap<Arc<str>, TopicConfig>,
     configs_at: Option<Instant>,
+    /// The map the last snapshot got: handed out again while nothing in it changes.
+    published: Arc<BTreeMap<Key, FirstRecord>>,
 }
 
 impl RecordCache {
@@ -217,12 +219,12 @@ impl Poll<'_> {
                 }
             }
         }
+        let mut records = BTreeMap::new();
         for k in wanted {
             if let Some(r) = d.records.get(&k) {
-                self.snap.first_records.insert(k, r);
+                records.insert(k, r);
             } else if let Some((start, Some(at))) = d.records.oldest.get(&k.0) {
-                self.snap
-                    .first_records
+                records
                     .entry((k.0.clone(), *start))
                     .or_insert(FirstRecord::Found(RecordStamp {
                         offset: *start,
@@ -231,6 +233,10 @@ impl Poll<'_> {
                     }));
             }
         }
+        if *d.records.published != records {
+            d.records.published = Arc::new(records);
+        }
+        self.snap.first_records = d.records.published.clone();
     }
 
     /// The watched topics' retention settings into the snapshot, described again when the
