@@ -110,7 +110,18 @@ impl Counters {
 pub struct Proxy {
     /// Port clients connect to (the address the broker advertises).
     pub port: u16,
+    /// Request counters (shared with the cluster's other proxies); the harness reads the
+    /// shared `Arc` it passed in, the integration test reads this one.
+    #[allow(dead_code)]
+    pub counters: Arc<Counters>,
     _rt: tokio::runtime::Runtime,
+}
+
+/// Listens on a free loopback port and forwards each connection to `upstream_port`, with
+/// counters of its own (`tests/it/source/batched_offsets.rs` uses this proxy too).
+#[allow(dead_code)] // the harness itself always shares counters
+pub fn start(upstream_port: u16) -> std::io::Result<Proxy> {
+    start_shared(upstream_port, Arc::new(Counters::default()))
 }
 
 /// Listens on a free loopback port and forwards each connection to `upstream_port`,
@@ -136,7 +147,11 @@ pub fn start_shared(upstream_port: u16, counters: Arc<Counters>) -> std::io::Res
             });
         }
     });
-    Ok(Proxy { port, _rt: rt })
+    Ok(Proxy {
+        port,
+        counters,
+        _rt: rt,
+    })
 }
 
 async fn forward(client: TcpStream, broker: TcpStream, counters: Arc<Counters>) {
