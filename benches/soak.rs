@@ -13,6 +13,13 @@ mod broker;
 #[allow(dead_code)]
 #[path = "scale/seed.rs"]
 mod seed;
+// What broker.rs (Kafka clusters behind proxies) and seed.rs (Kafka's commits) refer to.
+#[allow(dead_code)]
+#[path = "scale/commit.rs"]
+mod commit;
+#[allow(dead_code)]
+#[path = "scale/proxy.rs"]
+mod proxy;
 
 use lagwatch::config::{ClusterConfig, Filter, GroupFilter, RulesConfig};
 use lagwatch::metrics::Metrics;
@@ -128,7 +135,7 @@ fn main() -> Result<(), String> {
         "[soak] seeding {} groups on {}x{} partitions",
         SIZE.groups, SIZE.topics, SIZE.partitions
     );
-    seed::seed(&bs, &SIZE)?;
+    seed::seed(&bs, &SIZE, broker::Kind::Tansu)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -10,6 +10,7 @@
 //! truth. Prints a Markdown table with one column per size and broker.
 
 mod broker;
+mod commit;
 mod measure;
 mod proxy;
 mod seed;
@@ -20,7 +21,9 @@ use measure::{
     Verdict,
 };
 use seed::{Size, Truth, SIZES};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Intervals with lagwatch stopped, for the broker's own idle CPU.
@@ -40,6 +43,10 @@ struct Row {
     cycles: Vec<f64>,
     exact_cycles: usize,
     requests: Vec<(String, f64)>,
+    /// The brokers' own time per cycle for lagwatch's requests, seen at the proxies.
+    broker_time: proxy::BrokerTime,
+    /// Mean poll duration over the same (quiet-phase) cycles.
+    poll_mean_quiet: f64,
     /// Fetch requests and answer bytes from lagwatch's start to the end of the timed
     /// cycles: what exact time lag cost to warm up (every lagging position read once).
     fetch_warmup: (u64, u64),
@@ -185,30 +192,62 @@ fn run_size(
         size.partitions,
         size.groups
     );
-    let broker_port = broker::free_port()?;
-    let proxy = proxy::start(broker_port).map_err(|e| format!("proxy: {e}"))?;
+    let counters = Arc::new(proxy::Counters::default());
     let t_start = Instant::now();
+    let partitions = size.topics * size.partitions;
     let (broker, label) = match (kind, &brokers.kafka, &brokers.tansu) {
-        (Kind::Kafka, Some(k), _) => (
-            broker::start_kafka(k, dir, broker_port, proxy.port)?,
-            format!("Kafka {}", k.version),
-        ),
-        (Kind::Tansu, _, Some(t)) => (
-            broker::start_tansu(t, broker_port, proxy.port)?,
-            "tansu".to_owned(),
-        ),
+        (Kind::Kafka, Some(k), _) => {
+            let nodes = std::env::var("SCALE_KAFKA_NODES")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or_else(|| broker::nodes_for(partitions, broker::fd_hard_limit()));
+            broker::check_map_count(partitions.div_ceil(nodes))?;
+            let label = if nodes == 1 {
+                format!("Kafka {}", k.version)
+            } else {
+                format!("Kafka {} ({nodes} nodes)", k.version)
+            };
+            (broker::start_kafka(k, dir, nodes, &counters)?, label)
+        }
+        (Kind::Tansu, _, Some(t)) => {
+            let port = broker::free_port()?;
+            let proxy =
+                proxy::start_shared(port, counters.clone()).map_err(|e| format!("proxy: {e}"))?;
+            let node = broker::start_tansu(t, port, proxy.port)?;
+            let cluster = broker::Cluster {
+                nodes: vec![node],
+                proxies: vec![proxy],
+            };
+            (cluster, "tansu".to_owned())
+        }
         _ => return Err(format!("{} was not installed", kind.name())),
     };
     eprintln!(
         "[scale]   {label} listening after {:.1}s",
         t_start.elapsed().as_secs_f64()
     );
-    let bootstrap = format!("127.0.0.1:{}", proxy.port);
+    let bootstrap = format!("127.0.0.1:{}", broker.proxies[0].port);
 
     let t0 = Instant::now();
-    seed::seed(&bootstrap, size)?;
+    seed::seed(&bootstrap, size, kind)?;
     let seed_s = t0.elapsed().as_secs_f64();
     eprintln!("[scale]   seeded in {seed_s:.1}s");
+    // The open-files arithmetic behind the node count (one descriptor per log segment).
+    let fds: Vec<String> = broker
+        .nodes
+        .iter()
+        .map(|n| {
+            std::fs::read_dir(format!("/proc/{}/fd", n.pid()))
+                .map(|d| d.count().to_string())
+                .unwrap_or_else(|_| "?".to_owned())
+        })
+        .collect();
+    eprintln!(
+        "[scale]   open files per node after seeding: {} (hard limit {})",
+        fds.join(" "),
+        broker::fd_hard_limit()
+    );
     let truth = Truth::of(size);
     write(&dir.join("truth.tsv"), &truth.to_tsv())?;
 
@@ -227,7 +266,7 @@ fn run_size(
             lagwatch,
             dir: &sub,
             bootstrap: &bootstrap,
-            proxy: &proxy,
+            proxy: &counters,
             broker: &broker,
             truth: &truth,
         };
@@ -235,12 +274,15 @@ fn run_size(
         row.broker = label.clone();
         row.seed_s = seed_s;
         rows.push(row);
+        // Each granularity as soon as it is measured: a huge run takes most of an hour.
+        eprintln!("{}", table(&rows));
     }
     // What the broker burns with nobody asking, to read its CPU per cycle against.
     let interval = Duration::from_secs(size.interval_s);
-    let idle0 = cpu_seconds(broker.pid())?;
-    std::thread::sleep(interval * IDLE_CYCLES as u32);
-    let broker_idle_ms = (cpu_seconds(broker.pid())? - idle0) * 1000.0 / IDLE_CYCLES as f64;
+    let idle_cycles = IDLE_CYCLES.min(size.phases.quiet);
+    let idle0 = cluster_cpu(&broker)?;
+    std::thread::sleep(interval * idle_cycles as u32);
+    let broker_idle_ms = (cluster_cpu(&broker)? - idle0) * 1000.0 / idle_cycles as f64;
     for r in &mut rows {
         r.broker_idle_ms = broker_idle_ms;
     }
@@ -253,11 +295,30 @@ fn run_size(
         eprintln!("[scale]   broker kept for {secs}s at {bootstrap} (SCALE_KEEP_BROKER)");
         std::thread::sleep(Duration::from_secs(secs));
     }
+    let nodes = broker.nodes.len();
     drop(broker);
     if kind == Kind::Kafka {
-        broker::remove_data(dir);
+        broker::remove_data(dir, nodes);
     }
     Ok(rows)
+}
+
+/// CPU seconds so far of every node of the cluster.
+fn cluster_cpu(c: &broker::Cluster) -> Result<f64, String> {
+    c.nodes.iter().map(|n| cpu_seconds(n.pid())).sum()
+}
+
+/// [`thread_cpu`] of every node (thread ids are unique across processes).
+fn cluster_threads(c: &broker::Cluster) -> HashMap<u32, (String, f64)> {
+    c.nodes.iter().flat_map(|n| thread_cpu(n.pid())).collect()
+}
+
+/// Resident MiB of every node together.
+fn cluster_rss(c: &broker::Cluster) -> Result<f64, String> {
+    c.nodes
+        .iter()
+        .map(|n| rss_mib(n.pid()).map(|r| r.rss))
+        .sum()
 }
 
 /// One lagwatch measured against a seeded broker.
@@ -268,8 +329,8 @@ struct Run<'a> {
     lagwatch: &'a Path,
     dir: &'a Path,
     bootstrap: &'a str,
-    proxy: &'a proxy::Proxy,
-    broker: &'a broker::Proc,
+    proxy: &'a proxy::Counters,
+    broker: &'a broker::Cluster,
     truth: &'a Truth,
 }
 
@@ -291,10 +352,7 @@ fn measure_lagwatch(run: &Run) -> Result<Row, String> {
     let cfg = dir.join("lagwatch.yaml");
     write(&cfg, &config_yaml(size, granularity, http, bootstrap))?;
     let log = dir.join("lagwatch.log");
-    let (fetch_n0, fetch_b0) = (
-        proxy.counters.snapshot()[FETCH],
-        proxy.counters.bytes()[FETCH],
-    );
+    let (fetch_n0, fetch_b0) = (proxy.snapshot()[FETCH], proxy.bytes()[FETCH]);
     let started = Instant::now();
     let lw = broker::start_lagwatch(lagwatch, &cfg, &log)?;
     let pid = lw.pid();
@@ -307,14 +365,15 @@ fn measure_lagwatch(run: &Run) -> Result<Row, String> {
     let (cycles, exact_cycles) = timed_cycles(http, pid, interval, phases.timed)?;
 
     // Quiet phase: no scrape between the two CPU/counter readings.
-    let (_, c0) = poll_histogram(&get(http, "/metrics")?.1);
+    let (s0, c0) = poll_histogram(&get(http, "/metrics")?.1);
     let (cpu0, tcpu0, req0, threads0) = (
         cpu_seconds(pid)?,
-        cpu_seconds(broker.pid())?,
-        proxy.counters.snapshot(),
-        thread_cpu(broker.pid()),
+        cluster_cpu(broker)?,
+        proxy.snapshot(),
+        cluster_threads(broker),
     );
-    let bytes0 = proxy.counters.bytes()[FETCH];
+    let bytes0 = proxy.bytes()[FETCH];
+    let bt0 = proxy.broker_time();
     let mut rss_steady = Rss::default();
     for _ in 0..phases.quiet {
         std::thread::sleep(interval);
@@ -325,15 +384,16 @@ fn measure_lagwatch(run: &Run) -> Result<Row, String> {
     }
     let (cpu1, tcpu1, req1, threads1) = (
         cpu_seconds(pid)?,
-        cpu_seconds(broker.pid())?,
-        proxy.counters.snapshot(),
-        thread_cpu(broker.pid()),
+        cluster_cpu(broker)?,
+        proxy.snapshot(),
+        cluster_threads(broker),
     );
-    let bytes1 = proxy.counters.bytes()[FETCH];
+    let bytes1 = proxy.bytes()[FETCH];
+    let bt1 = proxy.broker_time();
     let broker_split =
         (kind == Kind::Kafka).then(|| jvm_split(&threads0, &threads1, tcpu1 - tcpu0));
-    let broker_rss = rss_mib(broker.pid())?.rss;
-    let (_, c1) = poll_histogram(&get(http, "/metrics")?.1);
+    let broker_rss = cluster_rss(broker)?;
+    let (s1, c1) = poll_histogram(&get(http, "/metrics")?.1);
     let n = c1.saturating_sub(c0).max(1) as f64;
     let requests = req0
         .iter()
@@ -373,6 +433,11 @@ fn measure_lagwatch(run: &Run) -> Result<Row, String> {
         cycles,
         exact_cycles,
         requests,
+        broker_time: proxy::BrokerTime {
+            latency_s: (bt1.latency_s - bt0.latency_s) / n,
+            busy_s: (bt1.busy_s - bt0.busy_s) / n,
+        },
+        poll_mean_quiet: (s1 - s0) / n,
         fetch_warmup: (req0[FETCH] - fetch_n0, bytes0 - fetch_b0),
         fetch_bytes_cycle: (bytes1 - bytes0) as f64 / n,
         rss_ready,
@@ -505,6 +570,22 @@ fn table(rows: &[Row]) -> String {
     line("Kafka requests / cycle", &|r| {
         format!("{:.1}", r.requests.iter().map(|(_, n)| n).sum::<f64>())
     });
+    line(
+        "brokers' own time / cycle: busy wall / sum of latencies (ms)",
+        &|r| {
+            format!(
+                "{} / {}",
+                ms(r.broker_time.busy_s),
+                ms(r.broker_time.latency_s)
+            )
+        },
+    );
+    line("poll mean over the same cycles (ms)", &|r| {
+        ms(r.poll_mean_quiet)
+    });
+    line("poll p50 / brokers' busy wall (target ≤ 1.5)", &|r| {
+        format!("{:.2}", quantile(&r.cycles, 0.5) / r.broker_time.busy_s)
+    });
     line("…by API", &|r| {
         let v: Vec<String> = r
             .requests
@@ -551,7 +632,9 @@ fn table(rows: &[Row]) -> String {
         "…broker CPU / interval with lagwatch stopped (ms)",
         &|r| format!("{:.1}", r.broker_idle_ms),
     );
-    line("broker RSS (MiB)", &|r| format!("{:.1}", r.broker_rss));
+    line("broker RSS (MiB, all nodes)", &|r| {
+        format!("{:.1}", r.broker_rss)
+    });
     line("/metrics p50 (ms)", &|r| ms(quantile(&r.render, 0.5)));
     line("/metrics p99 (ms)", &|r| ms(quantile(&r.render, 0.99)));
     line("/metrics size (bytes)", &|r| r.bytes.to_string());

@@ -1,11 +1,15 @@
 //! A counting TCP proxy in front of the broker: tansu advertises the proxy's address, so
 //! every request of every client passes here and is counted by Kafka API key. This gives
 //! exact broker-side request counts without touching lagwatch or the broker, and the bytes
-//! of the answers per API (a connection's answers come back in the order of its requests).
+//! of the answers per API (a connection's answers come back in the order of its requests),
+//! and how long the brokers took to answer: the broker's own time for the same requests that
+//! a poll cycle is compared with. A cluster gets one proxy per broker, all sharing one
+//! [`Counters`].
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -16,9 +20,75 @@ const SLOTS: usize = 128;
 pub struct Counters {
     by_key: [AtomicU64; SLOTS],
     bytes_by_key: [AtomicU64; SLOTS],
+    /// Sum over answered requests of (answer read - request forwarded), nanoseconds: the
+    /// brokers' time as if every request had been sent alone, one after the other.
+    latency_ns: AtomicU64,
+    /// Wall time with at least one request outstanding at any broker of the cluster,
+    /// nanoseconds: the brokers' own time for the requests, overlaps counted once.
+    busy_ns: AtomicU64,
+    /// Requests outstanding right now across all proxies, and since when that is above 0.
+    inflight: Mutex<(u64, Option<Instant>)>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            by_key: std::array::from_fn(|_| AtomicU64::new(0)),
+            bytes_by_key: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency_ns: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
+            inflight: Mutex::new((0, None)),
+        }
+    }
+}
+
+/// (sum of request latencies, busy wall time) in seconds; see [`Counters`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BrokerTime {
+    /// Sum of every request's latency.
+    pub latency_s: f64,
+    /// Wall time with any request outstanding.
+    pub busy_s: f64,
 }
 
 impl Counters {
+    /// The brokers' time so far (subtract two readings for an interval).
+    pub fn broker_time(&self) -> BrokerTime {
+        BrokerTime {
+            latency_s: self.latency_ns.load(Ordering::Relaxed) as f64 / 1e9,
+            busy_s: self.busy_ns.load(Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
+
+    fn request_sent(&self) {
+        if let Ok(mut g) = self.inflight.lock() {
+            if g.0 == 0 {
+                g.1 = Some(Instant::now());
+            }
+            g.0 += 1;
+        }
+    }
+
+    fn answer_read(&self, sent: Instant) {
+        let now = Instant::now();
+        self.latency_ns
+            .fetch_add((now - sent).as_nanos() as u64, Ordering::Relaxed);
+        self.settled(now);
+    }
+
+    /// One outstanding request less (answered, or its connection closed unanswered).
+    fn settled(&self, now: Instant) {
+        if let Ok(mut g) = self.inflight.lock() {
+            g.0 = g.0.saturating_sub(1);
+            if g.0 == 0 {
+                if let Some(since) = g.1.take() {
+                    self.busy_ns
+                        .fetch_add((now - since).as_nanos() as u64, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
     /// Current request totals per API key (index = key).
     pub fn snapshot(&self) -> Vec<u64> {
         self.by_key
@@ -38,15 +108,25 @@ impl Counters {
 
 /// The running proxy; its runtime (one worker thread) lives as long as this value.
 pub struct Proxy {
-    /// Port clients connect to (the address tansu advertises).
+    /// Port clients connect to (the address the broker advertises).
     pub port: u16,
-    /// Request counters.
+    /// Request counters (shared with the cluster's other proxies); the harness reads the
+    /// shared `Arc` it passed in, the integration test reads this one.
+    #[allow(dead_code)]
     pub counters: Arc<Counters>,
     _rt: tokio::runtime::Runtime,
 }
 
-/// Listens on a free loopback port and forwards each connection to `upstream_port`.
+/// Listens on a free loopback port and forwards each connection to `upstream_port`, with
+/// counters of its own (`tests/it/source/batched_offsets.rs` uses this proxy too).
+#[allow(dead_code)] // the harness itself always shares counters
 pub fn start(upstream_port: u16) -> std::io::Result<Proxy> {
+    start_shared(upstream_port, Arc::new(Counters::default()))
+}
+
+/// Listens on a free loopback port and forwards each connection to `upstream_port`,
+/// counting into `counters` (shared by the proxies of one cluster).
+pub fn start_shared(upstream_port: u16, counters: Arc<Counters>) -> std::io::Result<Proxy> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("bench-proxy")
@@ -54,10 +134,6 @@ pub fn start(upstream_port: u16) -> std::io::Result<Proxy> {
         .build()?;
     let listener = rt.block_on(TcpListener::bind("127.0.0.1:0"))?;
     let port = listener.local_addr()?.port();
-    let counters = Arc::new(Counters {
-        by_key: std::array::from_fn(|_| AtomicU64::new(0)),
-        bytes_by_key: std::array::from_fn(|_| AtomicU64::new(0)),
-    });
     let c = counters.clone();
     rt.spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
@@ -81,9 +157,10 @@ pub fn start(upstream_port: u16) -> std::io::Result<Proxy> {
 async fn forward(client: TcpStream, broker: TcpStream, counters: Arc<Counters>) {
     let (cr, mut cw) = client.into_split();
     let (br, mut bw) = broker.into_split();
-    // The API key of each request still waiting for its answer, oldest first.
-    let waiting = Arc::new(Mutex::new(VecDeque::<usize>::new()));
+    // The API key and send time of each request still waiting for its answer, oldest first.
+    let waiting = Arc::new(Mutex::new(VecDeque::<(usize, Instant)>::new()));
     let (w_up, c_up) = (waiting.clone(), counters.clone());
+    let (w_end, c_end) = (waiting.clone(), counters.clone());
     let up = async move {
         let counters = c_up;
         // Requests are framed as i32 length + header starting with the i16 api key.
@@ -98,10 +175,12 @@ async fn forward(client: TcpStream, broker: TcpStream, counters: Arc<Counters>) 
             if len >= 2 {
                 let key = usize::try_from(i16::from_be_bytes([buf[0], buf[1]])).unwrap_or(0);
                 counters.by_key[key.min(SLOTS - 1)].fetch_add(1, Ordering::Relaxed);
-                // Produce with acks=0 gets no answer (api 0, acks in the body): not tracked.
+                // Produce with acks=0 gets no answer (api 0, acks in the body): no client
+                // here sends it (the seeding producers wait for acks).
                 if let Ok(mut w) = w_up.lock() {
-                    w.push_back(key.min(SLOTS - 1));
+                    w.push_back((key.min(SLOTS - 1), Instant::now()));
                 }
+                counters.request_sent();
             }
             let head = i32::try_from(len).unwrap_or(i32::MAX).to_be_bytes();
             if bw.write_all(&head).await.is_err() || bw.write_all(&buf).await.is_err() {
@@ -120,8 +199,9 @@ async fn forward(client: TcpStream, broker: TcpStream, counters: Arc<Counters>) 
                 break;
             }
             let key = waiting.lock().ok().and_then(|mut w| w.pop_front());
-            if let Some(k) = key {
+            if let Some((k, sent)) = key {
                 counters.bytes_by_key[k].fetch_add(n as u64 + 4, Ordering::Relaxed);
+                counters.answer_read(sent);
             }
             if cw.write_all(&len.to_be_bytes()).await.is_err() || cw.write_all(&buf).await.is_err()
             {
@@ -131,6 +211,11 @@ async fn forward(client: TcpStream, broker: TcpStream, counters: Arc<Counters>) 
         let _ = cw.shutdown().await;
     };
     tokio::join!(up, down);
+    // Requests of a closed connection never get answered: not outstanding any more.
+    let left = w_end.lock().map(|mut w| w.drain(..).count()).unwrap_or(0);
+    for _ in 0..left {
+        c_end.settled(Instant::now());
+    }
 }
 
 /// Kafka API key names for the keys an exporter or the seeding can send.
