@@ -6,50 +6,13 @@
 //! the resolution of an incident nobody heard of stays quiet, the next change is sent).
 
 use super::harness::{env, unique};
-use super::replicas::{sink, Replicas, POLL, SESSION};
-use super::sharding::{name, one_each};
+use super::replicas::{sink, POLL, SESSION};
+use super::sharding::{name, one_each, start};
 use crate::support::{commit, create_topic, http_get, produce};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const CLUSTERS: usize = 3;
-
-fn start(bs: &str, groups: [&str; 2], hook: &str) -> Replicas {
-    let coord = unique("lw-shsil-coord");
-    let state = unique("lw-shsil-state");
-    let clusters: String = (0..CLUSTERS)
-        .map(|i| {
-            format!(
-                "  - name: {}\n    bootstrap_servers: \"{bs}\"\n    groups:\n      names: [\"{}\", \"{}\"]\n",
-                name(i),
-                groups[0],
-                groups[1]
-            )
-        })
-        .collect();
-    Replicas::start_yaml(3, |port| {
-        format!(
-            r#"
-listen: "127.0.0.1:{port}"
-poll_interval: {poll}ms
-rules: {{lag_warning: 10, lag_critical: 50, for_polls: 1}}
-clusters:
-{clusters}coordination:
-  cluster: shard0
-  group: {coord}
-  state_topic: {state}
-  session_timeout: {session}s
-  shard_clusters: true
-notifiers:
-  - name: hook
-    kind: webhook
-    url: "{hook}/hook"
-"#,
-            poll = POLL.as_millis(),
-            session = SESSION.as_secs(),
-        )
-    })
-}
 
 /// `lagwatch silence ARGS` against replica `port`; (exit code, stdout, stderr).
 fn cli(port: u16, args: &[&str]) -> (i32, String, String) {
@@ -213,7 +176,7 @@ async fn silence_across_replicas(bs: &str) {
     at(&quiet, 0);
     at(&loud, 0);
     let hook = sink(200).await;
-    let mut r = start(bs, [&quiet, &loud], &hook.uri());
+    let mut r = start(bs, &[&quiet, &loud], &hook.uri(), CLUSTERS);
     let owners = one_each(&r, CLUSTERS, Duration::from_secs(60)).await;
     // A adds the silence for a cluster B owns; C expires it later.
     let a = 0;

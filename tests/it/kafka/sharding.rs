@@ -14,15 +14,18 @@ pub(super) fn name(i: usize) -> String {
     format!("shard{i}")
 }
 
-/// Three replicas sharding `n` clusters.
-fn start(bs: &str, group: &str, hook: &str, n: usize) -> Replicas {
+/// Three replicas sharding `n` clusters (names for the same brokers), each watching
+/// `groups`, with one webhook.
+pub(super) fn start(bs: &str, groups: &[&str], hook: &str, n: usize) -> Replicas {
     let coord = unique("lw-shard-coord");
     let state = unique("lw-shard-state");
+    let names: Vec<String> = groups.iter().map(|g| format!("\"{g}\"")).collect();
     let clusters: String = (0..n)
         .map(|i| {
             format!(
-                "  - name: {}\n    bootstrap_servers: \"{bs}\"\n    groups:\n      names: [\"{group}\"]\n",
-                name(i)
+                "  - name: {}\n    bootstrap_servers: \"{bs}\"\n    groups:\n      names: [{}]\n",
+                name(i),
+                names.join(", ")
             )
         })
         .collect();
@@ -114,7 +117,7 @@ async fn on_tansu_each_cluster_polled_once_and_moved_on_a_kill() {
 async fn across_a_kill(bs: &str) {
     let (topic, group) = lagging(bs).await;
     let hook = sink(200).await;
-    let mut r = start(bs, &group, &hook.uri(), CLUSTERS);
+    let mut r = start(bs, &[&group], &hook.uri(), CLUSTERS);
     let owners = one_each(&r, CLUSTERS, Duration::from_secs(60)).await;
     eprintln!("owners of the clusters: {owners:?}");
     for i in 0..3 {
@@ -200,7 +203,7 @@ async fn a_replica_left_over_is_a_ready_standby_and_takes_a_cluster_over() {
     let bs = env().plaintext();
     let (_topic, group) = lagging(bs).await;
     let hook = sink(200).await;
-    let mut r = start(bs, &group, &hook.uri(), 2);
+    let mut r = start(bs, &[&group], &hook.uri(), 2);
     let readyz = |port: u16| async move {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         crate::support::http_get(addr, "/readyz").await
