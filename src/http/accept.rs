@@ -41,18 +41,49 @@ pub fn choose(accept: &str) -> Format {
     }
 }
 
+/// Whether to gzip the body for an `Accept-Encoding` header (RFC 9110 §12.5.3): yes when
+/// `gzip` (or its alias `x-gzip`, or `*` without a gzip entry) has a weight above 0 that is
+/// at least identity's. Prometheus sends `gzip`; curl without `--compressed` sends nothing.
+pub fn gzip(accept_encoding: &str) -> bool {
+    let codings: Vec<(&str, f32)> = accept_encoding
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let name = parts.next()?.trim();
+            (!name.is_empty()).then(|| (name, weight(parts)))
+        })
+        .collect();
+    let find = |names: &[&str]| {
+        codings
+            .iter()
+            .find(|(c, _)| names.iter().any(|n| c.eq_ignore_ascii_case(n)))
+            .map(|&(_, q)| q)
+    };
+    let star = find(&["*"]);
+    let Some(gz) = find(&["gzip", "x-gzip"]).or(star) else {
+        return false;
+    };
+    // Identity is acceptable unless excluded by name or by `*;q=0` (§12.5.3).
+    let identity = find(&["identity"]).or(star).unwrap_or(1.0);
+    gz > 0.0 && gz >= identity
+}
+
+/// The `q` parameter among `params` (1 when absent or unreadable).
+fn weight<'a>(params: impl Iterator<Item = &'a str>) -> f32 {
+    params
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+        .and_then(|(_, v)| v.trim().parse::<f32>().ok())
+        .map_or(1.0, |q| q.clamp(0.0, 1.0))
+}
+
 /// One media range: type, subtype and weight (1 when absent or unreadable: RFC 9110 says
 /// a malformed weight makes the range invalid, but ignoring a client's whole header over
 /// it would be worse than reading it as the default).
 fn range(item: &str) -> Option<(&str, &str, f32)> {
     let mut parts = item.split(';');
     let (t, s) = parts.next()?.trim().split_once('/')?;
-    let q = parts
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
-        .and_then(|(_, v)| v.trim().parse::<f32>().ok())
-        .map_or(1.0, |q| q.clamp(0.0, 1.0));
-    Some((t.trim(), s.trim(), q))
+    Some((t.trim(), s.trim(), weight(parts)))
 }
 
 #[cfg(test)]
@@ -105,6 +136,37 @@ mod tests {
         ];
         for (accept, want, why) in rows {
             assert_eq!(choose(accept), want, "{why}: {accept}");
+        }
+    }
+
+    #[test]
+    fn gzip_when_the_scraper_accepts_it() {
+        // Rows: Accept-Encoding header, gzip?, why.
+        let rows = [
+            ("", false, "no header (curl without --compressed): plain"),
+            ("gzip", true, "Prometheus' header"),
+            ("gzip, deflate, br", true, "a browser's header"),
+            ("deflate, br", false, "gzip not offered"),
+            ("x-gzip", true, "the legacy alias"),
+            ("GZip", true, "coding names are case-insensitive"),
+            ("gzip;q=0", false, "q=0: not acceptable"),
+            ("gzip;q=0.5, identity;q=0.8", false, "identity preferred"),
+            (
+                "gzip;q=0.8, identity;q=0.8",
+                true,
+                "a tie goes to the smaller body",
+            ),
+            ("*", true, "anything goes"),
+            (
+                "*;q=0.5, gzip;q=0",
+                false,
+                "named gzip overrides the wildcard",
+            ),
+            ("identity", false, "identity only"),
+            ("gzip;q=abc", true, "an unreadable weight reads as 1"),
+        ];
+        for (header, want, why) in rows {
+            assert_eq!(gzip(header), want, "{why}: {header:?}");
         }
     }
 }

@@ -60,10 +60,26 @@ async fn metrics(State(ctx): State<HttpCtx>, headers: HeaderMap) -> Response {
     } else {
         TEXT_CONTENT_TYPE
     };
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(accept::gzip);
     // Streamed in bounded chunks: a large body built whole stays in the allocator's arenas
     // after the scrape (see metrics::stream).
-    let body = axum::body::Body::from_stream(ctx.metrics.stream(om));
-    ([(header::CONTENT_TYPE, ct)], body).into_response()
+    let body = axum::body::Body::from_stream(ctx.metrics.stream(om, gzip));
+    let mut r = ([(header::CONTENT_TYPE, ct)], body).into_response();
+    // The body depends on both headers: caches in between must key on them.
+    r.headers_mut().insert(
+        header::VARY,
+        header::HeaderValue::from_static("accept, accept-encoding"),
+    );
+    if gzip {
+        r.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static("gzip"),
+        );
+    }
+    r
 }
 
 async fn readyz(State(ctx): State<HttpCtx>) -> Response {

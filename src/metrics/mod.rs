@@ -317,20 +317,24 @@ impl Metrics {
     }
 
     /// The same bytes as [`Metrics::render`] as a stream of chunks of about [`CHUNK`] bytes,
-    /// encoded on a blocking thread as the scraper reads, so the body never exists whole.
-    /// Must be called inside a tokio runtime.
+    /// encoded on a blocking thread as the scraper reads, so the body never exists whole;
+    /// with `gzip`, those bytes gzip-compressed. Must be called inside a tokio runtime.
     pub fn stream(
         self: &Arc<Self>,
         openmetrics: bool,
+        gzip: bool,
     ) -> impl futures::Stream<Item = Chunk> + Send + 'static {
         let me = Arc::clone(self);
-        stream::spawn(move |mut w| {
-            if openmetrics {
-                text::encode(&mut w, &me.registry)
-            } else {
-                prometheus_client::encoding::prometheus_text::encode(&mut w, &me.registry)
-            }
-        })
+        stream::spawn(
+            move |mut w| {
+                if openmetrics {
+                    text::encode(&mut w, &me.registry)
+                } else {
+                    prometheus_client::encoding::prometheus_text::encode(&mut w, &me.registry)
+                }
+            },
+            gzip,
+        )
     }
 
     /// Creates a notifier's outcome counters at 0 (see [`NOTIFY_OUTCOMES`]).

@@ -1,5 +1,5 @@
 //! The streamed /metrics body is byte-identical to the whole-string rendering, in both
-//! formats, for a state large enough to span many chunks.
+//! formats, for a state large enough to span many chunks; gzipped, it decompresses to it.
 
 use futures::StreamExt;
 use lagwatch::config::RulesConfig;
@@ -7,6 +7,7 @@ use lagwatch::metrics::{Metrics, CHUNK};
 use lagwatch::model::Model;
 use lagwatch::snapshot::{GroupSnapshot, PartitionOffsets, Snapshot, TopicPartition};
 use lagwatch::state::AppState;
+use std::io::Read;
 use std::sync::Arc;
 
 const TOPICS: usize = 150;
@@ -64,7 +65,7 @@ async fn streamed_body_equals_whole_rendering_in_both_formats() {
         assert!(whole.contains(" +Inf\n") && !whole.contains(" inf\n"));
         assert!(whole.len() > 10 * CHUNK, "state too small: {}", whole.len());
         let mut chunks = Vec::new();
-        let mut s = std::pin::pin!(metrics.stream(om));
+        let mut s = std::pin::pin!(metrics.stream(om, false));
         while let Some(c) = s.next().await {
             chunks.push(c.expect("chunk"));
         }
@@ -77,6 +78,42 @@ async fn streamed_body_equals_whole_rendering_in_both_formats() {
         assert!(
             streamed == whole.as_bytes(),
             "streamed body differs (openmetrics: {om})"
+        );
+    }
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut out)
+        .expect("one valid gzip stream");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzipped_stream_decompresses_to_the_whole_rendering() {
+    let metrics = large_metrics();
+    for om in [false, true] {
+        let whole = metrics.render(om).expect("render");
+        let mut chunks = Vec::new();
+        let mut s = std::pin::pin!(metrics.stream(om, true));
+        while let Some(c) = s.next().await {
+            chunks.push(c.expect("chunk"));
+        }
+        // Bounded: at most one text chunk's compressed bytes past the target size.
+        for c in &chunks {
+            assert!(c.len() <= 2 * CHUNK + 4096, "chunk of {} bytes", c.len());
+        }
+        let gz: Vec<u8> = chunks.concat();
+        assert!(
+            gz.len() * 4 < whole.len(),
+            "{} of {}",
+            gz.len(),
+            whole.len()
+        );
+        assert!(
+            gunzip(&gz) == whole,
+            "gunzipped body differs (openmetrics: {om})"
         );
     }
 }
@@ -120,6 +157,42 @@ async fn http_metrics_serves_the_streamed_body() {
         assert!(
             body == metrics.render(om).expect("render"),
             "served body differs (openmetrics: {om})"
+        );
+    }
+    // Rows: Accept-Encoding, gzipped?, why.
+    let rows = [
+        (
+            None,
+            false,
+            "no header: plain text, as curl without --compressed",
+        ),
+        (Some("gzip"), true, "Prometheus' header"),
+        (Some("gzip;q=0, identity"), false, "gzip refused"),
+    ];
+    for (encoding, gzipped, why) in rows {
+        let mut req = client.get(format!("http://{addr}/metrics"));
+        if let Some(e) = encoding {
+            req = req.header("accept-encoding", e);
+        }
+        let r = req.send().await.expect("get");
+        assert_eq!(r.status(), 200, "{why}");
+        let vary = r.headers().get("vary").and_then(|v| v.to_str().ok());
+        assert_eq!(vary, Some("accept, accept-encoding"), "{why}");
+        let ce = r
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.as_bytes().to_vec());
+        let bytes = r.bytes().await.expect("body");
+        let body = if gzipped {
+            assert_eq!(ce.as_deref(), Some(&b"gzip"[..]), "{why}");
+            gunzip(&bytes)
+        } else {
+            assert_eq!(ce, None, "{why}");
+            String::from_utf8(bytes.to_vec()).expect("utf-8")
+        };
+        assert!(
+            body == metrics.render(false).expect("render"),
+            "{why}: body differs"
         );
     }
     let _ = stop.send(());
