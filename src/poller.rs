@@ -151,7 +151,9 @@ pub async fn poll_once(
         .observe(elapsed);
     match res {
         Ok(Ok(mut snap)) => {
-            carry_over(&mut snap, prev.as_ref());
+            // The previous snapshot is only read here: freed before the model builds the
+            // new view, so the two snapshots and two views are not all alive at once.
+            carry_over(&mut snap, prev.take().as_ref());
             for e in &snap.errors {
                 ctx.metrics.poll_error(&ctx.cluster, e.stage.as_str());
             }
