@@ -62,6 +62,9 @@ struct Row {
     broker_rss: f64,
     render: Vec<f64>,
     bytes: usize,
+    /// The same scrapes asking for gzip, as Prometheus does: wall time and body size.
+    render_gz: Vec<f64>,
+    bytes_gz: usize,
     /// Compared with the ground truth only at partition granularity (the families it checks
     /// are per partition).
     verdict: Option<Verdict>,
@@ -413,6 +416,16 @@ fn measure_lagwatch(run: &Run) -> Result<Row, String> {
         render.push(took.as_secs_f64());
         body = b;
     }
+    let mut render_gz = Vec::with_capacity(phases.scrapes);
+    let mut bytes_gz = 0;
+    for _ in 0..phases.scrapes {
+        let (status, n, took) = measure::get_gzip(http, "/metrics")?;
+        if status != 200 {
+            return Err(format!("/metrics (gzip) answered {status}"));
+        }
+        render_gz.push(took.as_secs_f64());
+        bytes_gz = n;
+    }
     let verdict = (granularity == "partition").then(|| measure::verify(&body, truth));
     write(&dir.join("metrics.txt"), &body)?;
     let rss_peak = rss_mib(pid)?.peak;
@@ -455,6 +468,8 @@ fn measure_lagwatch(run: &Run) -> Result<Row, String> {
         broker_rss,
         render,
         bytes: body.len(),
+        render_gz,
+        bytes_gz,
         verdict,
         warnings,
         load: loadavg(),
@@ -638,6 +653,13 @@ fn table(rows: &[Row]) -> String {
     line("/metrics p50 (ms)", &|r| ms(quantile(&r.render, 0.5)));
     line("/metrics p99 (ms)", &|r| ms(quantile(&r.render, 0.99)));
     line("/metrics size (bytes)", &|r| r.bytes.to_string());
+    line("/metrics gzip p50 (ms)", &|r| {
+        ms(quantile(&r.render_gz, 0.5))
+    });
+    line("/metrics gzip p99 (ms)", &|r| {
+        ms(quantile(&r.render_gz, 0.99))
+    });
+    line("/metrics gzip size (bytes)", &|r| r.bytes_gz.to_string());
     let verdict = |f: fn(&Verdict) -> usize| {
         move |r: &Row| {
             r.verdict

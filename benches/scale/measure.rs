@@ -32,6 +32,38 @@ pub fn get(port: u16, path: &str) -> Result<(u16, String, Duration), String> {
     Ok((status, body.to_owned(), took))
 }
 
+/// GET `path` asking for gzip, as Prometheus does; the body is checked to be gzip and
+/// not decompressed. Returns (status, body bytes on the wire, wall time of the exchange).
+pub fn get_gzip(port: u16, path: &str) -> Result<(u16, usize, Duration), String> {
+    let t0 = Instant::now();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| format!("timeout: {e}"))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n\r\n"
+    )
+    .map_err(|e| format!("send: {e}"))?;
+    let mut raw = Vec::with_capacity(1 << 20);
+    s.read_to_end(&mut raw)
+        .map_err(|e| format!("read {path}: {e}"))?;
+    let took = t0.elapsed();
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("{path}: no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    if !head.contains("content-encoding: gzip") {
+        return Err(format!("{path}: asked for gzip, got {head}"));
+    }
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("{path}: bad status line"))?;
+    Ok((status, raw.len() - end - 4, took))
+}
+
 /// CPU seconds (user + system) a process used so far.
 pub fn cpu_seconds(pid: u32) -> Result<f64, String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))

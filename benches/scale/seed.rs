@@ -274,7 +274,11 @@ fn producer(bootstrap: &str, one_per_batch: bool) -> Result<Seeder, String> {
     let mut cc = ClientConfig::new();
     // No message timeout: at the large size on real Kafka the produce phase outlasted a
     // 60 s timeout and records queued behind it expired unsent.
+    // Idempotent: the huge size on 8 nodes at load 40 had produce requests time out after
+    // the broker wrote them, and the retries doubled 93 partitions' records (the truth said
+    // n, the log held 2n-1; lagwatch reported the log).
     cc.set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
         .set("message.timeout.ms", "0")
         .set("queue.buffering.max.messages", "1000000")
         .set("linger.ms", if one_per_batch { "0" } else { "20" });
