@@ -3,6 +3,9 @@
 //! survive rewrites of the model internals.
 //!
 //! `CARGO_TARGET_DIR=... cargo bench --bench hot_paths`
+//!
+//! `HOT_PATHS_SCALE=10 HOT_PATHS_STEP=30` gives the scale harness's huge shape (10,000
+//! groups x 100,000 partitions at 30 s polls) for the memory figures.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lagwatch::config::RulesConfig;
@@ -48,20 +51,34 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-const TOPICS: usize = 1_000;
 const PARTITIONS: usize = 10;
-const GROUPS: usize = 1_000;
-/// Seconds between two synthetic polls.
-const STEP: f64 = 15.0;
+
+/// `name` from the environment, else `default`.
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Topics (and groups, one per topic): 1,000 times `HOT_PATHS_SCALE`.
+fn n_topics() -> usize {
+    1_000 * knob("HOT_PATHS_SCALE", 1)
+}
+
+/// Seconds between two synthetic polls (`HOT_PATHS_STEP`, default 15).
+fn step() -> f64 {
+    knob("HOT_PATHS_STEP", 15) as f64
+}
 /// Polls used to warm the model before measuring.
 const STEPS: usize = 8;
 
 /// Poll `k` of a cluster where every partition gets 100 msg/s and every group consumes
 /// 90 msg/s from a per-partition starting lag, so lags, rates and statuses are all non-trivial.
 fn snapshot(k: usize, t0: f64) -> Snapshot {
-    let now = t0 + k as f64 * STEP;
+    let now = t0 + k as f64 * step();
     let mut s = Snapshot::new("bench", now);
-    let topics: Vec<Arc<str>> = (0..TOPICS)
+    let topics: Vec<Arc<str>> = (0..n_topics())
         .map(|t| Arc::from(format!("topic-{t:04}")))
         .collect();
     for topic in &topics {
@@ -78,10 +95,10 @@ fn snapshot(k: usize, t0: f64) -> Snapshot {
             );
         }
     }
-    for g in 0..GROUPS {
+    for g in 0..n_topics() {
         let name = format!("group-{g:04}");
         let mut gs = GroupSnapshot::kafka(name.clone(), "Stable", Some(3));
-        let topic = &topics[g % TOPICS];
+        let topic = &topics[g % topics.len()];
         for p in 0..PARTITIONS {
             let start_lag = ((g * 7919 + p * 104_729) % 2_000_000) as i64;
             let committed = (1_000_000 - start_lag / 2).max(0) + (k as i64) * 1_350;
@@ -103,7 +120,7 @@ fn model_memory(t0: f64) {
     let before = LIVE.load(Ordering::Relaxed);
     let mut model = Model::new(
         RulesConfig::default(),
-        std::time::Duration::from_secs(STEP as u64),
+        std::time::Duration::from_secs(step() as u64),
     );
     // 300 s window + 30 s margin at 15 s polls: 23 samples per ring from poll 23 on.
     for k in 0..30 {
@@ -112,7 +129,7 @@ fn model_memory(t0: f64) {
     }
     // Snapshots and views are dropped: what is left is the model's memory between polls.
     let held = LIVE.load(Ordering::Relaxed).saturating_sub(before);
-    let parts = TOPICS * PARTITIONS;
+    let parts = n_topics() * PARTITIONS;
     eprintln!(
         "model heap at steady state: {held} bytes = {} per partition \
          (each with one group's commits), {} samples held",
@@ -137,7 +154,7 @@ fn model_update(c: &mut Criterion) {
     model_memory(t0);
     let mut model = Model::new(
         RulesConfig::default(),
-        std::time::Duration::from_secs(STEP as u64),
+        std::time::Duration::from_secs(step() as u64),
     );
     // Warm the model's history so the measured polls are steady-state ones.
     for s in &snaps {
@@ -162,7 +179,7 @@ fn metrics_render(c: &mut Criterion) {
     let t0 = 1_700_000_000.0;
     let mut model = Model::new(
         RulesConfig::default(),
-        std::time::Duration::from_secs(STEP as u64),
+        std::time::Duration::from_secs(step() as u64),
     );
     let mut view = None;
     for k in 0..STEPS {
