@@ -57,6 +57,16 @@ fn large_metrics() -> Arc<Metrics> {
     metrics
 }
 
+/// Every chunk of one streamed body.
+async fn chunks(metrics: &Arc<Metrics>, om: bool, gzip: bool) -> Vec<bytes::Bytes> {
+    let mut out = Vec::new();
+    let mut s = std::pin::pin!(metrics.stream(om, gzip));
+    while let Some(c) = s.next().await {
+        out.push(c.expect("chunk"));
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_body_equals_whole_rendering_in_both_formats() {
     let metrics = large_metrics();
@@ -64,11 +74,7 @@ async fn streamed_body_equals_whole_rendering_in_both_formats() {
         let whole = metrics.render(om).expect("render");
         assert!(whole.contains(" +Inf\n") && !whole.contains(" inf\n"));
         assert!(whole.len() > 10 * CHUNK, "state too small: {}", whole.len());
-        let mut chunks = Vec::new();
-        let mut s = std::pin::pin!(metrics.stream(om, false));
-        while let Some(c) = s.next().await {
-            chunks.push(c.expect("chunk"));
-        }
+        let chunks = chunks(&metrics, om, false).await;
         for c in &chunks {
             // Cut at line ends, and never much past the target size.
             assert_eq!(c.last(), Some(&b'\n'));
@@ -95,11 +101,7 @@ async fn gzipped_stream_decompresses_to_the_whole_rendering() {
     let metrics = large_metrics();
     for om in [false, true] {
         let whole = metrics.render(om).expect("render");
-        let mut chunks = Vec::new();
-        let mut s = std::pin::pin!(metrics.stream(om, true));
-        while let Some(c) = s.next().await {
-            chunks.push(c.expect("chunk"));
-        }
+        let chunks = chunks(&metrics, om, true).await;
         // Bounded: at most one text chunk's compressed bytes past the target size.
         for c in &chunks {
             assert!(c.len() <= 2 * CHUNK + 4096, "chunk of {} bytes", c.len());
