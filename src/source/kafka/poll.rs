@@ -300,8 +300,13 @@ impl<'a> Poll<'a> {
         };
         let mut failed_parts = 0usize;
         let mut first_failure = None;
+        // One key buffer for every lookup: a String per partition was 100,000 allocations
+        // a poll at the huge size.
+        let mut key = (String::new(), 0);
         for (t, p) in &self.topic_parts {
-            let key = (t.clone(), *p);
+            key.0.clear();
+            key.0.push_str(t);
+            key.1 = *p;
             match (earliest.get(&key), latest.get(&key)) {
                 (Some(Ok(s)), Some(Ok(e))) => {
                     let Some(arc) = self.topic_arcs.get(t) else {

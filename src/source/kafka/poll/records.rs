@@ -7,7 +7,7 @@ use crate::config::timelag::{TimeLagConfig, TimeLagSource};
 use crate::snapshot::{FirstRecord, RecordStamp, TopicConfig, TopicPartition};
 use crate::source::kafka::batched::configs::ConfigAnswer;
 use crate::source::kafka::batched::records::{RecordAnswer, RecordAsk};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,11 +41,11 @@ pub struct RecordCache {
 }
 
 impl RecordCache {
-    /// The keys of `wanted` to fetch this poll: not known yet, at most the budget's
-    /// partitions and bytes (at least one), starting after the last poll's cursor. Forgets
-    /// what is no longer wanted. Pure apart from the cache itself.
-    pub fn plan(&mut self, wanted: &BTreeSet<Key>, cfg: &TimeLagConfig) -> Vec<(Key, i32)> {
-        self.found.retain(|k, _| wanted.contains(k));
+    /// The keys of `wanted` (sorted, without repeats) to fetch this poll: not known yet, at
+    /// most the budget's partitions and bytes (at least one), starting after the last
+    /// poll's cursor. Forgets what is no longer wanted. Pure apart from the cache itself.
+    pub fn plan(&mut self, wanted: &[Key], cfg: &TimeLagConfig) -> Vec<(Key, i32)> {
+        self.found.retain(|k, _| wanted.binary_search(k).is_ok());
         let unknown: Vec<&Key> = wanted
             .iter()
             .filter(|k| !self.found.contains_key(*k))
@@ -92,6 +92,30 @@ impl RecordCache {
     pub fn get(&self, key: &Key) -> Option<FirstRecord> {
         self.found.get(key).copied()
     }
+
+    /// The first records the snapshot gets for `wanted` (sorted): each one read, else the
+    /// oldest record kept as a stand-in at the log start. A record read at a key wins over
+    /// a stand-in at the same key (a position at the log start).
+    fn first_records(&self, wanted: Vec<Key>) -> BTreeMap<Key, FirstRecord> {
+        // `false` (read) sorts before `true` (stand-in), and dedup keeps the first.
+        let mut records: Vec<(Key, bool, FirstRecord)> = Vec::with_capacity(wanted.len());
+        for k in wanted {
+            if let Some(r) = self.get(&k) {
+                records.push((k, false, r));
+            } else if let Some((start, Some(at))) = self.oldest.get(&k.0) {
+                let stand_in = FirstRecord::Found(RecordStamp {
+                    offset: *start,
+                    at: *at,
+                    log_append: false,
+                });
+                records.push(((k.0.clone(), *start), true, stand_in));
+            }
+        }
+        records.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        records.dedup_by(|later, first| later.0 == first.0);
+        // Built from sorted keys in one pass, not by one insert per key.
+        records.into_iter().map(|(k, _, r)| (k, r)).collect()
+    }
 }
 
 impl Poll<'_> {
@@ -104,7 +128,6 @@ impl Poll<'_> {
         if cfg.source == TimeLagSource::Estimate {
             return;
         }
-        let mut wanted: BTreeSet<Key> = BTreeSet::new();
         let positions = self
             .snap
             .groups
@@ -114,15 +137,17 @@ impl Poll<'_> {
                 let arc = self.topic_arcs.get(t)?;
                 Some((TopicPartition::new(arc.clone(), *p), *o))
             }));
-        for (tp, committed) in positions {
-            let Some(off) = self.snap.partitions.get(&tp) else {
-                continue;
-            };
-            let at = committed.max(off.log_start);
-            if at < off.log_end {
-                wanted.insert((tp, at));
-            }
-        }
+        // A sorted Vec, not a BTreeSet: every later step reads it in order, and one sort
+        // costs less than a tree insert per position (100,000 at the huge size).
+        let mut wanted: Vec<Key> = positions
+            .filter_map(|(tp, committed)| {
+                let off = self.snap.partitions.get(&tp)?;
+                let at = committed.max(off.log_start);
+                (at < off.log_end).then_some((tp, at))
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
         let deadline = self.deadline();
         let Some(d) = self.batched.as_mut() else {
             return;
@@ -219,20 +244,7 @@ impl Poll<'_> {
                 }
             }
         }
-        let mut records = BTreeMap::new();
-        for k in wanted {
-            if let Some(r) = d.records.get(&k) {
-                records.insert(k, r);
-            } else if let Some((start, Some(at))) = d.records.oldest.get(&k.0) {
-                records
-                    .entry((k.0.clone(), *start))
-                    .or_insert(FirstRecord::Found(RecordStamp {
-                        offset: *start,
-                        at: *at,
-                        log_append: false,
-                    }));
-            }
-        }
+        let records = d.records.first_records(wanted);
         if *d.records.published != records {
             d.records.published = Arc::new(records);
         }
@@ -335,7 +347,7 @@ mod tests {
     #[test]
     fn the_budget_rotates_over_every_lagging_partition() {
         let mut c = RecordCache::default();
-        let wanted: BTreeSet<Key> = (0..5).map(|p| key(p, 10)).collect();
+        let wanted: Vec<Key> = (0..5).map(|p| key(p, 10)).collect();
         let b = budget(2, 1 << 30);
         let polls: Vec<Vec<i32>> = (0..3)
             .map(|_| {
@@ -353,14 +365,14 @@ mod tests {
     fn a_known_position_costs_nothing_and_a_moved_one_is_asked() {
         let mut c = RecordCache::default();
         let b = budget(100, 1 << 30);
-        let stuck: BTreeSet<Key> = [key(0, 10)].into();
+        let stuck = [key(0, 10)];
         assert_eq!(c.plan(&stuck, &b).len(), 1, "first poll asks");
         assert_eq!(c.learn(key(0, 10), read()), None);
         assert!(
             c.plan(&stuck, &b).is_empty(),
             "stuck consumer: no fetch after the first"
         );
-        let moved: BTreeSet<Key> = [key(0, 11)].into();
+        let moved = [key(0, 11)];
         assert_eq!(c.plan(&moved, &b).len(), 1, "a new position is asked");
         assert_eq!(c.get(&key(0, 10)), None, "the old position is forgotten");
     }
@@ -368,7 +380,7 @@ mod tests {
     #[test]
     fn bytes_bound_the_poll_and_a_big_batch_grows_its_limit() {
         let mut c = RecordCache::default();
-        let wanted: BTreeSet<Key> = (0..4).map(|p| key(p, 0)).collect();
+        let wanted: Vec<Key> = (0..4).map(|p| key(p, 0)).collect();
         let plan = c.plan(&wanted, &budget(100, 2 * i64::from(FIRST_LIMIT)));
         assert_eq!(plan.len(), 2, "two first limits fit the bytes");
         assert_eq!(c.learn(key(0, 0), RecordAnswer::TooSmall(100_000)), None);
@@ -381,5 +393,36 @@ mod tests {
         );
         c.learn(key(1, 0), RecordAnswer::TooSmall(i32::MAX));
         assert_eq!(c.limits[&TopicPartition::new("t", 1)], MAX_LIMIT, "capped");
+    }
+
+    #[test]
+    fn a_record_read_wins_over_the_oldest_stand_in() {
+        fn stamp(offset: i64, at: f64) -> FirstRecord {
+            FirstRecord::Found(RecordStamp {
+                offset,
+                at,
+                log_append: false,
+            })
+        }
+        let tp = |p| TopicPartition::new("t", p);
+        let mut c = RecordCache::default();
+        // p0: read at 10. p1: unknown at 12, oldest kept at 5 -> stand-in at (p1, 5).
+        // p2: read at its log start 3, and unknown at 8 with oldest at 3 -> the read wins.
+        // p3: unknown, oldest unknown -> nothing.
+        c.found.insert(key(0, 10), stamp(10, 100.0));
+        c.found.insert(key(2, 3), stamp(3, 30.0));
+        c.oldest.insert(tp(1), (5, Some(50.0)));
+        c.oldest.insert(tp(2), (3, Some(31.0)));
+        c.oldest.insert(tp(3), (0, None));
+        let wanted = vec![key(0, 10), key(1, 12), key(2, 3), key(2, 8), key(3, 4)];
+        let got: Vec<(Key, FirstRecord)> = c.first_records(wanted).into_iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                (key(0, 10), stamp(10, 100.0)),
+                (key(1, 5), stamp(5, 50.0)),
+                (key(2, 3), stamp(3, 30.0)),
+            ]
+        );
     }
 }
