@@ -7,7 +7,10 @@ use super::batched::metadata::{bootstrap_brokers, MetadataError};
 use super::batched::Broker;
 use super::client::LibrdkafkaClient;
 use super::describe_cache::DescribeCache;
-use super::types::{CallError, ClusterMetadata, OffsetSpec, OffsetsRequest, TopicId, TypedListing};
+use super::types::{
+    CallError, ClusterMetadata, ListOffsetsResult, OffsetSpec, OffsetsByPosition, OffsetsRequest,
+    TopicId, TypedListing,
+};
 use crate::config::ClusterConfig;
 use crate::snapshot::{
     PartitionOffsets, PollError, ResourceType, Snapshot, Stage, TopicPartition, Unauthorized,
@@ -238,8 +241,11 @@ impl<'a> Poll<'a> {
                     let Some(g) = self.snap.groups.get_mut(&req.group) else {
                         continue;
                     };
-                    for ((t, p), off) in offsets {
-                        if let Some(arc) = self.topic_arcs.get(&t) {
+                    for (t, parts) in offsets.0 {
+                        let Some(arc) = self.topic_arcs.get(&t) else {
+                            continue;
+                        };
+                        for (p, off) in parts {
                             let tp = TopicPartition {
                                 topic: arc.clone(),
                                 partition: p,
@@ -287,7 +293,10 @@ impl<'a> Poll<'a> {
                 let e = e
                     .join()
                     .unwrap_or_else(|_| Err("ListOffsets earliest panicked".into()));
-                (e, l)
+                (
+                    e.map(|e| by_position(parts, &e)),
+                    l.map(|l| by_position(parts, &l)),
+                )
             })
         });
         self.snap.taken_at = crate::runtime::now();
@@ -295,19 +304,17 @@ impl<'a> Poll<'a> {
             (Ok(e), Ok(l)) => (e, l),
             (Err(e), _) | (_, Err(e)) => {
                 self.error(Stage::LogOffsets, None, e);
-                (HashMap::new(), HashMap::new())
+                (Vec::new(), Vec::new())
             }
         };
         let mut failed_parts = 0usize;
         let mut first_failure = None;
-        // One key buffer for every lookup: a String per partition was 100,000 allocations
-        // a poll at the huge size.
-        let mut key = (String::new(), 0);
-        for (t, p) in &self.topic_parts {
-            key.0.clear();
-            key.0.push_str(t);
-            key.1 = *p;
-            match (earliest.get(&key), latest.get(&key)) {
+        // In key order, as `topic_parts` is sorted: a map built from it at once has full
+        // nodes, where inserting one at a time leaves them about half full.
+        let mut read = Vec::with_capacity(self.topic_parts.len());
+        for (i, (t, p)) in self.topic_parts.iter().enumerate() {
+            let (s, e) = (earliest.get(i), latest.get(i));
+            match (s.and_then(Option::as_ref), e.and_then(Option::as_ref)) {
                 (Some(Ok(s)), Some(Ok(e))) => {
                     let Some(arc) = self.topic_arcs.get(t) else {
                         continue;
@@ -320,7 +327,7 @@ impl<'a> Poll<'a> {
                         log_start: (*s).min(*e),
                         log_end: *e,
                     };
-                    self.snap.partitions.insert(tp, offsets);
+                    read.push((tp, offsets));
                 }
                 (a, b) => {
                     failed_parts += 1;
@@ -334,6 +341,11 @@ impl<'a> Poll<'a> {
                 }
             }
         }
+        if self.snap.partitions.is_empty() {
+            self.snap.partitions = read.into_iter().collect();
+        } else {
+            self.snap.partitions.extend(read);
+        }
         if failed_parts > 0 && !earliest.is_empty() {
             let message = format!(
                 "{failed_parts} of {} partitions without offsets (first: {})",
@@ -343,6 +355,22 @@ impl<'a> Poll<'a> {
             self.error(Stage::LogOffsets, None, message);
         }
     }
+}
+
+/// librdkafka's answers, keyed by name, laid out like the batched path's: by position in
+/// `parts`.
+fn by_position(parts: &[(String, i32)], answers: &ListOffsetsResult) -> OffsetsByPosition {
+    // One key buffer for every lookup rather than a String per partition.
+    let mut key = (String::new(), 0);
+    parts
+        .iter()
+        .map(|(t, p)| {
+            key.0.clear();
+            key.0.push_str(t);
+            key.1 = *p;
+            answers.get(&key).cloned()
+        })
+        .collect()
 }
 
 mod fast;

@@ -4,7 +4,9 @@ use super::wire::api::{Answer, Call};
 use super::wire::{error, error_name};
 use super::{Batched, Broker, Committed, Outcome, Unsupported, GROUPS_PER_FETCH};
 use crate::snapshot::{GroupState, GroupType, Member};
-use crate::source::kafka::types::{CallError, GroupDescription, ListOffsetsResult, OffsetsRequest};
+use crate::source::kafka::types::{
+    CallError, CommittedOffsets, GroupDescription, OffsetsByPosition, OffsetsRequest,
+};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_fetch_request::{
@@ -95,18 +97,20 @@ impl Batched {
         self.per_coordinator("DescribeGroups", brokers, &names, deadline, build, decode)
     }
 
-    /// Earliest and latest offsets of every partition, asked of its leader.
+    /// Earliest and latest offsets of every partition, asked of its leader, by position
+    /// in `partitions`.
     pub fn log_offsets(
         &mut self,
         partitions: &[(String, i32)],
         leaders: &[Option<usize>],
         brokers: &[Broker],
         deadline: Instant,
-    ) -> Result<(ListOffsetsResult, ListOffsetsResult), Unsupported> {
-        let mut earliest = ListOffsetsResult::with_capacity(partitions.len());
-        let mut latest = ListOffsetsResult::with_capacity(partitions.len());
-        // Leaders as indices into `brokers`: 10,000 partitions share a handful of brokers.
-        let mut by_leader: BTreeMap<&Broker, BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
+    ) -> Result<(OffsetsByPosition, OffsetsByPosition), Unsupported> {
+        let mut earliest: OffsetsByPosition = vec![None; partitions.len()];
+        let mut latest = earliest.clone();
+        // Per leader and topic, each partition with its position, sorted by partition so an
+        // answer finds its position by a search over integers.
+        let mut by_leader: BTreeMap<&Broker, Asked> = BTreeMap::new();
         for (i, (t, p)) in partitions.iter().enumerate() {
             match leaders
                 .get(i)
@@ -119,60 +123,46 @@ impl Batched {
                     .or_default()
                     .entry(t.as_str())
                     .or_default()
-                    .push(*p),
+                    .push((*p, i)),
                 None => {
-                    let e = Err("partition has no leader".to_owned());
-                    earliest.insert((t.clone(), *p), e.clone());
-                    latest.insert((t.clone(), *p), e);
+                    let e = Some(Err("partition has no leader".to_owned()));
+                    earliest[i] = e.clone();
+                    latest[i] = e;
                 }
             }
+        }
+        for parts in by_leader
+            .values_mut()
+            .flat_map(|topics| topics.values_mut())
+        {
+            parts.sort_unstable();
         }
         let jobs = by_leader
             .iter()
             .map(|(b, topics)| {
                 let reqs = [EARLIEST, LATEST]
                     .into_iter()
-                    .map(|ts| Call::ListOffsets(list_offsets(topics, ts)))
+                    .map(|ts| Call::ListOffsets(list_offsets(topics, ts, |&(p, _)| p)))
                     .collect();
                 ((*b).clone(), reqs)
             })
             .collect();
         let outcomes = self.exchange(jobs, deadline);
         for ((b, topics), outcome) in by_leader.iter().zip(outcomes) {
-            let failed = |why: String, e: &mut ListOffsetsResult, l: &mut ListOffsetsResult| {
-                for (t, parts) in topics {
-                    for p in parts {
-                        e.insert(((*t).to_owned(), *p), Err(why.clone()));
-                        l.insert(((*t).to_owned(), *p), Err(why.clone()));
-                    }
-                }
-            };
             match outcome {
                 Outcome::Unsupported(why) => return Err(Unsupported(why)),
                 Outcome::Failed(e) => {
-                    failed(format!("ListOffsets: {e}"), &mut earliest, &mut latest)
+                    let why = format!("ListOffsets: {e}");
+                    fail_all(topics, &why, &mut earliest);
+                    fail_all(topics, &why, &mut latest);
                 }
                 Outcome::Answered(responses) => {
                     for (r, into) in responses.into_iter().zip([&mut earliest, &mut latest]) {
                         match ListOffsetsResponse::try_from(r) {
-                            Ok(answer) => {
-                                for t in answer.topics {
-                                    for p in t.partitions {
-                                        let v = match error(p.error_code) {
-                                            None => Ok(p.offset),
-                                            Some(e) => Err(error_name(e)),
-                                        };
-                                        into.insert((t.name.to_string(), p.partition_index), v);
-                                    }
-                                }
-                            }
+                            Ok(answer) => place(answer, topics, into),
                             Err(e) => {
                                 let why = format!("ListOffsets from {}: {e}", b.key());
-                                for (t, parts) in topics {
-                                    for p in parts {
-                                        into.insert(((*t).to_owned(), *p), Err(why.clone()));
-                                    }
-                                }
+                                fail_all(topics, &why, into);
                             }
                         }
                     }
@@ -180,6 +170,42 @@ impl Batched {
             }
         }
         Ok((earliest, latest))
+    }
+}
+
+/// The partitions asked of one leader: per topic, (partition, position in the poll's list)
+/// sorted by partition.
+type Asked<'a> = BTreeMap<&'a str, Vec<(i32, usize)>>;
+
+/// Every partition of a ListOffsets answer at its position; a partition nobody asked this
+/// leader about is left out.
+fn place(answer: ListOffsetsResponse, asked: &Asked, into: &mut OffsetsByPosition) {
+    for t in answer.topics {
+        let name: &str = &t.name;
+        let Some(parts) = asked.get(name) else {
+            continue;
+        };
+        for p in t.partitions {
+            let Ok(k) = parts.binary_search_by_key(&p.partition_index, |&(q, _)| q) else {
+                continue;
+            };
+            let v = match error(p.error_code) {
+                None => Ok(p.offset),
+                Some(e) => Err(error_name(e)),
+            };
+            if let Some(slot) = into.get_mut(parts[k].1) {
+                *slot = Some(v);
+            }
+        }
+    }
+}
+
+/// The same failure for every partition asked of one leader.
+fn fail_all(asked: &Asked, why: &str, into: &mut OffsetsByPosition) {
+    for &(_, i) in asked.values().flatten() {
+        if let Some(slot) = into.get_mut(i) {
+            *slot = Some(Err(why.to_owned()));
+        }
     }
 }
 
@@ -226,9 +252,10 @@ fn topic_name(t: &str) -> TopicName {
 
 /// One ListOffsets request for every partition of `topics`, read_uncommitted (the high
 /// watermark, like kafka-consumer-groups), at one timestamp.
-pub(super) fn list_offsets(
-    topics: &BTreeMap<&str, Vec<i32>>,
+pub(super) fn list_offsets<P>(
+    topics: &BTreeMap<&str, Vec<P>>,
     timestamp: i64,
+    partition: impl Fn(&P) -> i32,
 ) -> ListOffsetsRequest {
     let topics = topics
         .iter()
@@ -237,7 +264,7 @@ pub(super) fn list_offsets(
                 .iter()
                 .map(|p| {
                     ListOffsetsPartition::default()
-                        .with_partition_index(*p)
+                        .with_partition_index(partition(p))
                         .with_timestamp(timestamp)
                 })
                 .collect();
@@ -297,7 +324,7 @@ fn group_offsets(g: OffsetFetchResponseGroup) -> Committed {
         let why = format!("OffsetFetch: {}", error_name(e));
         return Err(CallError::from_error(e, why));
     }
-    let mut out = HashMap::new();
+    let mut out = CommittedOffsets::default();
     for t in g.topics {
         for p in t.partitions {
             if let Some(e) = error(p.error_code) {
@@ -310,7 +337,7 @@ fn group_offsets(g: OffsetFetchResponseGroup) -> Committed {
                 return Err(CallError::from_error(e, why));
             }
             if p.committed_offset >= 0 {
-                out.insert((t.name.to_string(), p.partition_index), p.committed_offset);
+                out.push(&t.name, p.partition_index, p.committed_offset);
             }
         }
     }

@@ -238,7 +238,7 @@ impl Batched {
         let (mut jobs, mut asked) = (Vec::new(), Vec::new());
         for (l, topics) in &by_leader {
             if let Some(b) = brokers.get(*l) {
-                let req = super::calls::list_offsets(topics, 0);
+                let req = super::calls::list_offsets(topics, 0, |&p| p);
                 jobs.push((b.clone(), vec![Call::ListOffsets(req)]));
                 asked.push(l);
             }

@@ -9,7 +9,6 @@ use crate::source::kafka::types::{
     CallError, CommittedOffsets, GroupDescription, GroupListing, ListOffsetsResult,
 };
 use rdkafka::bindings as rd;
-use std::collections::HashMap;
 
 impl Event {
     /// A ListConsumerGroups answer: the valid listings and the per-broker errors.
@@ -97,7 +96,7 @@ impl Event {
                 rd::rd_kafka_ListConsumerGroupOffsets_result_groups(res, &mut n),
                 n,
             );
-            let mut offsets = HashMap::new();
+            let mut offsets = CommittedOffsets::default();
             for &g in groups {
                 if let Some(e) = error_of(rd::rd_kafka_group_result_error(g)) {
                     return Err(e);
@@ -108,7 +107,7 @@ impl Event {
                     }
                     // -1001 (invalid) means "no commit": not a lag of anything.
                     if off >= 0 {
-                        offsets.insert((t, p), off);
+                        offsets.push(&t, p, off);
                     }
                 }
             }
