@@ -9,6 +9,7 @@ use super::types::{
     Broker, CallError, ClusterMetadata, CommittedOffsets, GroupDescription, GroupListing,
     ListOffsetsResult, OffsetSpec, OffsetsRequest, TopicMetadata,
 };
+use crate::snapshot::TopicPartition;
 use rdkafka::client::Client;
 use rdkafka::ClientContext;
 use std::collections::HashMap;
@@ -168,7 +169,7 @@ pub fn list_consumer_group_offsets<C: ClientContext>(
 /// [`LIST_OFFSETS_CHUNK`] partitions, all in flight at once.
 pub fn list_offsets<C: ClientContext>(
     client: &Client<C>,
-    partitions: &[(String, i32)],
+    partitions: &[TopicPartition],
     spec: OffsetSpec,
     timeout: Duration,
 ) -> Result<ListOffsetsResult, String> {
@@ -177,7 +178,7 @@ pub fn list_offsets<C: ClientContext>(
         return Ok(out);
     }
     let admin = Admin::new(client);
-    let chunks: Vec<&[(String, i32)]> = partitions.chunks(LIST_OFFSETS_CHUNK).collect();
+    let chunks: Vec<&[TopicPartition]> = partitions.chunks(LIST_OFFSETS_CHUNK).collect();
     for (i, chunk) in chunks.iter().enumerate() {
         admin.list_offsets(chunk, spec, timeout, i)?;
     }

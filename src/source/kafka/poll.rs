@@ -54,9 +54,10 @@ struct Poll<'a> {
     client: &'a LibrdkafkaClient,
     batched: Option<MutexGuard<'a, BatchedState>>,
     snap: Snapshot,
-    /// Watched partitions, sorted.
-    topic_parts: Vec<(String, i32)>,
-    /// One shared name per watched topic, for the snapshot's keys.
+    /// Watched partitions, sorted; a topic's partitions share one name, which the
+    /// snapshot's keys share too.
+    topic_parts: Arc<[TopicPartition]>,
+    /// One shared name per watched topic, for answers that name a topic.
     topic_arcs: HashMap<String, Arc<str>>,
     brokers: Vec<Broker>,
     /// Leader of each of `topic_parts`, as an index into `brokers`.
@@ -81,7 +82,7 @@ fn slow(cfg: &ClusterConfig) -> ReadError {
 #[derive(Debug, Default)]
 struct Watched {
     brokers: Vec<Broker>,
-    topic_parts: Vec<(String, i32)>,
+    topic_parts: Arc<[TopicPartition]>,
     leaders: Vec<Option<usize>>,
     topic_arcs: HashMap<String, Arc<str>>,
     topic_ids: HashMap<TopicId, String>,
@@ -96,7 +97,7 @@ impl Watched {
             .enumerate()
             .map(|(i, (id, _))| (*id, i))
             .collect();
-        let mut parts: Vec<((String, i32), Option<usize>)> = Vec::new();
+        let mut parts: Vec<(TopicPartition, Option<usize>)> = Vec::new();
         let mut topic_arcs = HashMap::new();
         let mut topic_ids = HashMap::new();
         for t in md.topics {
@@ -106,13 +107,18 @@ impl Watched {
             if t.failed || !watched(&t.name) {
                 continue;
             }
-            topic_arcs.insert(t.name.clone(), Arc::from(t.name.as_str()));
+            let name: Arc<str> = Arc::from(t.name.as_str());
             for (p, leader) in t.partitions {
-                parts.push(((t.name.clone(), p), index.get(&leader).copied()));
+                parts.push((
+                    TopicPartition::new(name.clone(), p),
+                    index.get(&leader).copied(),
+                ));
             }
+            topic_arcs.insert(t.name, name);
         }
         parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let (topic_parts, leaders) = parts.into_iter().unzip();
+        let (topic_parts, leaders): (Vec<_>, _) = parts.into_iter().unzip();
+        let topic_parts = topic_parts.into();
         Watched {
             brokers: brokers.into_iter().map(|(_, b)| b).collect(),
             topic_parts,
@@ -312,22 +318,15 @@ impl<'a> Poll<'a> {
         // In key order, as `topic_parts` is sorted: a map built from it at once has full
         // nodes, where inserting one at a time leaves them about half full.
         let mut read = Vec::with_capacity(self.topic_parts.len());
-        for (i, (t, p)) in self.topic_parts.iter().enumerate() {
+        for (i, tp) in self.topic_parts.iter().enumerate() {
             let (s, e) = (earliest.get(i), latest.get(i));
             match (s.and_then(Option::as_ref), e.and_then(Option::as_ref)) {
                 (Some(Ok(s)), Some(Ok(e))) => {
-                    let Some(arc) = self.topic_arcs.get(t) else {
-                        continue;
-                    };
-                    let tp = TopicPartition {
-                        topic: arc.clone(),
-                        partition: *p,
-                    };
                     let offsets = PartitionOffsets {
                         log_start: (*s).min(*e),
                         log_end: *e,
                     };
-                    read.push((tp, offsets));
+                    read.push((tp.clone(), offsets));
                 }
                 (a, b) => {
                     failed_parts += 1;
@@ -336,7 +335,7 @@ impl<'a> Poll<'a> {
                             (Some(Err(x)), _) | (_, Some(Err(x))) => x.clone(),
                             _ => "no answer".to_owned(),
                         };
-                        first_failure = Some(format!("{t}/{p}: {why}"));
+                        first_failure = Some(format!("{}/{}: {why}", tp.topic, tp.partition));
                     }
                 }
             }
@@ -359,15 +358,15 @@ impl<'a> Poll<'a> {
 
 /// librdkafka's answers, keyed by name, laid out like the batched path's: by position in
 /// `parts`.
-fn by_position(parts: &[(String, i32)], answers: &ListOffsetsResult) -> OffsetsByPosition {
+fn by_position(parts: &[TopicPartition], answers: &ListOffsetsResult) -> OffsetsByPosition {
     // One key buffer for every lookup rather than a String per partition.
     let mut key = (String::new(), 0);
     parts
         .iter()
-        .map(|(t, p)| {
+        .map(|tp| {
             key.0.clear();
-            key.0.push_str(t);
-            key.1 = *p;
+            key.0.push_str(&tp.topic);
+            key.1 = tp.partition;
             answers.get(&key).cloned()
         })
         .collect()

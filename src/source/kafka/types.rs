@@ -3,9 +3,10 @@
 
 pub use super::batched::Broker;
 pub use crate::snapshot::GroupType;
-use crate::snapshot::{GroupState, Member, ResourceType};
+use crate::snapshot::{GroupState, Member, ResourceType, TopicPartition};
 use kafka_protocol::error::ResponseError;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A group as listed by ListConsumerGroups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +111,9 @@ pub type OffsetsByPosition = Vec<Option<Result<i64, String>>>;
 pub struct OffsetsRequest {
     /// Group id.
     pub group: String,
-    /// Partitions to ask for, or all.
-    pub partitions: Option<Vec<(String, i32)>>,
+    /// Partitions to ask for, or all: the poll's one watched list, shared by every group
+    /// named in the config rather than copied per group.
+    pub partitions: Option<Arc<[TopicPartition]>>,
 }
 
 /// Why one call (or one group's part of a call) failed.

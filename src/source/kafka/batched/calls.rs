@@ -3,7 +3,7 @@
 use super::wire::api::{Answer, Call};
 use super::wire::{error, error_name};
 use super::{Batched, Broker, Committed, Outcome, Unsupported, GROUPS_PER_FETCH};
-use crate::snapshot::{GroupState, GroupType, Member};
+use crate::snapshot::{GroupState, GroupType, Member, TopicPartition};
 use crate::source::kafka::types::{
     CallError, CommittedOffsets, GroupDescription, OffsetsByPosition, OffsetsRequest,
 };
@@ -101,7 +101,7 @@ impl Batched {
     /// in `partitions`.
     pub fn log_offsets(
         &mut self,
-        partitions: &[(String, i32)],
+        partitions: &[TopicPartition],
         leaders: &[Option<usize>],
         brokers: &[Broker],
         deadline: Instant,
@@ -111,7 +111,7 @@ impl Batched {
         // Per leader and topic, each partition with its position, sorted by partition so an
         // answer finds its position by a search over integers.
         let mut by_leader: BTreeMap<&Broker, Asked> = BTreeMap::new();
-        for (i, (t, p)) in partitions.iter().enumerate() {
+        for (i, tp) in partitions.iter().enumerate() {
             match leaders
                 .get(i)
                 .copied()
@@ -121,9 +121,9 @@ impl Batched {
                 Some(b) => by_leader
                     .entry(b)
                     .or_default()
-                    .entry(t.as_str())
+                    .entry(&*tp.topic)
                     .or_default()
-                    .push((*p, i)),
+                    .push((tp.partition, i)),
                 None => {
                     let e = Some(Err("partition has no leader".to_owned()));
                     earliest[i] = e.clone();
@@ -295,8 +295,8 @@ fn fetch_requests(groups: &[&str], requests: &HashMap<&str, &OffsetsRequest>) ->
                         .and_then(|r| r.partitions.as_ref())
                         .map(|parts| {
                             let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-                            for (t, p) in parts {
-                                by_topic.entry(t.as_str()).or_default().push(*p);
+                            for tp in parts.iter() {
+                                by_topic.entry(&*tp.topic).or_default().push(tp.partition);
                             }
                             by_topic
                                 .into_iter()

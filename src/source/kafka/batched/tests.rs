@@ -330,7 +330,7 @@ fn errors_are_per_group_and_a_broken_answer_is_an_error_not_a_panic() {
 
     let (earliest, latest) = d
         .log_offsets(
-            &[("t".to_owned(), 0)],
+            &[crate::snapshot::TopicPartition::new("t", 0)],
             &[Some(0)],
             std::slice::from_ref(&b),
             soon(),

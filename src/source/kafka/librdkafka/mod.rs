@@ -26,7 +26,7 @@ mod requests;
 pub(super) use requests::Admin;
 
 use super::types::CallError;
-use crate::snapshot::{GroupState, GroupType};
+use crate::snapshot::{GroupState, GroupType, TopicPartition};
 use rdkafka::bindings as rd;
 use std::ffi::{c_void, CStr, CString};
 use std::os::raw::c_char;
@@ -154,15 +154,15 @@ impl Drop for Options {
 struct PartitionList(*mut rd::rd_kafka_topic_partition_list_t);
 
 impl PartitionList {
-    fn new(parts: &[(String, i32)], offset: i64) -> Result<Self, String> {
+    fn new(parts: &[TopicPartition], offset: i64) -> Result<Self, String> {
         // SAFETY: the list is owned by us; topic strings are copied by librdkafka.
         unsafe {
             let l = rd::rd_kafka_topic_partition_list_new(parts.len().max(1) as i32);
             let list = PartitionList(l);
-            for (t, p) in parts {
-                let ct = CString::new(t.as_str())
-                    .map_err(|_| format!("topic name `{t}` contains NUL"))?;
-                let e = rd::rd_kafka_topic_partition_list_add(l, ct.as_ptr(), *p);
+            for tp in parts {
+                let t = &*tp.topic;
+                let ct = CString::new(t).map_err(|_| format!("topic name `{t}` contains NUL"))?;
+                let e = rd::rd_kafka_topic_partition_list_add(l, ct.as_ptr(), tp.partition);
                 (*e).offset = offset;
             }
             Ok(list)

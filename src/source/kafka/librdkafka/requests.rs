@@ -1,6 +1,7 @@
 //! Sending admin requests; answers arrive on the [`Admin`]'s queue.
 
 use super::{Event, Options, PartitionList, Queue};
+use crate::snapshot::TopicPartition;
 use crate::source::kafka::types::{OffsetSpec, OffsetsRequest};
 use rdkafka::bindings as rd;
 use rdkafka::client::Client;
@@ -112,7 +113,7 @@ impl<'c> Admin<'c> {
     /// Sends ListOffsets (read_uncommitted) for `partitions`.
     pub(in crate::source::kafka) fn list_offsets(
         &self,
-        partitions: &[(String, i32)],
+        partitions: &[TopicPartition],
         spec: OffsetSpec,
         timeout: Duration,
         opaque: usize,

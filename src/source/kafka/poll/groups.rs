@@ -12,6 +12,7 @@ use crate::snapshot::{GroupSnapshot, GroupState, GroupType, Stage};
 use crate::source::kafka::describe_cache::DescribeCache;
 use crate::source::kafka::types::{CallError, GroupDescription, OffsetsRequest, TypedListing};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The groups of one poll: named ones first, then discovered ones, with what the listing
@@ -252,7 +253,7 @@ impl Poll<'_> {
             }
             requests.push(OffsetsRequest {
                 group: name.clone(),
-                partitions: (i < l.explicit).then(|| self.topic_parts.clone()),
+                partitions: (i < l.explicit).then(|| Arc::clone(&self.topic_parts)),
             });
         }
         requests

@@ -155,14 +155,13 @@ impl Poll<'_> {
         let plan = d.records.plan(&wanted, cfg);
         let mut asks = Vec::with_capacity(plan.len());
         for ((tp, offset), max_bytes) in &plan {
-            let key = (tp.topic.to_string(), tp.partition);
-            let Ok(i) = self.topic_parts.binary_search(&key) else {
+            let Ok(i) = self.topic_parts.binary_search(tp) else {
                 continue;
             };
             if let Some(leader) = self.leaders.get(i).copied().flatten() {
                 asks.push(RecordAsk {
-                    topic: key.0,
-                    partition: key.1,
+                    topic: tp.topic.to_string(),
+                    partition: tp.partition,
                     offset: *offset,
                     max_bytes: *max_bytes,
                     leader,
@@ -214,10 +213,9 @@ impl Poll<'_> {
             {
                 continue;
             }
-            let key = (tp.topic.to_string(), tp.partition);
-            if let Ok(i) = self.topic_parts.binary_search(&key) {
+            if let Ok(i) = self.topic_parts.binary_search(tp) {
                 if let Some(l) = self.leaders.get(i).copied().flatten() {
-                    ask_oldest.push((key.0, key.1, l));
+                    ask_oldest.push((tp.topic.to_string(), tp.partition, l));
                 }
             }
         }

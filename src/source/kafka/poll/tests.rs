@@ -178,7 +178,7 @@ mod watched {
         let parts: Vec<(&str, i32)> = w
             .topic_parts
             .iter()
-            .map(|(t, p)| (t.as_str(), *p))
+            .map(|tp| (&*tp.topic, tp.partition))
             .collect();
         assert_eq!(
             parts,

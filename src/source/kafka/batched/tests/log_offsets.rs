@@ -2,6 +2,7 @@
 //! whatever order the leaders answer in.
 
 use super::*;
+use crate::snapshot::TopicPartition;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -55,9 +56,9 @@ fn each_answer_lands_at_its_partitions_position() {
         ("y", 1) => -6,
         _ => 100 + i64::from(p) * 10 + if ts == -1 { 5 } else { 0 },
     });
-    let parts: Vec<(String, i32)> = [("x", 0), ("x", 1), ("x", 2), ("y", 0), ("y", 1), ("z", 0)]
+    let parts: Vec<TopicPartition> = [("x", 0), ("x", 1), ("x", 2), ("y", 0), ("y", 1), ("z", 0)]
         .iter()
-        .map(|(t, p)| (t.to_string(), *p))
+        .map(|&(t, p)| TopicPartition::new(t, p))
         .collect();
     // x/0, x/2 and y/0 on a; x/1 and y/1 on b; z/0 without a leader.
     let leaders = [Some(0), Some(1), Some(0), Some(0), Some(1), None];
