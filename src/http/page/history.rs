@@ -15,6 +15,14 @@ use std::collections::{HashMap, VecDeque};
 /// Points kept per group (and times per cluster): one per poll, the oldest dropped.
 pub const POINTS: usize = 120;
 
+/// Bytes every group's points may take together (16 MiB). Past ~5,800 groups each group
+/// keeps fewer than [`POINTS`], so the charts' memory stops growing with the group count
+/// (at 10,000 groups 120 points each would be ~28 MiB); Prometheus keeps the long history.
+pub const BUDGET_BYTES: usize = 16 << 20;
+
+/// Points a group keeps however many groups share the budget.
+pub const MIN_POINTS: usize = 30;
+
 /// Marks a point where the group was missing from a partial poll.
 const GAP: i64 = -1;
 
@@ -78,15 +86,45 @@ struct ClusterSeries {
 }
 
 /// Every cluster's series; pure (the caller holds the lock and supplies the views).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct History {
     clusters: HashMap<String, ClusterSeries>,
+    /// Bytes all points may take together.
+    budget: usize,
+    /// Points each group keeps now: [`POINTS`] while the budget allows.
+    cap: usize,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History::with_budget(BUDGET_BYTES)
+    }
+}
+
+/// Points per group when `groups` share `budget` bytes: [`MIN_POINTS`] to [`POINTS`].
+pub fn points_per_group(budget: usize, groups: usize) -> usize {
+    (budget / (std::mem::size_of::<Point>() * groups.max(1))).clamp(MIN_POINTS, POINTS)
 }
 
 impl History {
-    /// An empty history.
+    /// An empty history within [`BUDGET_BYTES`].
     pub fn new() -> Self {
         History::default()
+    }
+
+    /// An empty history whose points take at most `budget` bytes (beyond [`MIN_POINTS`]
+    /// per group).
+    pub fn with_budget(budget: usize) -> Self {
+        History {
+            clusters: HashMap::new(),
+            budget,
+            cap: POINTS,
+        }
+    }
+
+    /// Points each group keeps at most, with the groups held now.
+    pub fn points_per_group(&self) -> usize {
+        self.cap
     }
 
     /// Adds one point per group of `view`. Groups a complete poll no longer reports are
@@ -104,17 +142,34 @@ impl History {
         let complete = view.up && !view.partial;
         let mut seen: HashMap<&str, &GroupView> =
             view.groups.iter().map(|g| (g.group.as_str(), g)).collect();
+        // The groups held once this view is in: the other clusters' and this one's.
+        let here = if complete {
+            view.groups.len()
+        } else {
+            c.groups.len().max(view.groups.len())
+        };
+        let elsewhere: usize = self
+            .clusters
+            .iter()
+            .filter(|(name, _)| **name != view.cluster)
+            .map(|(_, c)| c.groups.len())
+            .sum();
+        let cap = points_per_group(self.budget, here + elsewhere);
+        self.cap = cap;
+        let Some(c) = self.clusters.get_mut(&view.cluster) else {
+            return;
+        };
         c.groups.retain(|name, points| {
             let point = match seen.remove(name.as_str()) {
                 Some(g) => Point::of(g),
                 None if complete => return false,
                 None => Point::MISSING,
             };
-            push(points, point);
+            push(points, point, cap);
             true
         });
         for (name, g) in seen {
-            let mut points = VecDeque::with_capacity(POINTS);
+            let mut points = VecDeque::with_capacity(cap);
             points.push_back(Point::of(g));
             c.groups.insert(name.to_owned(), points);
         }
@@ -150,11 +205,16 @@ impl History {
     }
 }
 
-fn push(points: &mut VecDeque<Point>, p: Point) {
-    if points.len() == POINTS {
+/// Appends `p`, keeping at most `cap` points. Memory is given back once the cap has
+/// fallen well below what the group holds, not at every small change of the group count.
+fn push(points: &mut VecDeque<Point>, p: Point, cap: usize) {
+    while points.len() >= cap {
         points.pop_front();
     }
     points.push_back(p);
+    if points.capacity() > cap + cap / 4 {
+        points.shrink_to(cap);
+    }
 }
 
 /// f32 → f64 shows digits that were never measured (100.0 → 100.00000149…): round to

@@ -195,3 +195,77 @@ fn f32_values_come_back_without_invented_digits() {
         .expect("json");
     assert_eq!(json, r#"["inf",2.0,null]"#);
 }
+
+#[test]
+fn the_budget_sets_the_points_per_group() {
+    let point = std::mem::size_of::<Point>();
+    // (why, budget in points, groups, points per group)
+    let cases: &[(&str, usize, usize, usize)] = &[
+        ("no group yet: the full window", 699_050, 0, POINTS),
+        (
+            "the large size, 1,000 groups: far inside",
+            699_050,
+            1_000,
+            POINTS,
+        ),
+        ("just inside: 5,825 x 120 fits", 699_050, 5_825, POINTS),
+        ("the huge size, 10,000 groups: shared", 699_050, 10_000, 69),
+        ("never below the floor", 699_050, 100_000, MIN_POINTS),
+    ];
+    for &(why, points, groups, want) in cases {
+        assert_eq!(points_per_group(points * point, groups), want, "{why}");
+    }
+    assert_eq!(
+        BUDGET_BYTES / point,
+        699_050,
+        "the rows above use the shipped budget"
+    );
+}
+
+#[test]
+fn more_groups_than_the_budget_holds_keep_fewer_points_each() {
+    // Room for 300 points: 2 groups keep 120 each, 6 groups 50 each.
+    let mut h = History::with_budget(300 * std::mem::size_of::<Point>());
+    let names: Vec<String> = (0..6).map(|i| format!("g{i}")).collect();
+    let groups = |n: usize| names[..n].iter().map(|g| simple(g, 1)).collect::<Vec<_>>();
+    for i in 0..POINTS {
+        h.record(&view(i as f64, false, groups(2)));
+    }
+    assert_eq!(h.points_per_group(), POINTS);
+    assert_eq!(h.points_held(), 2 * POINTS);
+    for i in POINTS..POINTS + 60 {
+        h.record(&view(i as f64, false, groups(6)));
+    }
+    assert_eq!(h.points_per_group(), 50);
+    assert_eq!(
+        h.points_held(),
+        6 * 50,
+        "the older groups gave up their oldest points"
+    );
+    let s = h.series("c", "g0").expect("g0");
+    assert_eq!(s.t.len(), 50);
+    assert_eq!(
+        s.t[49],
+        (POINTS + 59) as f64,
+        "still ending at the newest poll"
+    );
+    // Fewer groups again: the window grows back as polls come.
+    for i in POINTS + 60..3 * POINTS {
+        h.record(&view(i as f64, false, groups(2)));
+    }
+    assert_eq!(h.points_per_group(), POINTS);
+    assert_eq!(h.points_held(), 2 * POINTS);
+}
+
+#[test]
+fn groups_of_every_cluster_share_the_budget() {
+    let mut h = History::with_budget(200 * std::mem::size_of::<Point>());
+    let mut other = view(0.0, false, vec![simple("x", 1), simple("y", 1)]);
+    other.cluster = "d".to_owned();
+    h.record(&other);
+    for i in 0..POINTS {
+        h.record(&view(i as f64, false, vec![simple("a", 1), simple("b", 1)]));
+    }
+    assert_eq!(h.points_per_group(), MIN_POINTS.max(200 / 4));
+    assert_eq!(h.series("c", "a").expect("a").t.len(), 50);
+}

@@ -98,6 +98,12 @@ impl Page {
     pub fn points_held(&self) -> usize {
         self.history().points_held()
     }
+
+    /// Points each group's chart keeps at most now (fewer when many groups share the
+    /// history's budget).
+    pub fn points_per_group(&self) -> usize {
+        self.history().points_per_group()
+    }
 }
 
 /// Feeds every published view to the page until `stop` turns true.

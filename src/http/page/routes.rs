@@ -2,7 +2,7 @@
 //! event stream. Merged into the main router, so TLS and basic auth are the same as for
 //! every other endpoint.
 
-use super::history::{Series, POINTS};
+use super::history::Series;
 use super::{Page, PollEvent};
 use crate::notify::timeline::IncidentLine;
 use axum::extract::{Path, State};
@@ -141,10 +141,11 @@ pub struct TopicThresholds {
 impl Page {
     fn window(&self) -> Window {
         let poll = self.poll_interval.as_secs_f64();
+        let points = self.points_per_group();
         Window {
-            points: POINTS,
+            points,
             poll_interval_seconds: poll,
-            seconds: POINTS as f64 * poll,
+            seconds: points as f64 * poll,
         }
     }
 }
