@@ -5,30 +5,13 @@ use std::sync::Arc;
 
 mod records;
 mod spark;
+mod topic_partition;
 pub use records::{FirstRecord, RecordStamp, TopicConfig};
 pub use spark::SparkBatch;
+pub use topic_partition::TopicPartition;
 
 /// Seconds since the Unix epoch; pure logic takes time as a value so tests inject it.
 pub type Timestamp = f64;
-
-/// A topic partition; topic names are shared between the many maps that hold them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TopicPartition {
-    /// Topic name.
-    pub topic: Arc<str>,
-    /// Partition id.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// A topic partition from parts.
-    pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
-        TopicPartition {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
 
 /// Log start (earliest retained) and log end (high watermark) of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,13 +31,22 @@ pub(super) fn read(
     batched: Option<&Mutex<BatchedState>>,
     extra_positions: &[(String, i32, i64)],
 ) -> Result<Snapshot, ReadError> {
+    let mut steps = Steps::start();
     let mut p = Poll::metadata(cfg, client, batched)?;
+    steps.lap("metadata");
     let requests = p.groups(describe_cache);
+    steps.lap("groups");
     p.committed(&requests);
+    steps.lap("committed");
     p.share_groups();
+    steps.lap("share_groups");
     p.log_offsets();
+    steps.lap("log_offsets");
     p.record_times(extra_positions);
+    steps.lap("record_times");
     p.topic_configs();
+    steps.lap("topic_configs");
+    tracing::debug!(cluster = %cfg.name, steps = %steps, "poll steps (ms)");
     if let Some(d) = p.batched.as_mut() {
         p.snap.requests = d.batched.take_sent();
     }
@@ -46,6 +55,38 @@ pub(super) fn read(
     p.snap.unauthorized.sort();
     p.snap.unauthorized.dedup();
     Ok(p.snap)
+}
+
+/// How long each step of a poll took: where a slow poll's time went (debug log).
+struct Steps {
+    last: Instant,
+    laps: Vec<(&'static str, f64)>,
+}
+
+impl Steps {
+    fn start() -> Self {
+        Steps {
+            last: Instant::now(),
+            laps: Vec::with_capacity(8),
+        }
+    }
+
+    fn lap(&mut self, step: &'static str) {
+        let now = Instant::now();
+        let ms = now.duration_since(self.last).as_secs_f64() * 1e3;
+        self.laps.push((step, ms));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (step, ms)) in self.laps.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{step}={ms:.1}")?;
+        }
+        Ok(())
+    }
 }
 
 /// One poll in progress: what the metadata said, and the snapshot being filled.

@@ -108,35 +108,42 @@ impl Batched {
     ) -> Result<(OffsetsByPosition, OffsetsByPosition), Unsupported> {
         let mut earliest: OffsetsByPosition = vec![None; partitions.len()];
         let mut latest = earliest.clone();
-        // Per leader and topic, each partition with its position, sorted by partition so an
-        // answer finds its position by a search over integers.
-        let mut by_leader: BTreeMap<&Broker, Asked> = BTreeMap::new();
+        // Per leader (its index in `brokers`) and topic, each partition with its position.
+        // `partitions` is sorted, so a leader's topics come in order, each topic's
+        // partitions one after another and sorted: one push per partition, and the name
+        // compared only where the topic changes (a topic's partitions share one name).
+        let mut per_leader: Vec<Vec<(&str, Positions)>> = vec![Vec::new(); brokers.len()];
         for (i, tp) in partitions.iter().enumerate() {
-            match leaders
-                .get(i)
-                .copied()
-                .flatten()
-                .and_then(|b| brokers.get(b))
-            {
-                Some(b) => by_leader
-                    .entry(b)
-                    .or_default()
-                    .entry(&*tp.topic)
-                    .or_default()
-                    .push((tp.partition, i)),
-                None => {
-                    let e = Some(Err("partition has no leader".to_owned()));
-                    earliest[i] = e.clone();
-                    latest[i] = e;
+            let leader = leaders.get(i).copied().flatten();
+            let Some(topics) = leader.and_then(|b| per_leader.get_mut(b)) else {
+                let e = Some(Err("partition has no leader".to_owned()));
+                earliest[i] = e.clone();
+                latest[i] = e;
+                continue;
+            };
+            let name: &str = &tp.topic;
+            match topics.last_mut() {
+                Some((t, parts)) if std::ptr::eq(*t, name) || *t == name => {
+                    parts.push((tp.partition, i));
                 }
+                _ => topics.push((name, vec![(tp.partition, i)])),
             }
         }
-        for parts in by_leader
-            .values_mut()
-            .flat_map(|topics| topics.values_mut())
-        {
-            parts.sort_unstable();
-        }
+        let by_leader: Vec<(&Broker, Asked)> = brokers
+            .iter()
+            .zip(per_leader)
+            .filter(|(_, topics)| !topics.is_empty())
+            .map(|(b, topics)| {
+                // Merged and sorted again all the same: answers are found by a search, and
+                // a list that was not sorted must not lose partitions.
+                let mut asked = Asked::new();
+                for (t, mut parts) in topics {
+                    asked.entry(t).or_default().append(&mut parts);
+                }
+                asked.values_mut().for_each(|p| p.sort_unstable());
+                (b, asked)
+            })
+            .collect();
         let jobs = by_leader
             .iter()
             .map(|(b, topics)| {
@@ -173,9 +180,11 @@ impl Batched {
     }
 }
 
-/// The partitions asked of one leader: per topic, (partition, position in the poll's list)
-/// sorted by partition.
-type Asked<'a> = BTreeMap<&'a str, Vec<(i32, usize)>>;
+/// One topic's partitions asked of a leader: (partition, position in the poll's list).
+type Positions = Vec<(i32, usize)>;
+
+/// The partitions asked of one leader: per topic, [`Positions`] sorted by partition.
+type Asked<'a> = BTreeMap<&'a str, Positions>;
 
 /// Every partition of a ListOffsets answer at its position; a partition nobody asked this
 /// leader about is left out.
