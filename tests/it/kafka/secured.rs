@@ -312,7 +312,7 @@ async fn oauthbearer_oidc_tokens_are_fetched_and_sessions_renewed() {
         while Instant::now() < until {
             let deadline = Instant::now() + Duration::from_secs(10);
             let list = Call::ListGroups(ListGroupsRequest::default());
-            if let Err(e) = conn.exchange(&[list], deadline) {
+            if let Err(e) = conn.exchange(vec![list].into(), deadline, |a| a) {
                 panic!("request {n} on the same connection: {e}");
             }
             n += 1;

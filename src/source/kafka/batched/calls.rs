@@ -1,8 +1,8 @@
 //! The three batched calls: committed offsets, group descriptions, log offsets.
 
 use super::wire::api::{Answer, Call};
-use super::wire::{error, error_name};
-use super::{Batched, Broker, Committed, Outcome, Unsupported, GROUPS_PER_FETCH};
+use super::wire::{error, error_name, WireError};
+use super::{Batched, Broker, Committed, Outcome, Requests, Unsupported, GROUPS_PER_FETCH};
 use crate::snapshot::{GroupState, GroupType, Member, TopicPartition};
 use crate::source::kafka::types::{
     CallError, CommittedOffsets, GroupDescription, OffsetsByPosition, OffsetsRequest,
@@ -14,10 +14,11 @@ use kafka_protocol::messages::offset_fetch_request::{
 };
 use kafka_protocol::messages::offset_fetch_response::OffsetFetchResponseGroup;
 use kafka_protocol::messages::{
-    BrokerId, DescribeGroupsRequest, DescribeGroupsResponse, GroupId, ListOffsetsRequest,
+    ApiKey, BrokerId, DescribeGroupsRequest, DescribeGroupsResponse, GroupId, ListOffsetsRequest,
     ListOffsetsResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -138,23 +139,44 @@ impl Batched {
                 // a list that was not sorted must not lose partitions.
                 let mut asked = Asked::new();
                 for (t, mut parts) in topics {
-                    asked.entry(t).or_default().append(&mut parts);
+                    // Moved, not copied: a topic's run is its whole list but when the
+                    // partitions were not sorted.
+                    match asked.entry(t) {
+                        Entry::Vacant(e) => {
+                            e.insert(parts);
+                        }
+                        Entry::Occupied(mut e) => e.get_mut().append(&mut parts),
+                    }
                 }
                 asked.values_mut().for_each(|p| p.sort_unstable());
                 (b, asked)
             })
             .collect();
+        // Made as each leader is asked and dropped once encoded: every leader's requests
+        // held through the whole exchange were the next largest transient.
         let jobs = by_leader
             .iter()
             .map(|(b, topics)| {
-                let reqs = [EARLIEST, LATEST]
-                    .into_iter()
-                    .map(|ts| Call::ListOffsets(list_offsets(topics, ts, |&(p, _)| p)))
-                    .collect();
-                ((*b).clone(), reqs)
+                let make = move || {
+                    [EARLIEST, LATEST]
+                        .into_iter()
+                        .map(|ts| Call::ListOffsets(list_offsets(topics, ts, |&(p, _)| p)))
+                        .collect()
+                };
+                let apis = vec![ApiKey::ListOffsets; 2];
+                let make = Box::new(make);
+                ((*b).clone(), Requests::Made { apis, make })
             })
             .collect();
-        let outcomes = self.exchange(jobs, deadline);
+        // Each answer is reduced to its positions on the thread that read it: the decoded
+        // answers of every leader, held until all had answered, were the poll's largest
+        // transient at 100,000 partitions.
+        let digest = |job: usize, a: Answer| {
+            let answer = ListOffsetsResponse::try_from(a)?;
+            let found = by_leader.get(job).map(|(_, asked)| located(answer, asked));
+            Ok::<_, WireError>(found.unwrap_or_default())
+        };
+        let outcomes = self.exchange_with(jobs, deadline, &digest);
         for ((b, topics), outcome) in by_leader.iter().zip(outcomes) {
             match outcome {
                 Outcome::Unsupported(why) => return Err(Unsupported(why)),
@@ -163,10 +185,10 @@ impl Batched {
                     fail_all(topics, &why, &mut earliest);
                     fail_all(topics, &why, &mut latest);
                 }
-                Outcome::Answered(responses) => {
-                    for (r, into) in responses.into_iter().zip([&mut earliest, &mut latest]) {
-                        match ListOffsetsResponse::try_from(r) {
-                            Ok(answer) => place(answer, topics, into),
+                Outcome::Answered(answers) => {
+                    for (found, into) in answers.into_iter().zip([&mut earliest, &mut latest]) {
+                        match found {
+                            Ok(found) => place(found, into),
                             Err(e) => {
                                 let why = format!("ListOffsets from {}: {e}", b.key());
                                 fail_all(topics, &why, into);
@@ -186,9 +208,14 @@ type Positions = Vec<(i32, usize)>;
 /// The partitions asked of one leader: per topic, [`Positions`] sorted by partition.
 type Asked<'a> = BTreeMap<&'a str, Positions>;
 
-/// Every partition of a ListOffsets answer at its position; a partition nobody asked this
-/// leader about is left out.
-fn place(answer: ListOffsetsResponse, asked: &Asked, into: &mut OffsetsByPosition) {
+/// One answered partition: its position in the poll's list, and its offset or the code of
+/// the error the leader gave for it.
+type Located = (usize, Result<i64, i16>);
+
+/// Every partition of a ListOffsets answer that was asked of this leader, with its
+/// position; a partition nobody asked this leader about is left out.
+fn located(answer: ListOffsetsResponse, asked: &Asked) -> Vec<Located> {
+    let mut out = Vec::with_capacity(asked.values().map(Vec::len).sum());
     for t in answer.topics {
         let name: &str = &t.name;
         let Some(parts) = asked.get(name) else {
@@ -200,11 +227,20 @@ fn place(answer: ListOffsetsResponse, asked: &Asked, into: &mut OffsetsByPositio
             };
             let v = match error(p.error_code) {
                 None => Ok(p.offset),
-                Some(e) => Err(error_name(e)),
+                Some(_) => Err(p.error_code),
             };
-            if let Some(slot) = into.get_mut(parts[k].1) {
-                *slot = Some(v);
-            }
+            out.push((parts[k].1, v));
+        }
+    }
+    out
+}
+
+/// Each located partition's offset, or its error by name, at its position.
+fn place(found: Vec<Located>, into: &mut OffsetsByPosition) {
+    for (i, v) in found {
+        if let Some(slot) = into.get_mut(i) {
+            let named = |code: i16| error(code).map_or_else(String::new, error_name);
+            *slot = Some(v.map_err(named));
         }
     }
 }

@@ -13,14 +13,15 @@
 mod calls;
 pub mod configs;
 mod consumer;
+mod exchange;
 pub mod metadata;
 pub mod records;
 mod share;
 pub mod wire;
 
+use self::exchange::{Outcome, Requests};
 use self::wire::api::{Answer, Call};
 use self::wire::conn::Conn;
-use self::wire::versions::IMPLEMENTED;
 use self::wire::{api_name, error, error_name, is_coordinator_moved, WireError};
 use super::types::{CallError, CommittedOffsets};
 use crate::config::security::Security;
@@ -62,13 +63,6 @@ impl Broker {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported(pub String);
 
-/// The outcome of one broker's exchange.
-enum Outcome {
-    Answered(Vec<Answer>),
-    Failed(WireError),
-    Unsupported(String),
-}
-
 /// Connections and coordinators of one cluster, kept between polls.
 #[derive(Debug, Default)]
 pub struct Batched {
@@ -101,83 +95,6 @@ impl Batched {
     /// `lagwatch_kafka_requests_total`.
     pub fn take_sent(&mut self) -> BTreeMap<String, u64> {
         std::mem::take(&mut self.sent)
-    }
-
-    /// Sends each broker its requests (in parallel across brokers, pipelined on each
-    /// connection), reconnecting once when a kept connection turns out to be dead.
-    fn exchange(&mut self, jobs: Vec<(Broker, Vec<Call>)>, deadline: Instant) -> Vec<Outcome> {
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        let mut jobs = jobs.into_iter().peekable();
-        while jobs.peek().is_some() {
-            let batch: Vec<_> = jobs
-                .by_ref()
-                .take(PARALLEL_BROKERS)
-                .map(|(b, reqs)| {
-                    let conn = self.conns.remove(&b.key());
-                    (b, reqs, conn)
-                })
-                .collect();
-            let asked: Vec<(bool, Vec<ApiKey>)> = batch
-                .iter()
-                .map(|(_, reqs, conn)| (conn.is_none(), reqs.iter().map(Call::api).collect()))
-                .collect();
-            let security = self.security.clone();
-            // One broker (the usual cluster-of-one coordinator, or a single leader) is asked
-            // on this thread; several in parallel, one thread each.
-            let done: Vec<(Broker, Option<Conn>, Outcome)> = if batch.len() == 1 {
-                batch
-                    .into_iter()
-                    .map(|(b, reqs, conn)| {
-                        let (conn, out) = exchange_one(&b, conn, &reqs, &security, deadline);
-                        (b, conn, out)
-                    })
-                    .collect()
-            } else {
-                std::thread::scope(|s| {
-                    let handles: Vec<_> = batch
-                        .into_iter()
-                        .map(|(b, reqs, conn)| {
-                            let key = b.clone();
-                            let security = &security;
-                            let h =
-                                s.spawn(move || exchange_one(&b, conn, &reqs, security, deadline));
-                            (key, h)
-                        })
-                        .collect();
-                    // Callers zip outcomes with their jobs: every job gets exactly one.
-                    handles
-                        .into_iter()
-                        .map(|(b, h)| match h.join() {
-                            Ok((conn, out)) => (b, conn, out),
-                            Err(_) => {
-                                let e = WireError::Malformed {
-                                    addr: b.key(),
-                                    why: "the worker thread panicked",
-                                };
-                                (b, None, Outcome::Failed(e))
-                            }
-                        })
-                        .collect()
-                })
-            };
-            for ((b, conn, out), (new_conn, apis)) in done.into_iter().zip(asked) {
-                // Answered requests only: one refused before sending (versions) was not
-                // sent, and a failed exchange may not have reached the broker.
-                if matches!(out, Outcome::Answered(_)) {
-                    for api in apis {
-                        self.count(api);
-                    }
-                }
-                if let Some(c) = conn {
-                    if new_conn {
-                        self.count(ApiKey::ApiVersions);
-                    }
-                    self.conns.insert(b.key(), c);
-                }
-                outcomes.push(out);
-            }
-        }
-        outcomes
     }
 
     /// Finds the coordinators of `groups` with one FindCoordinator on the first broker that
@@ -381,46 +298,6 @@ impl Batched {
             }
         }
         Ok(out)
-    }
-}
-
-/// One broker's exchange on its kept connection, or a new one; a kept connection that
-/// fails is replaced once (brokers close idle connections).
-fn exchange_one(
-    b: &Broker,
-    conn: Option<Conn>,
-    reqs: &[Call],
-    security: &Arc<Security>,
-    deadline: Instant,
-) -> (Option<Conn>, Outcome) {
-    let reused = conn.is_some();
-    let mut conn = match conn {
-        Some(c) => c,
-        None => match Conn::connect(&b.host, b.port, "lagwatch", security, deadline) {
-            Ok(c) => c,
-            Err(e) => return (None, Outcome::Failed(e)),
-        },
-    };
-    if let Some(api) = reqs
-        .iter()
-        .map(Call::api)
-        .find(|a| conn.version(*a).is_none())
-    {
-        let (min, max) = IMPLEMENTED
-            .iter()
-            .find(|(k, _, _)| *k == api)
-            .map_or((0, 0), |(_, min, max)| (*min, *max));
-        let why = format!(
-            "broker {} does not speak {api:?} v{min}..v{max}",
-            conn.addr()
-        );
-        return (Some(conn), Outcome::Unsupported(why));
-    }
-    match conn.exchange(reqs, deadline) {
-        Ok(r) => (Some(conn), Outcome::Answered(r)),
-        Err(WireError::Timeout { addr }) => (None, Outcome::Failed(WireError::Timeout { addr })),
-        Err(e) if !reused => (None, Outcome::Failed(e)),
-        Err(_) => exchange_one(b, None, reqs, security, deadline),
     }
 }
 

@@ -97,3 +97,61 @@ fn each_answer_lands_at_its_partitions_position() {
     );
     assert_eq!(count(&b_log, LO), 2);
 }
+
+#[test]
+fn requests_made_when_sent_are_made_again_for_a_reconnect() {
+    // ListOffsets requests are dropped once encoded; when the kept connection turns out
+    // dead at the next poll, the retry on a new one must have them again, whole.
+    let asked = Arc::new(Mutex::new(0));
+    let (b, log) = broker(MODERN, move |_, conn, v, mut body| {
+        let mut n = asked.lock().unwrap();
+        *n += 1;
+        if conn == 0 && *n == 3 {
+            return Reply::HangUp;
+        }
+        let req = ListOffsetsRequest::decode(&mut body, v).unwrap();
+        let topics = req
+            .topics
+            .iter()
+            .map(|t| {
+                let parts = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        ListOffsetsPartitionResponse::default()
+                            .with_partition_index(p.partition_index)
+                            .with_offset(i64::from(p.partition_index) * 10 - p.timestamp)
+                    })
+                    .collect();
+                ListOffsetsTopicResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(parts)
+            })
+            .collect();
+        Reply::Body(enc(&ListOffsetsResponse::default().with_topics(topics), v))
+    });
+    let parts: Vec<TopicPartition> = (0..3).map(|p| TopicPartition::new("x", p)).collect();
+    let leaders = [Some(0); 3];
+    let mut d = Batched::new(Default::default());
+    for poll in ["first", "second, after a reconnect"] {
+        let (earliest, latest) = d
+            .log_offsets(&parts, &leaders, std::slice::from_ref(&b), soon())
+            .unwrap();
+        for p in 0..3 {
+            // Earliest asks timestamp -2, latest -1.
+            let want = (i64::from(p as i32) * 10 + 2, i64::from(p as i32) * 10 + 1);
+            let got = (earliest[p].clone(), latest[p].clone());
+            assert_eq!(
+                got,
+                (Some(Ok(want.0)), Some(Ok(want.1))),
+                "{poll} poll, x/{p}"
+            );
+        }
+    }
+    let seen: Vec<(i16, usize)> = log.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![(LO, 0), (LO, 0), (LO, 0), (LO, 1), (LO, 1)],
+        "both requests sent again on the new connection"
+    );
+}

@@ -64,7 +64,8 @@ fn connect(b: &Broker, security: &Arc<Security>) -> Result<Conn, WireError> {
 
 fn list(conn: &mut Conn) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    conn.exchange(&[Call::ListGroups(ListGroupsRequest::default())], deadline)
+    let calls = [Call::ListGroups(ListGroupsRequest::default())];
+    conn.exchange(calls[..].into(), deadline, |a| a)
         .expect("listed");
 }
 

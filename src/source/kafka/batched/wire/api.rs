@@ -54,11 +54,19 @@ macro_rules! calls {
                 })
             }
 
-            /// Decodes the answer to this request from `body`.
-            pub fn decode(&self, body: &mut Bytes, version: i16) -> anyhow::Result<Answer> {
-                Ok(match self {
-                    $(Call::$name(_) => Answer::$name(<$resp>::decode(body, version)?),)*
-                })
+        }
+
+        impl Answer {
+            /// Decodes an answer of `api` from `body`; `None` for an API not sent here.
+            pub fn decode(
+                api: ApiKey,
+                body: &mut Bytes,
+                version: i16,
+            ) -> Option<anyhow::Result<Answer>> {
+                match api {
+                    $(ApiKey::$name => Some(<$resp>::decode(body, version).map(Answer::$name)),)*
+                    _ => None,
+                }
             }
         }
 

@@ -11,6 +11,7 @@ use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use std::borrow::Cow;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
@@ -302,18 +303,22 @@ impl Conn {
 
     /// Sends every request, each at the version this connection speaks, then reads every
     /// answer in order (the broker answers one connection's requests in the order sent, so
-    /// they are processed back to back). The caller checks [`Conn::version`] first.
-    pub fn exchange(
+    /// they are processed back to back), handing each to `digest` as soon as it is decoded:
+    /// the decoded answer (and its frame, which its strings point into) is gone before the
+    /// next one is read. Requests made for this exchange alone (`Cow::Owned`) are dropped
+    /// once encoded. The caller checks [`Conn::version`] first.
+    pub fn exchange<T>(
         &mut self,
-        calls: &[Call],
+        calls: Cow<'_, [Call]>,
         deadline: Instant,
-    ) -> Result<Vec<Answer>, WireError> {
+        mut digest: impl FnMut(Answer) -> T,
+    ) -> Result<Vec<T>, WireError> {
         if self.reauth_at.is_some_and(|at| Instant::now() >= at) {
             self.authenticate(deadline)?;
         }
         let mut sent = Vec::with_capacity(calls.len());
         let mut out = BytesMut::new();
-        for c in calls {
+        for c in calls.iter() {
             let api = c.api();
             let version = self.version(api).ok_or(WireError::Malformed {
                 addr: self.addr.clone(),
@@ -321,17 +326,21 @@ impl Conn {
             })?;
             let id = self.take_id();
             self.frame(&mut out, api, version, id, |b| c.encode(b, version))?;
-            sent.push((version, id));
+            sent.push((api, version, id));
         }
+        drop(calls);
         self.write(&out, deadline)?;
         drop(out);
-        let mut answers = Vec::with_capacity(calls.len());
-        for (c, (version, id)) in calls.iter().zip(sent) {
-            let mut body = self.read_answer(c.api(), version, id, deadline)?;
-            let answer = c
-                .decode(&mut body, version)
-                .map_err(|source| self.decode_error(c.api(), version, source))?;
-            answers.push(answer);
+        let mut answers = Vec::with_capacity(sent.len());
+        for (api, version, id) in sent {
+            let mut body = self.read_answer(api, version, id, deadline)?;
+            let answer = Answer::decode(api, &mut body, version)
+                .ok_or(WireError::Malformed {
+                    addr: self.addr.clone(),
+                    why: "an answer to a request this client does not send",
+                })?
+                .map_err(|source| self.decode_error(api, version, source))?;
+            answers.push(digest(answer));
         }
         Ok(answers)
     }
