@@ -139,8 +139,8 @@ impl Batched {
                 // a list that was not sorted must not lose partitions.
                 let mut asked = Asked::new();
                 for (t, mut parts) in topics {
-                    // Moved, not copied: a topic's run is its whole list but when the
-                    // partitions were not sorted.
+                    // Moved, not copied: with the poll's sorted list each topic is one
+                    // run, so its entry is always new.
                     match asked.entry(t) {
                         Entry::Vacant(e) => {
                             e.insert(parts);
