@@ -208,9 +208,9 @@ type Positions = Vec<(i32, usize)>;
 /// The partitions asked of one leader: per topic, [`Positions`] sorted by partition.
 type Asked<'a> = BTreeMap<&'a str, Positions>;
 
-/// One answered partition: its position in the poll's list, and its offset or the code of
-/// the error the leader gave for it.
-type Located = (usize, Result<i64, i16>);
+/// One answered partition: its position in the poll's list, and its offset or the error
+/// the leader gave for it.
+type Located = (usize, Result<i64, ResponseError>);
 
 /// Every partition of a ListOffsets answer that was asked of this leader, with its
 /// position; a partition nobody asked this leader about is left out.
@@ -225,10 +225,7 @@ fn located(answer: ListOffsetsResponse, asked: &Asked) -> Vec<Located> {
             let Ok(k) = parts.binary_search_by_key(&p.partition_index, |&(q, _)| q) else {
                 continue;
             };
-            let v = match error(p.error_code) {
-                None => Ok(p.offset),
-                Some(_) => Err(p.error_code),
-            };
+            let v = error(p.error_code).map_or(Ok(p.offset), Err);
             out.push((parts[k].1, v));
         }
     }
@@ -239,8 +236,7 @@ fn located(answer: ListOffsetsResponse, asked: &Asked) -> Vec<Located> {
 fn place(found: Vec<Located>, into: &mut OffsetsByPosition) {
     for (i, v) in found {
         if let Some(slot) = into.get_mut(i) {
-            let named = |code: i16| error(code).map_or_else(String::new, error_name);
-            *slot = Some(v.map_err(named));
+            *slot = Some(v.map_err(error_name));
         }
     }
 }
