@@ -115,7 +115,7 @@ pub const SIZES: [Size; 5] = [
         phases: Phases {
             warmup: 2,
             timed: 5,
-            quiet: 3,
+            quiet: 5,
             scrapes: 20,
         },
         granularities: &["partition", "topic", "group"],
