@@ -297,3 +297,48 @@ fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a constant of the C library.
     unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
 }
+
+/// Seconds from spawn until /readyz says ready (the first complete poll).
+pub fn wait_ready(http: u16, started: Instant) -> Result<f64, String> {
+    let deadline = started + Duration::from_secs(600);
+    loop {
+        if let Ok((200, _, _)) = get(http, "/readyz") {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        if Instant::now() > deadline {
+            return Err("lagwatch not ready after 600 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Per-cycle poll durations from the histogram's `_sum`/`_count` deltas, scraping twice per
+/// interval so that almost every delta holds exactly one poll; returns (durations, exact).
+pub fn timed_cycles(
+    http: u16,
+    pid: u32,
+    interval: Duration,
+    timed: u64,
+) -> Result<(Vec<f64>, usize), String> {
+    let (mut sum, mut count) = poll_histogram(&get(http, "/metrics")?.1);
+    let (mut out, mut exact, mut seen) = (Vec::new(), 0, 0u64);
+    let deadline = Instant::now() + interval * (timed as u32 * 4) + Duration::from_secs(60);
+    while seen < timed {
+        if Instant::now() > deadline {
+            return Err(format!("only {seen} polls finished in time"));
+        }
+        std::thread::sleep(interval / 2);
+        let (s, c) = poll_histogram(&get(http, "/metrics")?.1);
+        rss_mib(pid)?;
+        if c > count {
+            let d = c - count;
+            for _ in 0..d {
+                out.push((s - sum) / d as f64);
+            }
+            exact += usize::from(d == 1);
+            seen += d;
+            (sum, count) = (s, c);
+        }
+    }
+    Ok((out, exact))
+}

@@ -51,6 +51,16 @@ pub struct BrokerTime {
     pub busy_s: f64,
 }
 
+impl BrokerTime {
+    /// Per cycle between `earlier` and this reading, over `cycles` cycles.
+    pub fn per_cycle_since(self, earlier: BrokerTime, cycles: f64) -> BrokerTime {
+        BrokerTime {
+            latency_s: (self.latency_s - earlier.latency_s) / cycles,
+            busy_s: (self.busy_s - earlier.busy_s) / cycles,
+        }
+    }
+}
+
 impl Counters {
     /// The brokers' time so far (subtract two readings for an interval).
     pub fn broker_time(&self) -> BrokerTime {
